@@ -1,0 +1,1 @@
+//! The referral inbox (see DESIGN.md).
