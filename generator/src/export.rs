@@ -1,0 +1,188 @@
+//! Step 7: files for machines: sitemap, robots.txt, the Atom feed of changes,
+//! `services.json` and the JSON-LD of each service page.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::model::{Service, Site};
+use crate::parse::front::{Cost, Status};
+
+/// Files this step writes at the root of the site (other than pages).
+pub const FILES: [&str; 4] = ["sitemap.xml", "robots.txt", "feed.xml", "services.json"];
+
+/// How many recent changes the feed carries.
+pub const FEED_ENTRIES: usize = 50;
+
+pub fn export_files(site: &Site) -> Vec<(String, Vec<u8>)> {
+    vec![
+        ("sitemap.xml".into(), sitemap(site).into_bytes()),
+        ("robots.txt".into(), robots(site).into_bytes()),
+        ("feed.xml".into(), feed(site).into_bytes()),
+        ("services.json".into(), services_json(site)),
+    ]
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn sitemap(site: &Site) -> String {
+    let u = &site.urls;
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+    let mut add = |path: &str, lastmod: Option<&str>| {
+        out.push_str("  <url><loc>");
+        out.push_str(&xml_escape(&u.permalink(path)));
+        out.push_str("</loc>");
+        if let Some(d) = lastmod {
+            out.push_str("<lastmod>");
+            out.push_str(d);
+            out.push_str("</lastmod>");
+        }
+        out.push_str("</url>\n");
+    };
+    add(&u.home(), None);
+    add(&u.services_index(), None);
+    add(&u.topics_index(), None);
+    for s in &site.services {
+        add(&s.url, Some(&s.updated_iso));
+    }
+    for t in site.categories.iter().chain(&site.topics).chain(&site.audiences) {
+        add(&t.url, None);
+    }
+    for p in site.offices.iter().chain(&site.desks) {
+        add(&p.url, None);
+    }
+    for p in &site.pages {
+        add(&p.url, None);
+    }
+    out.push_str("</urlset>\n");
+    out
+}
+
+fn robots(site: &Site) -> String {
+    let sitemap = site.urls.permalink(&site.urls.file("sitemap.xml"));
+    format!("User-agent: *\nAllow: /\n\nSitemap: {sitemap}\n")
+}
+
+/// Services, newest change first.
+fn feed(site: &Site) -> String {
+    let u = &site.urls;
+    let mut recent: Vec<&Service> = site.services.iter().collect();
+    recent.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| a.slug.cmp(&b.slug)));
+    recent.truncate(FEED_ENTRIES);
+    // The feed changes only when content does: no build timestamp.
+    let updated = recent.first().map_or_else(|| "1970-01-01".to_string(), |s| s.updated_iso.clone());
+    let self_url = u.permalink(&u.file("feed.xml"));
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"{}\">\n  <title>{}</title>\n  <id>{}</id>\n  <link rel=\"self\" href=\"{}\"/>\n  <link href=\"{}\"/>\n  <updated>{updated}T00:00:00Z</updated>\n  <author><name>{}</name></author>\n",
+        xml_escape(&site.lang.code),
+        xml_escape(&site.info.title),
+        xml_escape(&self_url),
+        xml_escape(&self_url),
+        xml_escape(&u.permalink(&u.home())),
+        xml_escape(if site.info.owner.is_empty() { &site.info.title } else { &site.info.owner }),
+    );
+    for s in recent {
+        out.push_str(&format!(
+            "  <entry>\n    <title>{}</title>\n    <id>{}</id>\n    <link href=\"{}\"/>\n    <updated>{}T00:00:00Z</updated>\n    <summary>{}</summary>\n    <category term=\"{}\"/>\n  </entry>\n",
+            xml_escape(&s.title),
+            xml_escape(&s.permalink),
+            xml_escape(&s.permalink),
+            s.updated_iso,
+            xml_escape(&s.summary),
+            xml_escape(&site.categories[s.category].slug),
+        ));
+    }
+    out.push_str("</feed>\n");
+    out
+}
+
+#[derive(Serialize)]
+struct ServiceRef<'a> {
+    slug: &'a str,
+    title: &'a str,
+    category: &'a str,
+    url: &'a str,
+}
+
+/// For machines such as the inbox's pick list of suggested services.
+fn services_json(site: &Site) -> Vec<u8> {
+    let list: Vec<ServiceRef<'_>> = site
+        .az
+        .iter()
+        .map(|&i| &site.services[i])
+        .filter(|s| s.status != Status::Closed)
+        .map(|s| ServiceRef {
+            slug: &s.slug,
+            title: &s.title,
+            category: &site.categories[s.category].slug,
+            url: &s.permalink,
+        })
+        .collect();
+    let mut out = serde_json::to_vec_pretty(&list).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// schema.org `GovernmentService` for one service, ready to embed in a
+/// `<script type="application/ld+json">` (`</` is escaped).
+pub fn json_ld(site: &Site, s: &Service) -> String {
+    let office = &site.offices[s.office];
+    let operator = if site.info.owner.is_empty() { &office.name } else { &site.info.owner };
+    let mut v = json!({
+        "@context": "https://schema.org",
+        "@type": "GovernmentService",
+        "name": s.title,
+        "description": s.summary,
+        "url": s.permalink,
+        "serviceType": site.categories[s.category].name,
+        "serviceOperator": { "@type": "GovernmentOrganization", "name": operator },
+        "provider": { "@type": "Organization", "name": if s.provider.is_empty() { &office.name } else { &s.provider } },
+        "isAccessibleForFree": s.cost == Cost::Free,
+    });
+    let audiences: Vec<Value> = s
+        .audiences
+        .iter()
+        .map(|&i| json!({ "@type": "Audience", "audienceType": site.audiences[i].name }))
+        .collect();
+    if !audiences.is_empty() {
+        v["audience"] = Value::Array(audiences);
+    }
+    let mut channels: Vec<Value> = Vec::new();
+    if !s.online.is_empty() {
+        channels.push(json!({ "@type": "ServiceChannel", "serviceUrl": s.online }));
+    }
+    for &d in &s.desks {
+        let desk = &site.desks[d];
+        let mut place = json!({ "@type": "Place", "name": desk.name, "url": desk.permalink });
+        if !desk.address.is_empty() {
+            place["address"] = json!(desk.address);
+        }
+        channels.push(json!({ "@type": "ServiceChannel", "serviceLocation": place }));
+    }
+    if !channels.is_empty() {
+        v["availableChannel"] = Value::Array(channels);
+    }
+    serde_json::to_string(&v).unwrap_or_default().replace("</", "<\\/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_is_escaped() {
+        assert_eq!(xml_escape("a < b & \"c\""), "a &lt; b &amp; &quot;c&quot;");
+    }
+}

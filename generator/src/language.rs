@@ -1,0 +1,131 @@
+//! The theme's language file (`themes/<theme>/i18n/<language>.toml`): URL
+//! words, section headings, interface labels, month and day names.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// First path words of each kind of page.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paths {
+    pub services: String,
+    pub offices: String,
+    pub desks: String,
+    pub categories: String,
+    pub topics: String,
+    pub audiences: String,
+    pub search: String,
+}
+
+impl Default for Paths {
+    /// The Italian words, used by unit tests; real builds read the language file.
+    fn default() -> Self {
+        Paths {
+            services: "servizi".into(),
+            offices: "uffici".into(),
+            desks: "sportelli".into(),
+            categories: "categorie".into(),
+            topics: "argomenti".into(),
+            audiences: "destinatari".into(),
+            search: "cerca".into(),
+        }
+    }
+}
+
+/// The standard headings of a service entry, in their required order.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SectionLabels {
+    pub addressed: String,
+    pub how_to: String,
+    pub needed: String,
+    pub outcome: String,
+    pub timing: String,
+    pub cost: String,
+    pub access: String,
+    pub more: String,
+    pub contacts: String,
+    pub topics: String,
+}
+
+/// Sections that editors write, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SectionKey {
+    Addressed,
+    HowTo,
+    Needed,
+    Outcome,
+    Timing,
+    Cost,
+    More,
+}
+
+impl SectionKey {
+    pub const ALL: [SectionKey; 7] = [
+        SectionKey::Addressed,
+        SectionKey::HowTo,
+        SectionKey::Needed,
+        SectionKey::Outcome,
+        SectionKey::Timing,
+        SectionKey::Cost,
+        SectionKey::More,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SectionKey::Addressed => "addressed",
+            SectionKey::HowTo => "how_to",
+            SectionKey::Needed => "needed",
+            SectionKey::Outcome => "outcome",
+            SectionKey::Timing => "timing",
+            SectionKey::Cost => "cost",
+            SectionKey::More => "more",
+        }
+    }
+}
+
+impl SectionLabels {
+    pub fn label(&self, key: SectionKey) -> &str {
+        match key {
+            SectionKey::Addressed => &self.addressed,
+            SectionKey::HowTo => &self.how_to,
+            SectionKey::Needed => &self.needed,
+            SectionKey::Outcome => &self.outcome,
+            SectionKey::Timing => &self.timing,
+            SectionKey::Cost => &self.cost,
+            SectionKey::More => &self.more,
+        }
+    }
+
+    /// The section a heading names, compared without case.
+    pub fn key_for(&self, heading: &str) -> Option<SectionKey> {
+        SectionKey::ALL
+            .into_iter()
+            .find(|&k| self.label(k).to_lowercase() == heading.to_lowercase())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Language {
+    /// BCP 47 code for `<html lang>`.
+    pub code: String,
+    pub paths: Paths,
+    pub sections: SectionLabels,
+    /// Twelve month names, January first.
+    pub months: Vec<String>,
+    /// Day names keyed `mon` … `sun`.
+    pub days: BTreeMap<String, String>,
+    /// Every other interface string, used by templates as `t.<key>`.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Language {
+    /// "1 ottobre 2026".
+    pub fn format_date(&self, date: time::Date) -> String {
+        let month = &self.months[usize::from(u8::from(date.month())) - 1];
+        format!("{} {} {}", date.day(), month, date.year())
+    }
+}

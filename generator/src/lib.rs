@@ -1,0 +1,230 @@
+//! `sportello`: builds the public guide to social services from Markdown.
+//!
+//! The modules follow the data: [`load`] reads files, [`parse`] turns them
+//! into front matter and HTML sections, [`validate`] checks the content model
+//! and resolves references into the [`model::Site`], [`render`] applies the
+//! theme, [`export`] writes the files for machines and [`write`] puts it all
+//! on disk. [`diagnostics`] carries every problem to the editor with its
+//! file, line, column and a hint.
+
+pub mod cli;
+pub mod diagnostics;
+pub mod export;
+pub mod language;
+pub mod load;
+pub mod model;
+pub mod parse;
+pub mod render;
+pub mod scaffold;
+pub mod urls;
+pub mod validate;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use rayon::prelude::*;
+
+use diagnostics::{Diagnostic, Diagnostics};
+use language::Language;
+use model::{Site, SiteInfo};
+use parse::front::{SiteConfig, SynonymsFile, TaxonomyFile};
+use parse::parse_toml;
+use urls::Urls;
+
+/// Where to read and write.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub content: PathBuf,
+    pub theme: PathBuf,
+    /// Overrides `base_url` of site.toml (e.g. to preview on localhost).
+    pub base_url: Option<String>,
+    /// "Today", for the stale-review warning.
+    pub today: time::Date,
+}
+
+impl Options {
+    pub fn new(content: impl Into<PathBuf>, theme: impl Into<PathBuf>) -> Self {
+        Options {
+            content: content.into(),
+            theme: theme.into(),
+            base_url: None,
+            today: time::OffsetDateTime::now_utc().date(),
+        }
+    }
+}
+
+/// How long each step took.
+#[derive(Debug, Default, Clone)]
+pub struct Timings {
+    pub load_parse_validate: Duration,
+    pub render: Duration,
+    pub export: Duration,
+    pub write: Duration,
+}
+
+/// Reads and checks the content. The site is `None` only when it could not
+/// be assembled at all; check `diags.has_errors()` before publishing it.
+pub fn load_site(opts: &Options, diags: &mut Diagnostics) -> Option<Site> {
+    let loaded = load::load(&opts.content, diags);
+    let site_src = loaded.site.as_ref()?;
+    let config: SiteConfig = match parse_toml(&site_src.rel, &site_src.text, &site_src.text, 0) {
+        Ok(c) => c,
+        Err(d) => {
+            diags.push(d);
+            return None;
+        }
+    };
+    let lang = match load_language(&opts.theme, &config, site_src) {
+        Ok(l) => l,
+        Err(d) => {
+            diags.push(*d);
+            return None;
+        }
+    };
+    let base_url = opts.base_url.clone().unwrap_or_else(|| config.base_url.get_ref().clone());
+    if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+        diags.push(
+            Diagnostic::error("site.toml", format!("`{base_url}` is not a web address"))
+                .at(&site_src.text, config.base_url.span())
+                .hint("write the public address of the guide, e.g. \"https://guida.example.org\""),
+        );
+        return None;
+    }
+    let urls = Urls::new(&base_url, lang.paths.clone());
+
+    let parsed: Vec<(Option<parse::Parsed>, Vec<Diagnostic>)> = loaded
+        .files
+        .into_par_iter()
+        .map(|f| parse::parse_file(f, &urls))
+        .collect();
+    let mut docs = Vec::with_capacity(parsed.len());
+    for (doc, ds) in parsed {
+        diags.extend(ds);
+        docs.extend(doc);
+    }
+
+    let taxonomy = loaded.taxonomy.as_ref().and_then(|src| {
+        match parse_toml::<TaxonomyFile>(&src.rel, &src.text, &src.text, 0) {
+            Ok(t) => Some((t, src)),
+            Err(d) => {
+                diags.push(d);
+                None
+            }
+        }
+    });
+    let synonyms = loaded
+        .synonyms
+        .as_ref()
+        .and_then(|src| match parse_toml::<SynonymsFile>(&src.rel, &src.text, &src.text, 0) {
+            Ok(s) => Some(s.groups),
+            Err(d) => {
+                diags.push(d);
+                None
+            }
+        })
+        .unwrap_or_default();
+
+    let info = SiteInfo {
+        title: config.title.clone(),
+        base_url,
+        owner: config.owner.clone(),
+        inbox_url: config.inbox_url.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default(),
+    };
+    let settings = validate::Settings {
+        info,
+        lang,
+        urls,
+        taxonomy,
+        synonyms,
+        today: opts.today,
+    };
+    let site = validate::build_site(docs, settings, diags);
+    diags.sort();
+    Some(site)
+}
+
+/// The theme's language file for the site's `language`.
+fn load_language(theme: &Path, config: &SiteConfig, site_src: &load::SourceFile) -> Result<Language, Box<Diagnostic>> {
+    let code = config.language.get_ref();
+    let dir = theme.join("i18n");
+    let path = dir.join(format!("{code}.toml"));
+    if !path.is_file() {
+        let available: Vec<String> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".toml").map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        return Err(Box::new(
+            Diagnostic::error("site.toml", format!("the theme has no language file for `{code}`"))
+                .at(&site_src.text, config.language.span())
+                .hint(if available.is_empty() {
+                    format!("no language files found in {}: check --theme", dir.display())
+                } else {
+                    format!("available languages: {}", available.join(", "))
+                }),
+        ));
+    }
+    let rel = path.display().to_string();
+    let text = load::read_text(&path, &rel).map_err(Box::new)?;
+    let lang: Language = parse_toml(&rel, &text, &text, 0).map_err(Box::new)?;
+    if lang.months.len() != 12 {
+        return Err(Box::new(Diagnostic::error(rel, "`months` must list twelve month names")));
+    }
+    Ok(lang)
+}
+
+/// Renders the site and the machine files, in memory.
+pub fn render_all(site: &Site, theme: &Path, timings: &mut Timings) -> Result<Vec<write::OutputFile>> {
+    let t = Instant::now();
+    let tera = render::load_templates(theme)?;
+    let pages = render::render_site(site, &tera)?;
+    timings.render = t.elapsed();
+    let t = Instant::now();
+    let mut files: Vec<write::OutputFile> = pages.into_iter().map(|(p, h)| (p, h.into_bytes())).collect();
+    files.extend(export::export_files(site));
+    timings.export = t.elapsed();
+    Ok(files)
+}
+
+/// What a build did.
+#[derive(Debug)]
+pub struct BuildReport {
+    pub diagnostics: Diagnostics,
+    /// Files written; 0 when content errors stopped the build.
+    pub files: usize,
+    pub services: usize,
+    pub timings: Timings,
+}
+
+/// Builds the guide into `output`. Content errors are reported in the
+/// `BuildReport` (and nothing is written); I/O and theme errors are `Err`.
+pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
+    let mut timings = Timings::default();
+    let mut diags = Diagnostics::default();
+    let t = Instant::now();
+    let site = load_site(opts, &mut diags);
+    timings.load_parse_validate = t.elapsed();
+    let Some(site) = site.filter(|_| !diags.has_errors()) else {
+        return Ok(BuildReport {
+            diagnostics: diags,
+            files: 0,
+            services: 0,
+            timings,
+        });
+    };
+    let files = render_all(&site, &opts.theme, &mut timings)?;
+    let t = Instant::now();
+    write::write_site(output, &files, &opts.theme.join("static"))
+        .with_context(|| format!("writing the site to {}", output.display()))?;
+    timings.write = t.elapsed();
+    Ok(BuildReport {
+        diagnostics: diags,
+        files: files.len(),
+        services: site.services.len(),
+        timings,
+    })
+}

@@ -1,0 +1,248 @@
+//! Step 1: find the content files and read them as text.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::diagnostics::{Diagnostic, Diagnostics};
+
+/// What a content file is, from the folder it is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Index,
+    Service,
+    Office,
+    Desk,
+    Page,
+}
+
+impl Kind {
+    pub const FOLDERS: [(&'static str, Kind); 4] = [
+        ("services", Kind::Service),
+        ("offices", Kind::Office),
+        ("desks", Kind::Desk),
+        ("pages", Kind::Page),
+    ];
+}
+
+/// A file of the content directory, read into memory.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Path relative to the content directory, with `/`: `services/sad.md`.
+    pub rel: String,
+    pub kind: Kind,
+    pub slug: String,
+    pub text: Arc<str>,
+}
+
+/// Everything read from `content/`.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub site: Option<SourceFile>,
+    pub taxonomy: Option<SourceFile>,
+    pub synonyms: Option<SourceFile>,
+    /// `_index.md` first, then entries sorted by path.
+    pub files: Vec<SourceFile>,
+}
+
+/// Editors' tools leave these behind; they are never content.
+pub fn is_ignored_name(name: &str) -> bool {
+    name.starts_with('.')
+        || name.starts_with('#')
+        || name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".swx")
+        || name.ends_with(".tmp")
+        || name.ends_with(".bak")
+}
+
+/// Reads the content directory. Problems become diagnostics; what can be read is returned.
+pub fn load(content: &Path, diags: &mut Diagnostics) -> Loaded {
+    let mut loaded = Loaded::default();
+    if !content.is_dir() {
+        diags.push(
+            Diagnostic::error(content.display().to_string(), "content directory not found")
+                .hint("run the command from the folder that holds `content/`, or pass `--content DIR`"),
+        );
+        return loaded;
+    }
+
+    let mut paths: Vec<(PathBuf, String, Kind)> = Vec::new();
+    let index = content.join("_index.md");
+    if index.is_file() {
+        paths.push((index, "_index.md".into(), Kind::Index));
+    }
+    for (folder, kind) in Kind::FOLDERS {
+        let dir = content.join(folder);
+        let Ok(entries) = fs::read_dir(&dir) else {
+            if kind == Kind::Service {
+                diags.push(
+                    Diagnostic::error(format!("{folder}/"), "the folder of service entries is missing")
+                        .hint("create `content/services/` and add entries with `sportello new service <slug>`"),
+                );
+            }
+            continue;
+        };
+        let mut names: Vec<String> = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_ignored_name(&name) {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() {
+                diags.push(
+                    Diagnostic::warning(format!("{folder}/{name}/"), "folders inside content folders are not read")
+                        .hint(format!("move the entries directly into `content/{folder}/`")),
+                );
+            } else if name.ends_with(".md") {
+                names.push(name);
+            }
+        }
+        names.sort();
+        for name in names {
+            paths.push((dir.join(&name), format!("{folder}/{name}"), kind));
+        }
+    }
+
+    let (files, problems): (Vec<_>, Vec<_>) = paths
+        .par_iter()
+        .map(|(path, rel, kind)| read_entry(path, rel, *kind))
+        .partition(Result::is_ok);
+    loaded.files = files.into_iter().map(Result::unwrap).collect();
+    diags.extend(problems.into_iter().map(|r| r.unwrap_err()));
+
+    for (name, slot) in [
+        ("site.toml", &mut loaded.site),
+        ("taxonomy.toml", &mut loaded.taxonomy),
+        ("synonyms.toml", &mut loaded.synonyms),
+    ] {
+        let path = content.join(name);
+        if path.is_file() {
+            match read_text(&path, name) {
+                Ok(text) => {
+                    *slot = Some(SourceFile {
+                        rel: name.into(),
+                        kind: Kind::Page,
+                        slug: String::new(),
+                        text,
+                    })
+                }
+                Err(d) => diags.push(d),
+            }
+        } else if name != "synonyms.toml" {
+            diags.push(
+                Diagnostic::error(name, format!("`content/{name}` is missing"))
+                    .hint("see the content format in the README for its keys"),
+            );
+        }
+    }
+    loaded
+}
+
+fn read_entry(path: &Path, rel: &str, kind: Kind) -> Result<SourceFile, Diagnostic> {
+    let text = read_text(path, rel)?;
+    let slug = rel
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.strip_suffix(".md"))
+        .unwrap_or_default()
+        .to_string();
+    if kind != Kind::Index && !is_valid_slug(&slug) {
+        let suggestion = suggest_slug(&slug);
+        return Err(Diagnostic::error(
+            rel,
+            format!("`{slug}` cannot be a slug: the file name becomes the page address"),
+        )
+        .hint(format!(
+            "use lowercase letters, digits and hyphens only: rename it to `{suggestion}.md`"
+        )));
+    }
+    Ok(SourceFile {
+        rel: rel.to_string(),
+        kind,
+        slug,
+        text,
+    })
+}
+
+/// Reads a file as UTF-8, explaining where it is not.
+pub fn read_text(path: &Path, rel: &str) -> Result<Arc<str>, Diagnostic> {
+    let bytes = fs::read(path).map_err(|e| {
+        Diagnostic::error(rel, format!("cannot read the file: {e}"))
+            .hint("check that the file exists and is readable")
+    })?;
+    match String::from_utf8(bytes) {
+        Ok(mut s) => {
+            // A byte-order mark from some Windows editors is harmless: drop it.
+            if s.starts_with('\u{feff}') {
+                s.drain(..3);
+            }
+            Ok(Arc::from(s))
+        }
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let line = bytes[..valid].iter().filter(|&&b| b == b'\n').count() + 1;
+            let line_start = bytes[..valid]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let col = String::from_utf8_lossy(&bytes[line_start..valid]).chars().count() + 1;
+            Err(Diagnostic::error(
+                format!("{rel}:{line}:{col}"),
+                format!("the file is not valid UTF-8 (byte {valid})"),
+            )
+            .hint("save the file with UTF-8 encoding (in most editors: File > Save with encoding > UTF-8)"))
+        }
+    }
+}
+
+pub fn is_valid_slug(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A slug close to what was written: lowercase ASCII, accents dropped, hyphens.
+pub fn suggest_slug(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().flat_map(char::to_lowercase) {
+        let c = match c {
+            'à' | 'á' | 'â' | 'ä' => 'a',
+            'è' | 'é' | 'ê' | 'ë' => 'e',
+            'ì' | 'í' | 'î' | 'ï' => 'i',
+            'ò' | 'ó' | 'ô' | 'ö' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' => 'u',
+            c if c.is_ascii_alphanumeric() => c,
+            _ => '-',
+        };
+        if !(c == '-' && (out.is_empty() || out.ends_with('-'))) {
+            out.push(c);
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert!(is_valid_slug("misura-b2"));
+        assert!(!is_valid_slug("Misura B2"));
+        assert_eq!(suggest_slug("Misura B2"), "misura-b2");
+        assert_eq!(suggest_slug("Invalidità civile"), "invalidita-civile");
+    }
+
+    #[test]
+    fn editor_leftovers_are_ignored() {
+        for name in [".sad.md.swp", "sad.md~", "#sad.md#", ".#sad.md", "4913"] {
+            assert!(is_ignored_name(name) || !name.ends_with(".md"), "{name}");
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Step 4: the Site, every entry resolved and every derived list computed,
+//! ready for templates and exports.
+
+use serde::Serialize;
+use time::Date;
+
+use crate::language::{Language, SectionKey};
+use crate::parse::front::{Cost, Day, OfficeKind, Status};
+use crate::urls::Urls;
+
+/// Settings from `site.toml`, with the base URL in force for this build.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteInfo {
+    pub title: String,
+    pub base_url: String,
+    pub owner: String,
+    pub inbox_url: String,
+}
+
+/// An entry of a controlled vocabulary and the services that use it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Term {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub url: String,
+    /// Indexes into `Site::services`, in A-Z order.
+    #[serde(skip)]
+    pub services: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Section {
+    pub key: SectionKey,
+    pub label: String,
+    pub html: String,
+    #[serde(skip)]
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub url: String,
+    pub permalink: String,
+    #[serde(skip)]
+    pub category: usize,
+    #[serde(skip)]
+    pub topics: Vec<usize>,
+    #[serde(skip)]
+    pub audiences: Vec<usize>,
+    #[serde(skip)]
+    pub life_events: Vec<usize>,
+    pub status: Status,
+    pub status_reason: String,
+    #[serde(skip)]
+    pub office: usize,
+    pub provider: String,
+    pub cost: Cost,
+    pub age_min: Option<u32>,
+    pub age_max: Option<u32>,
+    pub keywords: Vec<String>,
+    #[serde(skip)]
+    pub updated: Date,
+    pub updated_iso: String,
+    pub updated_label: String,
+    #[serde(skip)]
+    pub reviewed: Date,
+    pub online: String,
+    pub booking: String,
+    #[serde(skip)]
+    pub desks: Vec<usize>,
+    pub sections: Vec<Section>,
+    /// Source file, for messages.
+    #[serde(skip)]
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OpeningHours {
+    pub days: Vec<Day>,
+    /// "Lunedì, martedì" or "Lunedì – venerdì", from the language file.
+    pub days_label: String,
+    pub opens: String,
+    pub closes: String,
+}
+
+/// An office or a desk: both are places with contacts and hours.
+#[derive(Debug, Clone, Serialize)]
+pub struct Place {
+    pub slug: String,
+    pub name: String,
+    pub url: String,
+    pub permalink: String,
+    pub kind: Option<OfficeKind>,
+    pub organization: String,
+    pub address: String,
+    pub phone: String,
+    pub email: String,
+    pub website: String,
+    pub step_free: Option<bool>,
+    pub hours: Vec<OpeningHours>,
+    pub html: String,
+    /// Services it is responsible for (offices) or where one can ask (desks), A-Z.
+    #[serde(skip)]
+    pub services: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub url: String,
+    pub html: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub info: SiteInfo,
+    pub lang: Language,
+    pub urls: Urls,
+    pub home: Page,
+    pub categories: Vec<Term>,
+    pub topics: Vec<Term>,
+    pub audiences: Vec<Term>,
+    pub life_events: Vec<Term>,
+    /// Sorted by slug: a stable order for ids and exports.
+    pub services: Vec<Service>,
+    pub offices: Vec<Place>,
+    pub desks: Vec<Place>,
+    pub pages: Vec<Page>,
+    /// Indexes of `services` sorted by title, for every A-Z list.
+    pub az: Vec<usize>,
+    pub synonyms: Vec<Vec<String>>,
+}
+
+/// Sort key for titles: case and accents do not change the order.
+pub fn title_sort_key(title: &str) -> String {
+    crate::load::suggest_slug(title)
+}

@@ -1,0 +1,266 @@
+//! Step 5: the theme's Tera templates turn the Site into HTML pages, in parallel.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+use rayon::prelude::*;
+use serde::Serialize;
+use tera::{Context, Tera};
+
+use crate::export::json_ld;
+use crate::model::{Place, Service, Site, Term};
+use crate::urls::output_file;
+
+/// The templates every theme must have.
+pub const TEMPLATES: [&str; 10] = [
+    "base.html",
+    "index.html",
+    "service.html",
+    "term.html",
+    "topics.html",
+    "services.html",
+    "place.html",
+    "page.html",
+    "search.html",
+    "404.html",
+];
+
+/// Loads the theme's templates, naming the file of any syntax error.
+pub fn load_templates(theme: &Path) -> Result<Tera> {
+    let dir = theme.join("templates");
+    if !dir.is_dir() {
+        bail!("theme templates not found in {} (pass --theme DIR)", dir.display());
+    }
+    let mut sources = Vec::new();
+    for entry in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "html") {
+            let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            sources.push((name, text));
+        }
+    }
+    for needed in TEMPLATES {
+        if !sources.iter().any(|(n, _)| n == needed) {
+            bail!("the theme has no template `{needed}` in {}", dir.display());
+        }
+    }
+    let mut tera = Tera::default();
+    tera.add_raw_templates(sources)
+        .map_err(|e| anyhow::anyhow!("{}", error_chain(&e)))
+        .with_context(|| format!("in the theme templates of {}", dir.display()))?;
+    Ok(tera)
+}
+
+/// Tera nests the useful message in its sources.
+fn error_chain(e: &tera::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+/// What a list shows of a service.
+#[derive(Serialize)]
+struct Card<'a> {
+    title: &'a str,
+    url: &'a str,
+    summary: &'a str,
+    category: &'a str,
+    status: crate::parse::front::Status,
+}
+
+#[derive(Serialize)]
+struct TermCount<'a> {
+    #[serde(flatten)]
+    term: &'a Term,
+    count: usize,
+}
+
+#[derive(Serialize)]
+struct Letter<'a> {
+    letter: String,
+    id: String,
+    services: Vec<Card<'a>>,
+}
+
+/// One page to render: its template, its address and what it shows.
+enum Job<'a> {
+    Home,
+    Service(&'a Service),
+    Category(&'a Term),
+    Topic(&'a Term),
+    Audience(&'a Term),
+    Topics,
+    AllServices,
+    Office(&'a Place),
+    Desk(&'a Place),
+    Page(&'a crate::model::Page),
+    Search,
+    NotFound,
+}
+
+/// Renders every page. Returns (output path relative to the output dir, HTML).
+pub fn render_site(site: &Site, tera: &Tera) -> Result<Vec<(String, String)>> {
+    let mut jobs = vec![Job::Home, Job::Topics, Job::AllServices, Job::Search, Job::NotFound];
+    jobs.extend(site.services.iter().map(Job::Service));
+    jobs.extend(site.categories.iter().map(Job::Category));
+    jobs.extend(site.topics.iter().map(Job::Topic));
+    jobs.extend(site.audiences.iter().map(Job::Audience));
+    jobs.extend(site.offices.iter().map(Job::Office));
+    jobs.extend(site.desks.iter().map(Job::Desk));
+    jobs.extend(site.pages.iter().map(Job::Page));
+
+    let base = base_context(site);
+    jobs.par_iter()
+        .map(|job| render_job(site, tera, &base, job))
+        .collect()
+}
+
+fn base_context(site: &Site) -> Context {
+    let u = &site.urls;
+    let mut ctx = Context::new();
+    ctx.insert("site", &site.info);
+    ctx.insert("lang", &site.lang.code);
+    ctx.insert("t", &site.lang.labels);
+    ctx.insert("sec", &site.lang.sections);
+    ctx.insert("root", u.root());
+    ctx.insert(
+        "nav",
+        &serde_json::json!({
+            "home": u.home(),
+            "services": u.services_index(),
+            "topics": u.topics_index(),
+            "search": u.search(),
+            "style": u.file("style.css"),
+            "script": u.file("sportello.js"),
+            "favicon": u.file("favicon.svg"),
+            "feed": u.file("feed.xml"),
+        }),
+    );
+    let pages: Vec<_> = site.pages.iter().map(|p| serde_json::json!({"title": p.title, "url": p.url})).collect();
+    ctx.insert("footer_pages", &pages);
+    ctx
+}
+
+fn card<'a>(site: &'a Site, i: usize) -> Card<'a> {
+    let s = &site.services[i];
+    Card {
+        title: &s.title,
+        url: &s.url,
+        summary: &s.summary,
+        category: &site.categories[s.category].name,
+        status: s.status,
+    }
+}
+
+fn cards<'a>(site: &'a Site, idx: &[usize]) -> Vec<Card<'a>> {
+    idx.iter().map(|&i| card(site, i)).collect()
+}
+
+fn counts(terms: &[Term]) -> Vec<TermCount<'_>> {
+    terms
+        .iter()
+        .map(|term| TermCount {
+            term,
+            count: term.services.len(),
+        })
+        .collect()
+}
+
+fn render_job(site: &Site, tera: &Tera, base: &Context, job: &Job<'_>) -> Result<(String, String)> {
+    let mut ctx = base.clone();
+    let u = &site.urls;
+    let t = |k: &str| site.lang.labels.get(k).cloned().unwrap_or_default();
+    let (template, url, title) = match job {
+        Job::Home => {
+            ctx.insert("home", &site.home);
+            ctx.insert("categories", &counts(&site.categories));
+            ctx.insert("audiences", &counts(&site.audiences));
+            ctx.insert("desks", &site.desks);
+            ctx.insert("service_count", &site.services.len());
+            ("index.html", u.home(), site.home.title.clone())
+        }
+        Job::Service(s) => {
+            ctx.insert("service", s);
+            ctx.insert("category", &site.categories[s.category]);
+            let topics: Vec<&Term> = s.topics.iter().map(|&i| &site.topics[i]).collect();
+            let audiences: Vec<&Term> = s.audiences.iter().map(|&i| &site.audiences[i]).collect();
+            let desks: Vec<&Place> = s.desks.iter().map(|&i| &site.desks[i]).collect();
+            ctx.insert("topics", &topics);
+            ctx.insert("audiences", &audiences);
+            ctx.insert("office", &site.offices[s.office]);
+            ctx.insert("desks", &desks);
+            ctx.insert("json_ld", &json_ld(site, s));
+            ("service.html", s.url.clone(), s.title.clone())
+        }
+        Job::Category(term) | Job::Topic(term) | Job::Audience(term) => {
+            let kind = match job {
+                Job::Category(_) => "category",
+                Job::Topic(_) => "topic",
+                _ => "audience",
+            };
+            ctx.insert("kind", kind);
+            ctx.insert("term", term);
+            ctx.insert("services", &cards(site, &term.services));
+            ("term.html", term.url.clone(), term.name.clone())
+        }
+        Job::Topics => {
+            ctx.insert("topics", &counts(&site.topics));
+            ctx.insert("categories", &counts(&site.categories));
+            ctx.insert("audiences", &counts(&site.audiences));
+            ("topics.html", u.topics_index(), t("topics_title"))
+        }
+        Job::AllServices => {
+            let mut letters: Vec<Letter<'_>> = Vec::new();
+            for &i in &site.az {
+                let first = crate::model::title_sort_key(&site.services[i].title)
+                    .chars()
+                    .next()
+                    .map_or('#', |c| if c.is_ascii_alphabetic() { c.to_ascii_uppercase() } else { '#' });
+                let letter = first.to_string();
+                if letters.last().map(|l| &l.letter) != Some(&letter) {
+                    letters.push(Letter {
+                        id: format!("lettera-{}", if first == '#' { "0".into() } else { first.to_ascii_lowercase().to_string() }),
+                        letter,
+                        services: Vec::new(),
+                    });
+                }
+                if let Some(l) = letters.last_mut() {
+                    l.services.push(card(site, i));
+                }
+            }
+            ctx.insert("letters", &letters);
+            ctx.insert("service_count", &site.services.len());
+            ("services.html", u.services_index(), t("services_title"))
+        }
+        Job::Office(p) | Job::Desk(p) => {
+            let is_desk = matches!(job, Job::Desk(_));
+            ctx.insert("place", p);
+            ctx.insert("is_desk", &is_desk);
+            ctx.insert("services", &cards(site, &p.services));
+            ("place.html", p.url.clone(), p.name.clone())
+        }
+        Job::Page(p) => {
+            ctx.insert("page", p);
+            ("page.html", p.url.clone(), p.title.clone())
+        }
+        Job::Search => {
+            ctx.insert("categories", &counts(&site.categories));
+            ("search.html", u.search(), t("search_title"))
+        }
+        Job::NotFound => ("404.html", u.file("404.html"), t("not_found_title")),
+    };
+    ctx.insert("page_url", &url);
+    ctx.insert("permalink", &u.permalink(&url));
+    ctx.insert("page_title", &title);
+    let html = tera
+        .render(template, &ctx)
+        .map_err(|e| anyhow::anyhow!("rendering {url} with {template}: {}", error_chain(&e)))?;
+    Ok((output_file(u.root(), &url), html))
+}
