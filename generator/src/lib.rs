@@ -94,6 +94,17 @@ pub fn load_site(opts: &Options, diags: &mut Diagnostics) -> Option<Site> {
     }
     let urls = Urls::new(&base_url, lang.paths.clone());
 
+    let entry_paths = loaded
+        .files
+        .iter()
+        .filter_map(|f| match f.kind {
+            load::Kind::Index => None,
+            load::Kind::Service => Some(urls.service(&f.slug)),
+            load::Kind::Office => Some(urls.office(&f.slug)),
+            load::Kind::Desk => Some(urls.desk(&f.slug)),
+            load::Kind::Page => Some(urls.page(&f.slug)),
+        })
+        .collect();
     let parsed: Vec<(Option<parse::Parsed>, Vec<Diagnostic>)> = loaded
         .files
         .into_par_iter()
@@ -139,6 +150,7 @@ pub fn load_site(opts: &Options, diags: &mut Diagnostics) -> Option<Site> {
         taxonomy,
         synonyms,
         today: opts.today,
+        entry_paths,
     };
     let site = validate::build_site(docs, settings, diags);
     diags.sort();

@@ -29,6 +29,9 @@ pub struct Settings<'a> {
     pub taxonomy: Option<(TaxonomyFile, &'a SourceFile)>,
     pub synonyms: Vec<Vec<String>>,
     pub today: Date,
+    /// Addresses of every content file found, valid or not, so that an
+    /// entry with an error of its own does not also break the links to it.
+    pub entry_paths: HashSet<String>,
 }
 
 /// A vocabulary with its slug index, while checking references.
@@ -110,6 +113,7 @@ pub fn build_site(parsed: Vec<Parsed>, settings: Settings<'_>, diags: &mut Diagn
         taxonomy,
         synonyms,
         today,
+        entry_paths,
     } = settings;
     let tax_src = taxonomy.as_ref().map(|(_, s)| *s);
     let (cats, tops, auds, evs) = match taxonomy {
@@ -218,15 +222,11 @@ pub fn build_site(parsed: Vec<Parsed>, settings: Settings<'_>, diags: &mut Diagn
     services.sort_by(|a, b| a.slug.cmp(&b.slug));
 
     // Every address the site will have, for link checks.
-    let mut known: HashSet<String> = HashSet::new();
+    let mut known: HashSet<String> = entry_paths;
     known.insert(urls.home());
     known.insert(urls.services_index());
     known.insert(urls.topics_index());
     known.insert(urls.search());
-    known.extend(services.iter().map(|s| s.url.clone()));
-    known.extend(offices.iter().map(|s| s.url.clone()));
-    known.extend(desks.iter().map(|s| s.url.clone()));
-    known.extend(pages.iter().map(|s| s.url.clone()));
     known.extend(categories.terms.iter().map(|t| t.url.clone()));
     known.extend(topics.terms.iter().map(|t| t.url.clone()));
     known.extend(audiences.terms.iter().map(|t| t.url.clone()));
@@ -236,7 +236,9 @@ pub fn build_site(parsed: Vec<Parsed>, settings: Settings<'_>, diags: &mut Diagn
     for (src, file_links) in &links {
         for l in file_links {
             if !known.contains(&l.path) {
-                let hint = match did_you_mean(&l.path, known.iter().map(String::as_str)) {
+                let stem = l.path.trim_end_matches('/');
+                let longer = known.iter().filter(|k| k.starts_with(stem)).min_by_key(|k| k.len());
+                let hint = match longer.map(String::as_str).or_else(|| did_you_mean(&l.path, known.iter().map(String::as_str))) {
                     Some(s) => format!("no page has this address; did you mean `{s}`?"),
                     None => "link another entry as `@/services/<slug>.md` and check the slug".into(),
                 };
@@ -433,12 +435,15 @@ impl ServiceContext<'_> {
             );
         }
         let mut out: Vec<Section> = Vec::with_capacity(7);
+        // Sections an unknown heading probably meant: not reported missing too.
+        let mut misspelt: Vec<SectionKey> = Vec::new();
         for raw in &d.body.sections {
             let Some(key) = labels.key_for(&raw.heading) else {
                 let all: Vec<&str> = SectionKey::ALL.iter().map(|&k| labels.label(k)).collect();
                 let folded: Vec<(String, &str)> = all.iter().map(|l| (fold(l), *l)).collect();
                 let close = did_you_mean(&fold(&raw.heading), folded.iter().map(|(f, _)| f.as_str()))
                     .and_then(|f| folded.iter().find(|(x, _)| x == f).map(|(_, l)| *l));
+                misspelt.extend(close.and_then(|l| labels.key_for(l)));
                 let hint = match close {
                     Some(l) => format!("did you mean `## {l}`?"),
                     None => format!(
@@ -493,7 +498,7 @@ impl ServiceContext<'_> {
             .filter(|&k| k != SectionKey::More && (k != SectionKey::Cost || cost != Cost::Free))
             .collect();
         for (i, &key) in required.iter().enumerate() {
-            if out.iter().any(|s| s.key == key) {
+            if out.iter().any(|s| s.key == key) || misspelt.contains(&key) {
                 continue;
             }
             let after = required[..i].iter().rev().find(|k| out.iter().any(|s| s.key == **k));

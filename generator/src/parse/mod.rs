@@ -110,7 +110,11 @@ pub fn parse_toml<T: DeserializeOwned>(
 
 fn toml_error(rel: &str, source: &Arc<str>, offset: usize, e: &toml::de::Error) -> Diagnostic {
     let raw = e.message().trim().to_string();
-    let span = e.span().map_or(offset..offset + 1, |s| s.start + offset..s.end + offset);
+    let mut span = e.span().map_or(offset..offset + 1, |s| s.start + offset..s.end + offset);
+    if raw.starts_with("missing field") {
+        // The span covers the whole table; point at its start (the `+++` fence).
+        span = 0..source.find('\n').unwrap_or(source.len()).min(3);
+    }
     let (message, hint) = explain_toml_message(&raw);
     let mut d = Diagnostic::error(rel, message).at(source, span);
     if let Some(h) = hint {
