@@ -98,7 +98,10 @@ pub fn run(cli: Cli) -> ExitCode {
                 Ok(report) => {
                     print_diagnostics(&report.diagnostics);
                     if report.diagnostics.has_errors() {
-                        eprintln!("build stopped: fix the errors above; {} was left as it was", output.display());
+                        eprintln!(
+                            "build stopped: fix the errors above; {} was left as it was",
+                            output.display()
+                        );
                         return ExitCode::from(1);
                     }
                     eprintln!(
@@ -140,7 +143,10 @@ pub fn run(cli: Cli) -> ExitCode {
             what: NewWhat::Service { slug, dirs },
         } => match scaffold::new_service(&dirs.content, &dirs.theme, &slug) {
             Ok(path) => {
-                eprintln!("created {}: fill in every section, then run `sportello check`", path.display());
+                eprintln!(
+                    "created {}: fill in every section, then run `sportello check`",
+                    path.display()
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {

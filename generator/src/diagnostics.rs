@@ -252,7 +252,10 @@ impl Diagnostics {
 }
 
 /// Suggests the closest candidate to a misspelt word, if one is close enough.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(word, c), c))
@@ -291,7 +294,10 @@ mod tests {
             .at(&src, 4..10)
             .hint("did you mean `title`?");
         let out = d.render(false);
-        assert!(out.starts_with("error: services/a.md:2:1: unknown key `tittle`"), "{out}");
+        assert!(
+            out.starts_with("error: services/a.md:2:1: unknown key `tittle`"),
+            "{out}"
+        );
         assert!(out.contains("tittle = \"x\""), "{out}");
         assert!(out.contains("did you mean `title`?"), "{out}");
     }

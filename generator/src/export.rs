@@ -57,7 +57,12 @@ fn sitemap(site: &Site) -> String {
     for s in &site.services {
         add(&s.url, Some(&s.updated_iso));
     }
-    for t in site.categories.iter().chain(&site.topics).chain(&site.audiences) {
+    for t in site
+        .categories
+        .iter()
+        .chain(&site.topics)
+        .chain(&site.audiences)
+    {
         add(&t.url, None);
     }
     for p in site.offices.iter().chain(&site.desks) {
@@ -82,7 +87,9 @@ fn feed(site: &Site) -> String {
     recent.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| a.slug.cmp(&b.slug)));
     recent.truncate(FEED_ENTRIES);
     // The feed changes only when content does: no build timestamp.
-    let updated = recent.first().map_or_else(|| "1970-01-01".to_string(), |s| s.updated_iso.clone());
+    let updated = recent
+        .first()
+        .map_or_else(|| "1970-01-01".to_string(), |s| s.updated_iso.clone());
     let self_url = u.permalink(&u.file("feed.xml"));
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"{}\">\n  <title>{}</title>\n  <id>{}</id>\n  <link rel=\"self\" href=\"{}\"/>\n  <link href=\"{}\"/>\n  <updated>{updated}T00:00:00Z</updated>\n  <author><name>{}</name></author>\n",
@@ -139,7 +146,11 @@ fn services_json(site: &Site) -> Vec<u8> {
 /// `<script type="application/ld+json">` (`</` is escaped).
 pub fn json_ld(site: &Site, s: &Service) -> String {
     let office = &site.offices[s.office];
-    let operator = if site.info.owner.is_empty() { &office.name } else { &site.info.owner };
+    let operator = if site.info.owner.is_empty() {
+        &office.name
+    } else {
+        &site.info.owner
+    };
     let mut v = json!({
         "@context": "https://schema.org",
         "@type": "GovernmentService",
@@ -174,7 +185,9 @@ pub fn json_ld(site: &Site, s: &Service) -> String {
     if !channels.is_empty() {
         v["availableChannel"] = Value::Array(channels);
     }
-    serde_json::to_string(&v).unwrap_or_default().replace("</", "<\\/")
+    serde_json::to_string(&v)
+        .unwrap_or_default()
+        .replace("</", "<\\/")
 }
 
 #[cfg(test)]

@@ -83,7 +83,10 @@ pub fn load_site(opts: &Options, diags: &mut Diagnostics) -> Option<Site> {
             return None;
         }
     };
-    let base_url = opts.base_url.clone().unwrap_or_else(|| config.base_url.get_ref().clone());
+    let base_url = opts
+        .base_url
+        .clone()
+        .unwrap_or_else(|| config.base_url.get_ref().clone());
     if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
         diags.push(
             Diagnostic::error("site.toml", format!("`{base_url}` is not a web address"))
@@ -128,20 +131,26 @@ pub fn load_site(opts: &Options, diags: &mut Diagnostics) -> Option<Site> {
     let synonyms = loaded
         .synonyms
         .as_ref()
-        .and_then(|src| match parse_toml::<SynonymsFile>(&src.rel, &src.text, &src.text, 0) {
-            Ok(s) => Some(s.groups),
-            Err(d) => {
-                diags.push(d);
-                None
-            }
-        })
+        .and_then(
+            |src| match parse_toml::<SynonymsFile>(&src.rel, &src.text, &src.text, 0) {
+                Ok(s) => Some(s.groups),
+                Err(d) => {
+                    diags.push(d);
+                    None
+                }
+            },
+        )
         .unwrap_or_default();
 
     let info = SiteInfo {
         title: config.title.clone(),
         base_url,
         owner: config.owner.clone(),
-        inbox_url: config.inbox_url.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default(),
+        inbox_url: config
+            .inbox_url
+            .as_ref()
+            .map(|u| u.get_ref().clone())
+            .unwrap_or_default(),
     };
     let settings = validate::Settings {
         info,
@@ -158,7 +167,11 @@ pub fn load_site(opts: &Options, diags: &mut Diagnostics) -> Option<Site> {
 }
 
 /// The theme's language file for the site's `language`.
-fn load_language(theme: &Path, config: &SiteConfig, site_src: &load::SourceFile) -> Result<Language, Box<Diagnostic>> {
+fn load_language(
+    theme: &Path,
+    config: &SiteConfig,
+    site_src: &load::SourceFile,
+) -> Result<Language, Box<Diagnostic>> {
     let code = config.language.get_ref();
     let dir = theme.join("i18n");
     let path = dir.join(format!("{code}.toml"));
@@ -166,37 +179,58 @@ fn load_language(theme: &Path, config: &SiteConfig, site_src: &load::SourceFile)
         let available: Vec<String> = std::fs::read_dir(&dir)
             .map(|rd| {
                 rd.flatten()
-                    .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".toml").map(String::from))
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .strip_suffix(".toml")
+                            .map(String::from)
+                    })
                     .collect()
             })
             .unwrap_or_default();
         return Err(Box::new(
-            Diagnostic::error("site.toml", format!("the theme has no language file for `{code}`"))
-                .at(&site_src.text, config.language.span())
-                .hint(if available.is_empty() {
-                    format!("no language files found in {}: check --theme", dir.display())
-                } else {
-                    format!("available languages: {}", available.join(", "))
-                }),
+            Diagnostic::error(
+                "site.toml",
+                format!("the theme has no language file for `{code}`"),
+            )
+            .at(&site_src.text, config.language.span())
+            .hint(if available.is_empty() {
+                format!(
+                    "no language files found in {}: check --theme",
+                    dir.display()
+                )
+            } else {
+                format!("available languages: {}", available.join(", "))
+            }),
         ));
     }
     let rel = path.display().to_string();
     let text = load::read_text(&path, &rel).map_err(Box::new)?;
     let lang: Language = parse_toml(&rel, &text, &text, 0).map_err(Box::new)?;
     if lang.months.len() != 12 {
-        return Err(Box::new(Diagnostic::error(rel, "`months` must list twelve month names")));
+        return Err(Box::new(Diagnostic::error(
+            rel,
+            "`months` must list twelve month names",
+        )));
     }
     Ok(lang)
 }
 
 /// Renders the site and the machine files, in memory.
-pub fn render_all(site: &Site, theme: &Path, timings: &mut Timings) -> Result<Vec<write::OutputFile>> {
+pub fn render_all(
+    site: &Site,
+    theme: &Path,
+    timings: &mut Timings,
+) -> Result<Vec<write::OutputFile>> {
     let t = Instant::now();
     let tera = render::load_templates(theme)?;
     let pages = render::render_site(site, &tera)?;
     timings.render = t.elapsed();
     let t = Instant::now();
-    let mut files: Vec<write::OutputFile> = pages.into_iter().map(|(p, h)| (p, h.into_bytes())).collect();
+    let mut files: Vec<write::OutputFile> = pages
+        .into_iter()
+        .map(|(p, h)| (p, h.into_bytes()))
+        .collect();
     files.extend(export::export_files(site));
     timings.export = t.elapsed();
     Ok(files)

@@ -63,8 +63,9 @@ pub fn load(content: &Path, diags: &mut Diagnostics) -> Loaded {
     let mut loaded = Loaded::default();
     if !content.is_dir() {
         diags.push(
-            Diagnostic::error(content.display().to_string(), "content directory not found")
-                .hint("run the command from the folder that holds `content/`, or pass `--content DIR`"),
+            Diagnostic::error(content.display().to_string(), "content directory not found").hint(
+                "run the command from the folder that holds `content/`, or pass `--content DIR`",
+            ),
         );
         return loaded;
     }
@@ -94,8 +95,13 @@ pub fn load(content: &Path, diags: &mut Diagnostics) -> Loaded {
             let path = entry.path();
             if path.is_dir() {
                 diags.push(
-                    Diagnostic::warning(format!("{folder}/{name}/"), "folders inside content folders are not read")
-                        .hint(format!("move the entries directly into `content/{folder}/`")),
+                    Diagnostic::warning(
+                        format!("{folder}/{name}/"),
+                        "folders inside content folders are not read",
+                    )
+                    .hint(format!(
+                        "move the entries directly into `content/{folder}/`"
+                    )),
                 );
             } else if name.ends_with(".md") {
                 names.push(name);
@@ -190,7 +196,10 @@ pub fn read_text(path: &Path, rel: &str) -> Result<Arc<str>, Diagnostic> {
                 .iter()
                 .rposition(|&b| b == b'\n')
                 .map_or(0, |i| i + 1);
-            let col = String::from_utf8_lossy(&bytes[line_start..valid]).chars().count() + 1;
+            let col = String::from_utf8_lossy(&bytes[line_start..valid])
+                .chars()
+                .count()
+                + 1;
             Err(Diagnostic::error(
                 format!("{rel}:{line}:{col}"),
                 format!("the file is not valid UTF-8 (byte {valid})"),
@@ -204,7 +213,8 @@ pub fn is_valid_slug(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('-')
         && !s.ends_with('-')
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// A slug close to what was written: lowercase ASCII, accents dropped, hyphens.

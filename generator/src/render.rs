@@ -30,14 +30,22 @@ pub const TEMPLATES: [&str; 10] = [
 pub fn load_templates(theme: &Path) -> Result<Tera> {
     let dir = theme.join("templates");
     if !dir.is_dir() {
-        bail!("theme templates not found in {} (pass --theme DIR)", dir.display());
+        bail!(
+            "theme templates not found in {} (pass --theme DIR)",
+            dir.display()
+        );
     }
     let mut sources = Vec::new();
     for entry in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "html") {
-            let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-            let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let text =
+                fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             sources.push((name, text));
         }
     }
@@ -47,10 +55,33 @@ pub fn load_templates(theme: &Path) -> Result<Tera> {
         }
     }
     let mut tera = Tera::default();
+    tera.set_escape_fn(escape_html);
     tera.add_raw_templates(sources)
         .map_err(|e| anyhow::anyhow!("{}", error_chain(&e)))
         .with_context(|| format!("in the theme templates of {}", dir.display()))?;
     Ok(tera)
+}
+
+/// HTML escaping without Tera's escaping of `/`, which bloats every URL
+/// (`&#x2F;`) and is not needed in text or quoted attributes.
+fn escape_html(input: &str) -> String {
+    let mut out = String::with_capacity(input.len() + 8);
+    let mut last = 0;
+    for (i, b) in input.bytes().enumerate() {
+        let rep = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.push_str(&input[last..i]);
+        out.push_str(rep);
+        last = i + 1;
+    }
+    out.push_str(&input[last..]);
+    out
 }
 
 /// Tera nests the useful message in its sources.
@@ -107,7 +138,13 @@ enum Job<'a> {
 
 /// Renders every page. Returns (output path relative to the output dir, HTML).
 pub fn render_site(site: &Site, tera: &Tera) -> Result<Vec<(String, String)>> {
-    let mut jobs = vec![Job::Home, Job::Topics, Job::AllServices, Job::Search, Job::NotFound];
+    let mut jobs = vec![
+        Job::Home,
+        Job::Topics,
+        Job::AllServices,
+        Job::Search,
+        Job::NotFound,
+    ];
     jobs.extend(site.services.iter().map(Job::Service));
     jobs.extend(site.categories.iter().map(Job::Category));
     jobs.extend(site.topics.iter().map(Job::Topic));
@@ -143,7 +180,11 @@ fn base_context(site: &Site) -> Context {
             "feed": u.file("feed.xml"),
         }),
     );
-    let pages: Vec<_> = site.pages.iter().map(|p| serde_json::json!({"title": p.title, "url": p.url})).collect();
+    let pages: Vec<_> = site
+        .pages
+        .iter()
+        .map(|p| serde_json::json!({"title": p.title, "url": p.url}))
+        .collect();
     ctx.insert("footer_pages", &pages);
     ctx
 }
@@ -222,11 +263,24 @@ fn render_job(site: &Site, tera: &Tera, base: &Context, job: &Job<'_>) -> Result
                 let first = crate::model::title_sort_key(&site.services[i].title)
                     .chars()
                     .next()
-                    .map_or('#', |c| if c.is_ascii_alphabetic() { c.to_ascii_uppercase() } else { '#' });
+                    .map_or('#', |c| {
+                        if c.is_ascii_alphabetic() {
+                            c.to_ascii_uppercase()
+                        } else {
+                            '#'
+                        }
+                    });
                 let letter = first.to_string();
                 if letters.last().map(|l| &l.letter) != Some(&letter) {
                     letters.push(Letter {
-                        id: format!("lettera-{}", if first == '#' { "0".into() } else { first.to_ascii_lowercase().to_string() }),
+                        id: format!(
+                            "lettera-{}",
+                            if first == '#' {
+                                "0".into()
+                            } else {
+                                first.to_ascii_lowercase().to_string()
+                            }
+                        ),
                         letter,
                         services: Vec::new(),
                     });

@@ -20,16 +20,22 @@ pub fn new_service(content: &Path, theme: &Path, slug: &str) -> Result<PathBuf> 
     let dir = content.join("services");
     let path = dir.join(format!("{slug}.md"));
     if path.exists() {
-        bail!("{} already exists: choose another slug or edit that file", path.display());
+        bail!(
+            "{} already exists: choose another slug or edit that file",
+            path.display()
+        );
     }
     let site: SiteConfig = toml::from_str(
         &fs::read_to_string(content.join("site.toml"))
             .with_context(|| format!("reading {}", content.join("site.toml").display()))?,
     )
     .context("site.toml is not valid: run `sportello check`")?;
-    let lang_path = theme.join("i18n").join(format!("{}.toml", site.language.get_ref()));
+    let lang_path = theme
+        .join("i18n")
+        .join(format!("{}.toml", site.language.get_ref()));
     let lang: Language = toml::from_str(
-        &fs::read_to_string(&lang_path).with_context(|| format!("reading {}", lang_path.display()))?,
+        &fs::read_to_string(&lang_path)
+            .with_context(|| format!("reading {}", lang_path.display()))?,
     )
     .with_context(|| format!("{} is not valid", lang_path.display()))?;
     // Real slugs from the taxonomy and the first office, so the new entry builds at once.
@@ -111,7 +117,12 @@ fn first_slug(dir: &Path) -> Option<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .ok()?
         .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".md").map(String::from))
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_suffix(".md")
+                .map(String::from)
+        })
         .collect();
     names.sort();
     names.into_iter().next()

@@ -118,7 +118,9 @@ impl Urls {
 
 /// Output file for a site path: `/servizi/x/` becomes `servizi/x/index.html`.
 pub fn output_file(root: &str, path: &str) -> String {
-    let rel = path.strip_prefix(root).unwrap_or(path.trim_start_matches('/'));
+    let rel = path
+        .strip_prefix(root)
+        .unwrap_or(path.trim_start_matches('/'));
     if rel.is_empty() || rel.ends_with('/') {
         format!("{rel}index.html")
     } else {
@@ -138,19 +140,31 @@ mod tests {
     fn base_url_with_and_without_path() {
         let u = urls("https://guida.example.org/");
         assert_eq!(u.service("sad"), "/servizi/sad/");
-        assert_eq!(u.permalink(&u.service("sad")), "https://guida.example.org/servizi/sad/");
+        assert_eq!(
+            u.permalink(&u.service("sad")),
+            "https://guida.example.org/servizi/sad/"
+        );
         let u = urls("https://example.org/guida");
         assert_eq!(u.service("sad"), "/guida/servizi/sad/");
         assert_eq!(u.permalink("/guida/"), "https://example.org/guida/");
-        assert_eq!(output_file(u.root(), "/guida/servizi/sad/"), "servizi/sad/index.html");
+        assert_eq!(
+            output_file(u.root(), "/guida/servizi/sad/"),
+            "servizi/sad/index.html"
+        );
         assert_eq!(output_file(u.root(), "/guida/"), "index.html");
     }
 
     #[test]
     fn content_paths_map_to_urls() {
         let u = urls("http://127.0.0.1:8080");
-        assert_eq!(u.for_content_path("offices/inps.md").as_deref(), Some("/uffici/inps/"));
-        assert_eq!(u.for_content_path("pages/privacy.md").as_deref(), Some("/privacy/"));
+        assert_eq!(
+            u.for_content_path("offices/inps.md").as_deref(),
+            Some("/uffici/inps/")
+        );
+        assert_eq!(
+            u.for_content_path("pages/privacy.md").as_deref(),
+            Some("/privacy/")
+        );
         assert_eq!(u.for_content_path("other/x.md"), None);
         assert_eq!(u.for_content_path("services/x.html"), None);
     }

@@ -10,8 +10,12 @@ use toml::Spanned;
 use crate::diagnostics::{did_you_mean, Diagnostic, Diagnostics};
 use crate::language::{Language, SectionKey};
 use crate::load::{is_valid_slug, suggest_slug, SourceFile};
-use crate::model::{title_sort_key, OpeningHours, Page, Place, Section, Service, Site, SiteInfo, Term};
-use crate::parse::front::{self, Cost, DeskFront, Hours, OfficeFront, ServiceFront, Status, TaxonomyFile};
+use crate::model::{
+    title_sort_key, OpeningHours, Page, Place, Section, Service, Site, SiteInfo, Term,
+};
+use crate::parse::front::{
+    self, Cost, DeskFront, Hours, OfficeFront, ServiceFront, Status, TaxonomyFile,
+};
 use crate::parse::{Doc, InternalLink, Parsed};
 use crate::urls::Urls;
 
@@ -64,13 +68,22 @@ impl Vocabulary {
                 None => d,
             };
             if !is_valid_slug(&slug) {
-                diags.push(at(Diagnostic::error("taxonomy.toml", format!("`{slug}` cannot be a slug"))
-                    .hint(format!("use lowercase letters, digits and hyphens: `{}`", suggest_slug(&slug)))));
+                diags.push(at(Diagnostic::error(
+                    "taxonomy.toml",
+                    format!("`{slug}` cannot be a slug"),
+                )
+                .hint(format!(
+                    "use lowercase letters, digits and hyphens: `{}`",
+                    suggest_slug(&slug)
+                ))));
                 continue;
             }
             if v.index.contains_key(&slug) {
-                diags.push(at(Diagnostic::error("taxonomy.toml", format!("duplicate {label} slug `{slug}`"))
-                    .hint("each slug may appear once in its list: remove or rename one")));
+                diags.push(at(Diagnostic::error(
+                    "taxonomy.toml",
+                    format!("duplicate {label} slug `{slug}`"),
+                )
+                .hint("each slug may appear once in its list: remove or rename one")));
                 continue;
             }
             v.index.insert(slug.clone(), v.terms.len());
@@ -86,7 +99,12 @@ impl Vocabulary {
     }
 
     /// Index of a referenced slug, or an error with the closest slug.
-    fn resolve<F>(&self, doc: &Doc<F>, value: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> Option<usize> {
+    fn resolve<F>(
+        &self,
+        doc: &Doc<F>,
+        value: &Spanned<String>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<usize> {
         let slug = value.get_ref();
         if let Some(&i) = self.index.get(slug) {
             return Some(i);
@@ -98,7 +116,10 @@ impl Vocabulary {
                 self.label, self.key
             ),
         };
-        diags.push(doc.error_at(value, format!("unknown {} `{slug}`", self.label)).hint(hint));
+        diags.push(
+            doc.error_at(value, format!("unknown {} `{slug}`", self.label))
+                .hint(hint),
+        );
         None
     }
 }
@@ -120,10 +141,31 @@ pub fn build_site(parsed: Vec<Parsed>, settings: Settings<'_>, diags: &mut Diagn
         Some((t, _)) => (t.categories, t.topics, t.audiences, t.life_events),
         None => Default::default(),
     };
-    let mut categories = Vocabulary::new("category", "categories", cats, tax_src, |s| urls.category(s), diags);
+    let mut categories = Vocabulary::new(
+        "category",
+        "categories",
+        cats,
+        tax_src,
+        |s| urls.category(s),
+        diags,
+    );
     let mut topics = Vocabulary::new("topic", "topics", tops, tax_src, |s| urls.topic(s), diags);
-    let mut audiences = Vocabulary::new("audience", "audiences", auds, tax_src, |s| urls.audience(s), diags);
-    let life_events = Vocabulary::new("life event", "life_events", evs, tax_src, |_| String::new(), diags);
+    let mut audiences = Vocabulary::new(
+        "audience",
+        "audiences",
+        auds,
+        tax_src,
+        |s| urls.audience(s),
+        diags,
+    );
+    let life_events = Vocabulary::new(
+        "life event",
+        "life_events",
+        evs,
+        tax_src,
+        |_| String::new(),
+        diags,
+    );
 
     let mut home = None;
     let mut services_docs = Vec::new();
@@ -153,16 +195,31 @@ pub fn build_site(parsed: Vec<Parsed>, settings: Settings<'_>, diags: &mut Diagn
         links.push((d.src.clone(), std::mem::take(&mut d.body.links)));
         desks.push(place);
     }
-    let office_index: HashMap<String, usize> = offices.iter().enumerate().map(|(i, o)| (o.slug.clone(), i)).collect();
-    let desk_index: HashMap<String, usize> = desks.iter().enumerate().map(|(i, o)| (o.slug.clone(), i)).collect();
+    let office_index: HashMap<String, usize> = offices
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.slug.clone(), i))
+        .collect();
+    let desk_index: HashMap<String, usize> = desks
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.slug.clone(), i))
+        .collect();
 
     let reserved = urls.reserved_words();
     let mut pages = Vec::new();
     for d in &mut pages_docs {
         if reserved.contains(&d.src.slug.as_str()) {
             diags.push(
-                d.error_at_top(format!("the page `{}` would have the same address as a section of the guide", d.src.slug))
-                    .hint(format!("rename the file: `{}` is reserved for {}", d.src.slug, reserved.join(", "))),
+                d.error_at_top(format!(
+                    "the page `{}` would have the same address as a section of the guide",
+                    d.src.slug
+                ))
+                .hint(format!(
+                    "rename the file: `{}` is reserved for {}",
+                    d.src.slug,
+                    reserved.join(", ")
+                )),
             );
         }
         links.push((d.src.clone(), std::mem::take(&mut d.body.links)));
@@ -237,10 +294,18 @@ pub fn build_site(parsed: Vec<Parsed>, settings: Settings<'_>, diags: &mut Diagn
         for l in file_links {
             if !known.contains(&l.path) {
                 let stem = l.path.trim_end_matches('/');
-                let longer = known.iter().filter(|k| k.starts_with(stem)).min_by_key(|k| k.len());
-                let hint = match longer.map(String::as_str).or_else(|| did_you_mean(&l.path, known.iter().map(String::as_str))) {
+                let longer = known
+                    .iter()
+                    .filter(|k| k.starts_with(stem))
+                    .min_by_key(|k| k.len());
+                let hint = match longer
+                    .map(String::as_str)
+                    .or_else(|| did_you_mean(&l.path, known.iter().map(String::as_str)))
+                {
                     Some(s) => format!("no page has this address; did you mean `{s}`?"),
-                    None => "link another entry as `@/services/<slug>.md` and check the slug".into(),
+                    None => {
+                        "link another entry as `@/services/<slug>.md` and check the slug".into()
+                    }
                 };
                 diags.push(
                     Diagnostic::error(&src.rel, format!("broken link `{}`", l.written))
@@ -254,7 +319,11 @@ pub fn build_site(parsed: Vec<Parsed>, settings: Settings<'_>, diags: &mut Diagn
     // Derived lists, every one in A-Z order.
     let mut az: Vec<usize> = (0..services.len()).collect();
     let keys: Vec<String> = services.iter().map(|s| title_sort_key(&s.title)).collect();
-    az.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then_with(|| services[a].slug.cmp(&services[b].slug)));
+    az.sort_by(|&a, &b| {
+        keys[a]
+            .cmp(&keys[b])
+            .then_with(|| services[a].slug.cmp(&services[b].slug))
+    });
     for &i in &az {
         let s = &services[i];
         categories.terms[s.category].services.push(i);
@@ -307,21 +376,35 @@ impl ServiceContext<'_> {
         let title = f.title.get_ref().trim();
         let n = title.chars().count();
         if n == 0 {
-            diags.push(d.error_at(&f.title, "the title is empty").hint("write the service's name as citizens know it"));
+            diags.push(
+                d.error_at(&f.title, "the title is empty")
+                    .hint("write the service's name as citizens know it"),
+            );
         } else if n > TITLE_MAX {
             diags.push(
-                d.error_at(&f.title, format!("the title is {n} characters long, more than {TITLE_MAX}"))
-                    .hint("keep the name short; put details in `summary`"),
+                d.error_at(
+                    &f.title,
+                    format!("the title is {n} characters long, more than {TITLE_MAX}"),
+                )
+                .hint("keep the name short; put details in `summary`"),
             );
         }
         let summary = f.summary.get_ref().trim();
         let n = summary.chars().count();
         if n == 0 {
-            diags.push(d.error_at(&f.summary, "the summary is empty").hint("say in one sentence what the service gives and to whom"));
+            diags.push(
+                d.error_at(&f.summary, "the summary is empty")
+                    .hint("say in one sentence what the service gives and to whom"),
+            );
         } else if n > SUMMARY_MAX {
             diags.push(
-                d.error_at(&f.summary, format!("the summary is {n} characters long, more than {SUMMARY_MAX}"))
-                    .hint("one sentence: what the service gives and to whom; details go in the sections"),
+                d.error_at(
+                    &f.summary,
+                    format!("the summary is {n} characters long, more than {SUMMARY_MAX}"),
+                )
+                .hint(
+                    "one sentence: what the service gives and to whom; details go in the sections",
+                ),
             );
         } else if n > SUMMARY_SNIPPET {
             diags.push(
@@ -331,9 +414,21 @@ impl ServiceContext<'_> {
         }
 
         let category = self.categories.resolve(d, &f.category, diags);
-        let topics: Vec<usize> = f.topics.iter().filter_map(|t| self.topics.resolve(d, t, diags)).collect();
-        let audiences: Vec<usize> = f.audiences.iter().filter_map(|t| self.audiences.resolve(d, t, diags)).collect();
-        let life_events: Vec<usize> = f.life_events.iter().filter_map(|t| self.life_events.resolve(d, t, diags)).collect();
+        let topics: Vec<usize> = f
+            .topics
+            .iter()
+            .filter_map(|t| self.topics.resolve(d, t, diags))
+            .collect();
+        let audiences: Vec<usize> = f
+            .audiences
+            .iter()
+            .filter_map(|t| self.audiences.resolve(d, t, diags))
+            .collect();
+        let life_events: Vec<usize> = f
+            .life_events
+            .iter()
+            .filter_map(|t| self.life_events.resolve(d, t, diags))
+            .collect();
         let office = resolve_place(d, &f.office, self.office_index, "office", "offices", diags);
         let desks: Vec<usize> = f
             .access
@@ -343,7 +438,11 @@ impl ServiceContext<'_> {
             .collect();
 
         let status = *f.status.get_ref();
-        let status_reason = f.status_reason.as_ref().map(|r| r.get_ref().trim().to_string()).unwrap_or_default();
+        let status_reason = f
+            .status_reason
+            .as_ref()
+            .map(|r| r.get_ref().trim().to_string())
+            .unwrap_or_default();
         if status != Status::Active && status_reason.is_empty() {
             diags.push(
                 d.error_at(&f.status, "a service that is not active needs `status_reason`")
@@ -357,14 +456,20 @@ impl ServiceContext<'_> {
             let age = (self.today - r).whole_days();
             if age > STALE_DAYS {
                 diags.push(
-                    d.warning_at(&f.reviewed, format!("last reviewed {age} days ago, more than 12 months"))
-                        .hint("check the entry with the office, then set `reviewed` to today's date"),
+                    d.warning_at(
+                        &f.reviewed,
+                        format!("last reviewed {age} days ago, more than 12 months"),
+                    )
+                    .hint("check the entry with the office, then set `reviewed` to today's date"),
                 );
             }
         }
         if let (Some(min), Some(max)) = (&f.age_min, &f.age_max) {
             if min.get_ref() > max.get_ref() {
-                diags.push(d.error_at(max, "`age_max` is lower than `age_min`").hint("swap the two values"));
+                diags.push(
+                    d.error_at(max, "`age_max` is lower than `age_min`")
+                        .hint("swap the two values"),
+                );
             }
         }
         let online = https_url(d, f.access.online.as_ref(), diags);
@@ -403,7 +508,12 @@ impl ServiceContext<'_> {
         })
     }
 
-    fn date(&self, d: &Doc<ServiceFront>, v: &Spanned<Datetime>, diags: &mut Vec<Diagnostic>) -> Option<Date> {
+    fn date(
+        &self,
+        d: &Doc<ServiceFront>,
+        v: &Spanned<Datetime>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Date> {
         let dt = v.get_ref();
         let converted = match (dt.date, dt.time) {
             (Some(date), None) => Month::try_from(date.month)
@@ -421,7 +531,12 @@ impl ServiceContext<'_> {
     }
 
     /// Maps `##` headings to sections and checks names, order and presence.
-    fn sections(&self, d: &Doc<ServiceFront>, cost: Cost, diags: &mut Vec<Diagnostic>) -> Vec<Section> {
+    fn sections(
+        &self,
+        d: &Doc<ServiceFront>,
+        cost: Cost,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Vec<Section> {
         let labels = &self.lang.sections;
         let src = &d.src;
         if !d.body.intro_text.trim().is_empty() {
@@ -441,8 +556,9 @@ impl ServiceContext<'_> {
             let Some(key) = labels.key_for(&raw.heading) else {
                 let all: Vec<&str> = SectionKey::ALL.iter().map(|&k| labels.label(k)).collect();
                 let folded: Vec<(String, &str)> = all.iter().map(|l| (fold(l), *l)).collect();
-                let close = did_you_mean(&fold(&raw.heading), folded.iter().map(|(f, _)| f.as_str()))
-                    .and_then(|f| folded.iter().find(|(x, _)| x == f).map(|(_, l)| *l));
+                let close =
+                    did_you_mean(&fold(&raw.heading), folded.iter().map(|(f, _)| f.as_str()))
+                        .and_then(|f| folded.iter().find(|(x, _)| x == f).map(|(_, l)| *l));
                 misspelt.extend(close.and_then(|l| labels.key_for(l)));
                 let hint = match close {
                     Some(l) => format!("did you mean `## {l}`?"),
@@ -460,30 +576,43 @@ impl ServiceContext<'_> {
             };
             if out.iter().any(|s| s.key == key) {
                 diags.push(
-                    Diagnostic::error(&src.rel, format!("section `## {}` appears twice", labels.label(key)))
-                        .at(&src.text, raw.heading_span.clone())
-                        .hint("merge the two sections into one"),
+                    Diagnostic::error(
+                        &src.rel,
+                        format!("section `## {}` appears twice", labels.label(key)),
+                    )
+                    .at(&src.text, raw.heading_span.clone())
+                    .hint("merge the two sections into one"),
                 );
                 continue;
             }
             if let Some(last) = out.last() {
                 if last.key > key {
                     diags.push(
-                        Diagnostic::error(&src.rel, format!("section `## {}` is out of order", labels.label(key)))
-                            .at(&src.text, raw.heading_span.clone())
-                            .hint(format!(
-                                "move it before `## {}`: the order is {}",
-                                labels.label(last.key),
-                                SectionKey::ALL.iter().map(|&k| labels.label(k)).collect::<Vec<_>>().join(", ")
-                            )),
+                        Diagnostic::error(
+                            &src.rel,
+                            format!("section `## {}` is out of order", labels.label(key)),
+                        )
+                        .at(&src.text, raw.heading_span.clone())
+                        .hint(format!(
+                            "move it before `## {}`: the order is {}",
+                            labels.label(last.key),
+                            SectionKey::ALL
+                                .iter()
+                                .map(|&k| labels.label(k))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
                     );
                 }
             }
             if raw.text.trim().is_empty() {
                 diags.push(
-                    Diagnostic::error(&src.rel, format!("section `## {}` is empty", labels.label(key)))
-                        .at(&src.text, raw.heading_span.clone())
-                        .hint("write its text, or remove the heading if the section is optional"),
+                    Diagnostic::error(
+                        &src.rel,
+                        format!("section `## {}` is empty", labels.label(key)),
+                    )
+                    .at(&src.text, raw.heading_span.clone())
+                    .hint("write its text, or remove the heading if the section is optional"),
                 );
             }
             out.push(Section {
@@ -501,7 +630,10 @@ impl ServiceContext<'_> {
             if out.iter().any(|s| s.key == key) || misspelt.contains(&key) {
                 continue;
             }
-            let after = required[..i].iter().rev().find(|k| out.iter().any(|s| s.key == **k));
+            let after = required[..i]
+                .iter()
+                .rev()
+                .find(|k| out.iter().any(|s| s.key == **k));
             let placement = match after {
                 Some(&k) => format!("after `## {}`", labels.label(k)),
                 None => "at the start of the text, after the front matter".to_string(),
@@ -512,9 +644,12 @@ impl ServiceContext<'_> {
                 ""
             };
             diags.push(
-                Diagnostic::error(&src.rel, format!("missing section `## {}`{why}", labels.label(key)))
-                    .at(&src.text, d.body.intro_span.start..d.body.intro_span.start)
-                    .hint(format!("add `## {}` {placement}", labels.label(key))),
+                Diagnostic::error(
+                    &src.rel,
+                    format!("missing section `## {}`{why}", labels.label(key)),
+                )
+                .at(&src.text, d.body.intro_span.start..d.body.intro_span.start)
+                .hint(format!("add `## {}` {placement}", labels.label(key))),
             );
         }
         out.sort_by_key(|s| s.key);
@@ -541,9 +676,14 @@ fn resolve_place<F>(
     }
     let hint = match did_you_mean(slug, index.keys().map(String::as_str)) {
         Some(s) => format!("did you mean `{s}`?"),
-        None => format!("create `content/{folder}/{slug}.md`, or use the slug of a file in `content/{folder}/`"),
+        None => format!(
+            "create `content/{folder}/{slug}.md`, or use the slug of a file in `content/{folder}/`"
+        ),
     };
-    diags.push(d.error_at(value, format!("unknown {what} `{slug}`")).hint(hint));
+    diags.push(
+        d.error_at(value, format!("unknown {what} `{slug}`"))
+            .hint(hint),
+    );
     None
 }
 
@@ -558,28 +698,45 @@ fn https_url<F>(d: &Doc<F>, v: Option<&Spanned<String>>, diags: &mut Vec<Diagnos
             Some(rest) => format!("write `https://{rest}`: pages are linked over HTTPS only"),
             None => "write the full address, starting with https://".to_string(),
         };
-        diags.push(d.error_at(v, format!("`{url}` is not an HTTPS address")).hint(hint));
+        diags.push(
+            d.error_at(v, format!("`{url}` is not an HTTPS address"))
+                .hint(hint),
+        );
     }
     url.to_string()
 }
 
-fn hours(d: &Doc<impl Sized>, hours: &[Hours], lang: &Language, diags: &mut Diagnostics) -> Vec<OpeningHours> {
+fn hours(
+    d: &Doc<impl Sized>,
+    hours: &[Hours],
+    lang: &Language,
+    diags: &mut Diagnostics,
+) -> Vec<OpeningHours> {
     let mut out = Vec::new();
     for h in hours {
         let mut ok = true;
         for t in [&h.opens, &h.closes] {
             if parse_hhmm(t.get_ref()).is_none() {
                 ok = false;
-                diags.push(d.error_at(t, format!("`{}` is not a time", t.get_ref())).hint("write times as HH:MM, e.g. \"09:00\""));
+                diags.push(
+                    d.error_at(t, format!("`{}` is not a time", t.get_ref()))
+                        .hint("write times as HH:MM, e.g. \"09:00\""),
+                );
             }
         }
         if ok && parse_hhmm(h.opens.get_ref()) >= parse_hhmm(h.closes.get_ref()) {
             ok = false;
-            diags.push(d.error_at(&h.closes, "closing time is not after opening time").hint("check `opens` and `closes`"));
+            diags.push(
+                d.error_at(&h.closes, "closing time is not after opening time")
+                    .hint("check `opens` and `closes`"),
+            );
         }
         if h.days.is_empty() {
             ok = false;
-            diags.push(d.error_at(&h.opens, "opening hours without days").hint("add `days = [\"mon\", \"tue\"]`"));
+            diags.push(
+                d.error_at(&h.opens, "opening hours without days")
+                    .hint("add `days = [\"mon\", \"tue\"]`"),
+            );
         }
         if ok {
             let mut days: Vec<front::Day> = h.days.iter().map(|d| *d.get_ref()).collect();
@@ -598,14 +755,29 @@ fn hours(d: &Doc<impl Sized>, hours: &[Hours], lang: &Language, diags: &mut Diag
 
 /// "Lunedì – venerdì" for a run of three or more days, else "Martedì, giovedì".
 fn days_label(days: &[front::Day], lang: &Language) -> String {
-    let name = |d: front::Day| lang.days.get(d.key()).cloned().unwrap_or_else(|| d.key().to_string());
+    let name = |d: front::Day| {
+        lang.days
+            .get(d.key())
+            .cloned()
+            .unwrap_or_else(|| d.key().to_string())
+    };
     let consecutive = days.windows(2).all(|w| w[1] as u8 == w[0] as u8 + 1);
     let label = if days.len() >= 3 && consecutive {
-        format!("{} – {}", name(days[0]), name(days[days.len() - 1]).to_lowercase())
+        format!(
+            "{} – {}",
+            name(days[0]),
+            name(days[days.len() - 1]).to_lowercase()
+        )
     } else {
         days.iter()
             .enumerate()
-            .map(|(i, &d)| if i == 0 { name(d) } else { name(d).to_lowercase() })
+            .map(|(i, &d)| {
+                if i == 0 {
+                    name(d)
+                } else {
+                    name(d).to_lowercase()
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -621,17 +793,31 @@ fn parse_hhmm(s: &str) -> Option<(u8, u8)> {
     (h < 24 && m < 60).then_some((h, m))
 }
 
-fn contact_warning<F>(d: &Doc<F>, phone: &str, email: &str, website: &str, diags: &mut Diagnostics) {
+fn contact_warning<F>(
+    d: &Doc<F>,
+    phone: &str,
+    email: &str,
+    website: &str,
+    diags: &mut Diagnostics,
+) {
     if phone.trim().is_empty() && email.trim().is_empty() && website.trim().is_empty() {
         diags.push(
-            Diagnostic::warning(&d.src.rel, "no contact details: phone, email and website are all empty")
-                .at(&d.src.text, 0..3)
-                .hint("add the real phone, email or website when known; never invent them"),
+            Diagnostic::warning(
+                &d.src.rel,
+                "no contact details: phone, email and website are all empty",
+            )
+            .at(&d.src.text, 0..3)
+            .hint("add the real phone, email or website when known; never invent them"),
         );
     }
 }
 
-fn office_place(d: &Doc<OfficeFront>, urls: &Urls, lang: &Language, diags: &mut Diagnostics) -> Place {
+fn office_place(
+    d: &Doc<OfficeFront>,
+    urls: &Urls,
+    lang: &Language,
+    diags: &mut Diagnostics,
+) -> Place {
     let f = &d.front;
     let mut local = Vec::new();
     let website = https_url(d, f.website.as_ref(), &mut local);

@@ -31,9 +31,11 @@ pub fn write_site(output: &Path, files: &[OutputFile], static_dir: &Path) -> Res
 
     let old = parent.join(format!(".{name}.old-{}", std::process::id()));
     if output.exists() {
-        fs::rename(output, &old).with_context(|| format!("moving the previous {} aside", output.display()))?;
+        fs::rename(output, &old)
+            .with_context(|| format!("moving the previous {} aside", output.display()))?;
     }
-    fs::rename(&staging, output).with_context(|| format!("moving the new site to {}", output.display()))?;
+    fs::rename(&staging, output)
+        .with_context(|| format!("moving the new site to {}", output.display()))?;
     if old.exists() {
         fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
     }
@@ -51,7 +53,8 @@ pub fn write_tree(dir: &Path, files: &[OutputFile], static_dir: &Path) -> Result
         .filter_map(|(p, _)| p.rsplit_once('/').map(|(d, _)| d))
         .collect();
     for f in folders {
-        fs::create_dir_all(dir.join(f)).with_context(|| format!("creating {}", dir.join(f).display()))?;
+        fs::create_dir_all(dir.join(f))
+            .with_context(|| format!("creating {}", dir.join(f).display()))?;
     }
     files.par_iter().try_for_each(|(path, bytes)| {
         let p = dir.join(path);
@@ -67,8 +70,9 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
             fs::create_dir_all(&target)?;
             copy_dir(&entry.path(), &target)?;
         } else {
-            fs::copy(entry.path(), &target)
-                .with_context(|| format!("copying {} to {}", entry.path().display(), target.display()))?;
+            fs::copy(entry.path(), &target).with_context(|| {
+                format!("copying {} to {}", entry.path().display(), target.display())
+            })?;
         }
     }
     Ok(())

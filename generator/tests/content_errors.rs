@@ -339,17 +339,27 @@ fn every_rule_reports_its_message_line_and_hint() {
             let expected = line_of(&text, at);
             let got = d.line_col().map(|(l, _)| l);
             if got != Some(expected) {
-                failures.push(format!("{}: expected line {expected}, got {got:?} ({d})", case.name));
+                failures.push(format!(
+                    "{}: expected line {expected}, got {got:?} ({d})",
+                    case.name
+                ));
             }
         }
         let hint = d.hint.clone().unwrap_or_default();
         if !hint.contains(case.hint) {
-            failures.push(format!("{}: hint {hint:?} lacks {:?}", case.name, case.hint));
+            failures.push(format!(
+                "{}: hint {hint:?} lacks {:?}",
+                case.name, case.hint
+            ));
         }
         // The rendered report names file:line:col and shows the snippet.
         let rendered = d.render(false);
         if !rendered.contains(&d.location()) {
-            failures.push(format!("{}: rendered report lacks {}", case.name, d.location()));
+            failures.push(format!(
+                "{}: rendered report lacks {}",
+                case.name,
+                d.location()
+            ));
         }
         // Only errors stop the build: a warning case must not have errors.
         if case.severity == Severity::Warning && diags.iter().any(Diagnostic::is_error) {
@@ -369,10 +379,18 @@ fn the_valid_fixture_has_no_diagnostics() {
 fn all_errors_are_reported_at_once() {
     let site = Site::copy_of("valid");
     site.replace(TRASPORTO, "title =", "tittle =");
-    site.replace(SAD, "category = \"salute-benessere-assistenza\"", "category = \"salute\"");
+    site.replace(
+        SAD,
+        "category = \"salute-benessere-assistenza\"",
+        "category = \"salute\"",
+    );
     // A misspelt heading is one error, not also a missing section.
     site.replace(SAD, "## Come fare", "## Come frae");
-    site.replace("offices/servizio-sociale.md", "closes = \"12:00\"", "closes = \"08:00\"");
+    site.replace(
+        "offices/servizio-sociale.md",
+        "closes = \"12:00\"",
+        "closes = \"08:00\"",
+    );
     let diags = site.diagnostics();
     let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
     let messages: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
@@ -407,16 +425,24 @@ fn a_file_name_that_is_not_a_slug_is_an_error() {
         .iter()
         .find(|d| d.file == "services/Trasporto Sociale.md")
         .expect("an error for the file name");
-    assert!(d.hint.as_deref().unwrap().contains("trasporto-sociale.md"), "{d}");
+    assert!(
+        d.hint.as_deref().unwrap().contains("trasporto-sociale.md"),
+        "{d}"
+    );
 }
 
 #[test]
 fn a_page_cannot_take_a_section_address() {
     let site = Site::copy_of("valid");
-    site.write("pages/servizi.md", "+++\ntitle = \"Servizi\"\n+++\nTesto.\n");
+    site.write(
+        "pages/servizi.md",
+        "+++\ntitle = \"Servizi\"\n+++\nTesto.\n",
+    );
     let diags = site.diagnostics();
     assert!(
-        diags.iter().any(|d| d.file == "pages/servizi.md" && d.message.contains("same address")),
+        diags
+            .iter()
+            .any(|d| d.file == "pages/servizi.md" && d.message.contains("same address")),
         "{diags:?}"
     );
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use pulldown_cmark::{html, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use crate::diagnostics::Diagnostic;
+use crate::load::SourceFile;
 use crate::urls::Urls;
 
 /// A link to another page of the guide, checked once every page is known.
@@ -49,8 +50,7 @@ const OPTIONS: Options = Options::ENABLE_TABLES
 /// each `##` heading starts a new section and is not itself emitted: the
 /// theme prints section headings from its language file.
 pub fn render_body(
-    file: &str,
-    source: &Arc<str>,
+    src: &SourceFile,
     body: &str,
     body_offset: usize,
     page_path: &str,
@@ -58,6 +58,7 @@ pub fn render_body(
     split: bool,
     diags: &mut Vec<Diagnostic>,
 ) -> RenderedBody {
+    let (file, source) = (src.rel.as_str(), &src.text);
     let mut out = RenderedBody {
         intro_span: body_offset..body_offset,
         ..Default::default()
@@ -119,7 +120,9 @@ pub fn render_body(
                 title,
                 id,
             }) => {
-                let dest = resolve_link(file, source, &dest_url, &span, page_path, urls, &mut out, diags);
+                let dest = resolve_link(
+                    file, source, &dest_url, &span, page_path, urls, &mut out, diags,
+                );
                 events.push(Event::Start(Tag::Link {
                     link_type,
                     dest_url: dest,
@@ -222,7 +225,8 @@ fn resolve_link<'a>(
 fn is_external(dest: &str) -> bool {
     let scheme_end = dest.find(':');
     let slash = dest.find('/');
-    matches!((scheme_end, slash), (Some(c), Some(s)) if c < s) || matches!((scheme_end, slash), (Some(_), None))
+    matches!((scheme_end, slash), (Some(c), Some(s)) if c < s)
+        || matches!((scheme_end, slash), (Some(_), None))
 }
 
 fn split_fragment(s: &str) -> (&str, &str) {

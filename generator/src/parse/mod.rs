@@ -73,9 +73,11 @@ pub fn split_front_matter<'a>(rel: &str, text: &'a Arc<str>) -> Result<Split<'a>
         } else {
             "start the file with a line `+++`, the front matter keys, and another line `+++`"
         };
-        return Err(Diagnostic::error(rel, "the file does not start with front matter")
-            .at(text, 0..first_line_end)
-            .hint(hint));
+        return Err(
+            Diagnostic::error(rel, "the file does not start with front matter")
+                .at(text, 0..first_line_end)
+                .hint(hint),
+        );
     }
     let front_offset = (first_line_end + 1).min(text.len());
     let mut pos = front_offset;
@@ -110,7 +112,9 @@ pub fn parse_toml<T: DeserializeOwned>(
 
 fn toml_error(rel: &str, source: &Arc<str>, offset: usize, e: &toml::de::Error) -> Diagnostic {
     let raw = e.message().trim().to_string();
-    let mut span = e.span().map_or(offset..offset + 1, |s| s.start + offset..s.end + offset);
+    let mut span = e
+        .span()
+        .map_or(offset..offset + 1, |s| s.start + offset..s.end + offset);
     if raw.starts_with("missing field") {
         // The span covers the whole table; point at its start (the `+++` fence).
         span = 0..source.find('\n').unwrap_or(source.len()).min(3);
@@ -149,13 +153,21 @@ fn explain_toml_message(raw: &str) -> (String, Option<String>) {
         let word = rest.split('`').next().unwrap_or_default();
         return (
             format!("missing required key `{word}`"),
-            Some(format!("add `{word} = …` to the front matter (see `sportello new service` for an example)")),
+            Some(format!(
+                "add `{word} = …` to the front matter (see `sportello new service` for an example)"
+            )),
         );
     }
-    if raw.contains("expected a TOML datetime") || raw.contains("expected a datetime") || raw.contains("invalid type: string") && raw.contains("datetime") {
+    if raw.contains("expected a TOML datetime")
+        || raw.contains("expected a datetime")
+        || raw.contains("invalid type: string") && raw.contains("datetime")
+    {
         return (
             "a date is written without quotes".to_string(),
-            Some("write the date as YYYY-MM-DD without quotes, e.g. `updated = 2026-10-01`".to_string()),
+            Some(
+                "write the date as YYYY-MM-DD without quotes, e.g. `updated = 2026-10-01`"
+                    .to_string(),
+            ),
         );
     }
     if raw.contains("invalid type: string") && raw.contains("expected a sequence") {
@@ -177,14 +189,26 @@ fn explain_toml_message(raw: &str) -> (String, Option<String>) {
         );
     }
     if raw.contains("duplicate key") {
-        return (raw.to_string(), Some("each key may appear once: remove one of them".to_string()));
+        return (
+            raw.to_string(),
+            Some("each key may appear once: remove one of them".to_string()),
+        );
     }
-    if raw.contains("invalid") && raw.contains("date") || raw.contains("month") || raw.contains("day") {
-        return (raw.to_string(), Some("write a real date as YYYY-MM-DD, e.g. 2026-10-01".to_string()));
+    if raw.contains("invalid") && raw.contains("date")
+        || raw.contains("month")
+        || raw.contains("day")
+    {
+        return (
+            raw.to_string(),
+            Some("write a real date as YYYY-MM-DD, e.g. 2026-10-01".to_string()),
+        );
     }
     (
         raw.to_string(),
-        Some("check the TOML syntax: `key = \"text\"`, lists in [ ], dates as 2026-10-01".to_string()),
+        Some(
+            "check the TOML syntax: `key = \"text\"`, lists in [ ], dates as 2026-10-01"
+                .to_string(),
+        ),
     )
 }
 
@@ -206,8 +230,7 @@ pub fn parse_file(src: SourceFile, urls: &Urls) -> (Option<Parsed>, Vec<Diagnost
     macro_rules! doc {
         ($front:expr, $split_sections:expr) => {{
             let body = markdown::render_body(
-                &src.rel,
-                &src.text,
+                &src,
                 split.body,
                 body_offset,
                 &page_path,
@@ -250,7 +273,8 @@ mod tests {
 
     #[test]
     fn unknown_key_gets_a_suggestion() {
-        let (msg, hint) = explain_toml_message("unknown field `tittle`, expected one of `title`, `summary`");
+        let (msg, hint) =
+            explain_toml_message("unknown field `tittle`, expected one of `title`, `summary`");
         assert_eq!(msg, "unknown key `tittle`");
         assert_eq!(hint.as_deref(), Some("did you mean `title`?"));
     }
