@@ -86,6 +86,21 @@ impl SectionKey {
     }
 }
 
+impl SectionKey {
+    /// The Designers Italia `data-element` of the section's content, if any.
+    pub fn data_element(self) -> &'static str {
+        match self {
+            SectionKey::Addressed => "service-addressed",
+            SectionKey::HowTo => "service-how-to",
+            SectionKey::Needed => "service-needed",
+            SectionKey::Outcome => "service-achieved",
+            SectionKey::Timing => "service-calendar-text",
+            SectionKey::Cost => "service-cost",
+            SectionKey::More => "service-more",
+        }
+    }
+}
+
 impl SectionLabels {
     pub fn label(&self, key: SectionKey) -> &str {
         match key {

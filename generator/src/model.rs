@@ -32,6 +32,7 @@ pub struct Term {
 #[derive(Debug, Clone, Serialize)]
 pub struct Section {
     pub key: SectionKey,
+    pub data_element: &'static str,
     pub label: String,
     pub html: String,
     #[serde(skip)]

@@ -617,6 +617,7 @@ impl ServiceContext<'_> {
             }
             out.push(Section {
                 key,
+                data_element: key.data_element(),
                 label: labels.label(key).to_string(),
                 html: raw.html.clone(),
                 text: raw.text.clone(),
