@@ -114,8 +114,8 @@ pub fn run(cli: Cli) -> ExitCode {
                     if timings {
                         let t = &report.timings;
                         eprintln!(
-                            "  load+parse+validate {:.0?}, render {:.0?}, export {:.0?}, write {:.0?}",
-                            t.load_parse_validate, t.render, t.export, t.write
+                            "  load+parse+validate {:.1?}, render {:.1?}, export {:.1?}, index {:.1?}, write {:.1?}",
+                            t.load_parse_validate, t.render, t.export, t.index, t.write
                         );
                     }
                     ExitCode::SUCCESS

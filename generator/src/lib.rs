@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod diagnostics;
 pub mod export;
+pub mod index;
 pub mod language;
 pub mod load;
 pub mod model;
@@ -61,6 +62,7 @@ pub struct Timings {
     pub load_parse_validate: Duration,
     pub render: Duration,
     pub export: Duration,
+    pub index: Duration,
     pub write: Duration,
 }
 
@@ -233,6 +235,9 @@ pub fn render_all(
         .collect();
     files.extend(export::export_files(site));
     timings.export = t.elapsed();
+    let t = Instant::now();
+    files.extend(index::SearchIndex::build(site).files());
+    timings.index = t.elapsed();
     Ok(files)
 }
 
