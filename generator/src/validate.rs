@@ -40,10 +40,26 @@ pub struct Settings<'a> {
 
 /// A vocabulary with its slug index, while checking references.
 struct Vocabulary {
+    terms: Vec<Term>,
+    slugs: SlugIndex,
+}
+
+/// Slug to position in a list, with the words for error messages.
+#[derive(Debug, Clone)]
+pub struct SlugIndex {
     label: &'static str,
     key: &'static str,
-    terms: Vec<Term>,
     index: HashMap<String, usize>,
+}
+
+impl SlugIndex {
+    fn of_terms(label: &'static str, key: &'static str, terms: &[Term]) -> Self {
+        SlugIndex {
+            label,
+            key,
+            index: terms.iter().enumerate().map(|(i, t)| (t.slug.clone(), i)).collect(),
+        }
+    }
 }
 
 impl Vocabulary {
@@ -56,10 +72,12 @@ impl Vocabulary {
         diags: &mut Diagnostics,
     ) -> Self {
         let mut v = Vocabulary {
-            label,
-            key,
             terms: Vec::with_capacity(terms.len()),
-            index: HashMap::new(),
+            slugs: SlugIndex {
+                label,
+                key,
+                index: HashMap::new(),
+            },
         };
         for t in terms {
             let slug = t.slug.get_ref().clone();
@@ -78,7 +96,7 @@ impl Vocabulary {
                 ))));
                 continue;
             }
-            if v.index.contains_key(&slug) {
+            if v.slugs.index.contains_key(&slug) {
                 diags.push(at(Diagnostic::error(
                     "taxonomy.toml",
                     format!("duplicate {label} slug `{slug}`"),
@@ -86,7 +104,7 @@ impl Vocabulary {
                 .hint("each slug may appear once in its list: remove or rename one")));
                 continue;
             }
-            v.index.insert(slug.clone(), v.terms.len());
+            v.slugs.index.insert(slug.clone(), v.terms.len());
             v.terms.push(Term {
                 url: url(&slug),
                 slug,
@@ -97,7 +115,9 @@ impl Vocabulary {
         }
         v
     }
+}
 
+impl SlugIndex {
     /// Index of a referenced slug, or an error with the closest slug.
     fn resolve<F>(
         &self,
@@ -141,7 +161,7 @@ pub fn build_site(parsed: Vec<Parsed>, settings: Settings<'_>, diags: &mut Diagn
         Some((t, _)) => (t.categories, t.topics, t.audiences, t.life_events),
         None => Default::default(),
     };
-    let mut categories = Vocabulary::new(
+    let categories = Vocabulary::new(
         "category",
         "categories",
         cats,
@@ -149,8 +169,8 @@ pub fn build_site(parsed: Vec<Parsed>, settings: Settings<'_>, diags: &mut Diagn
         |s| urls.category(s),
         diags,
     );
-    let mut topics = Vocabulary::new("topic", "topics", tops, tax_src, |s| urls.topic(s), diags);
-    let mut audiences = Vocabulary::new(
+    let topics = Vocabulary::new("topic", "topics", tops, tax_src, |s| urls.topic(s), diags);
+    let audiences = Vocabulary::new(
         "audience",
         "audiences",
         auds,
@@ -257,12 +277,12 @@ pub fn build_site(parsed: Vec<Parsed>, settings: Settings<'_>, diags: &mut Diagn
     };
 
     let ctx = ServiceContext {
-        categories: &categories,
-        topics: &topics,
-        audiences: &audiences,
-        life_events: &life_events,
-        office_index: &office_index,
-        desk_index: &desk_index,
+        categories: categories.slugs.clone(),
+        topics: topics.slugs.clone(),
+        audiences: audiences.slugs.clone(),
+        life_events: life_events.slugs.clone(),
+        offices: office_index,
+        desks: desk_index,
         lang: &lang,
         urls: &urls,
         today,
@@ -278,68 +298,7 @@ pub fn build_site(parsed: Vec<Parsed>, settings: Settings<'_>, diags: &mut Diagn
     diags.extend(local);
     services.sort_by(|a, b| a.slug.cmp(&b.slug));
 
-    // Every address the site will have, for link checks.
-    let mut known: HashSet<String> = entry_paths;
-    known.insert(urls.home());
-    known.insert(urls.services_index());
-    known.insert(urls.topics_index());
-    known.insert(urls.search());
-    known.extend(categories.terms.iter().map(|t| t.url.clone()));
-    known.extend(topics.terms.iter().map(|t| t.url.clone()));
-    known.extend(audiences.terms.iter().map(|t| t.url.clone()));
-    for name in crate::export::FILES {
-        known.insert(urls.file(name));
-    }
-    for (src, file_links) in &links {
-        for l in file_links {
-            if !known.contains(&l.path) {
-                let stem = l.path.trim_end_matches('/');
-                let longer = known
-                    .iter()
-                    .filter(|k| k.starts_with(stem))
-                    .min_by_key(|k| k.len());
-                let hint = match longer
-                    .map(String::as_str)
-                    .or_else(|| did_you_mean(&l.path, known.iter().map(String::as_str)))
-                {
-                    Some(s) => format!("no page has this address; did you mean `{s}`?"),
-                    None => {
-                        "link another entry as `@/services/<slug>.md` and check the slug".into()
-                    }
-                };
-                diags.push(
-                    Diagnostic::error(&src.rel, format!("broken link `{}`", l.written))
-                        .at(&src.text, l.span.clone())
-                        .hint(hint),
-                );
-            }
-        }
-    }
-
-    // Derived lists, every one in A-Z order.
-    let mut az: Vec<usize> = (0..services.len()).collect();
-    let keys: Vec<String> = services.iter().map(|s| title_sort_key(&s.title)).collect();
-    az.sort_by(|&a, &b| {
-        keys[a]
-            .cmp(&keys[b])
-            .then_with(|| services[a].slug.cmp(&services[b].slug))
-    });
-    for &i in &az {
-        let s = &services[i];
-        categories.terms[s.category].services.push(i);
-        for &t in &s.topics {
-            topics.terms[t].services.push(i);
-        }
-        for &t in &s.audiences {
-            audiences.terms[t].services.push(i);
-        }
-        offices[s.office].services.push(i);
-        for &d in &s.desks {
-            desks[d].services.push(i);
-        }
-    }
-
-    Site {
+    let mut site = Site {
         info,
         lang,
         urls,
@@ -352,26 +311,123 @@ pub fn build_site(parsed: Vec<Parsed>, settings: Settings<'_>, diags: &mut Diagn
         offices,
         desks,
         pages,
-        az,
+        az: Vec::new(),
         synonyms,
+    };
+    let known = known_paths(&site, entry_paths);
+    for (src, file_links) in &links {
+        diags.extend(check_links(src, file_links, &known));
     }
+    derive_lists(&mut site);
+    site
 }
 
-struct ServiceContext<'a> {
-    categories: &'a Vocabulary,
-    topics: &'a Vocabulary,
-    audiences: &'a Vocabulary,
-    life_events: &'a Vocabulary,
-    office_index: &'a HashMap<String, usize>,
-    desk_index: &'a HashMap<String, usize>,
+/// Every address the site has: `entries` (pages of content files) and the
+/// pages and files generated from the model.
+pub fn known_paths(site: &Site, entries: HashSet<String>) -> HashSet<String> {
+    let urls = &site.urls;
+    let mut known = entries;
+    known.insert(urls.home());
+    known.insert(urls.services_index());
+    known.insert(urls.topics_index());
+    known.insert(urls.search());
+    for t in site.categories.iter().chain(&site.topics).chain(&site.audiences) {
+        known.insert(t.url.clone());
+    }
+    for name in crate::export::FILES {
+        known.insert(urls.file(name));
+    }
+    known
+}
+
+/// Errors for the links of one file that point nowhere.
+pub fn check_links(src: &SourceFile, links: &[InternalLink], known: &HashSet<String>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for l in links {
+        if known.contains(&l.path) {
+            continue;
+        }
+        let stem = l.path.trim_end_matches('/');
+        let longer = known.iter().filter(|k| k.starts_with(stem)).min_by_key(|k| k.len());
+        let hint = match longer
+            .map(String::as_str)
+            .or_else(|| did_you_mean(&l.path, known.iter().map(String::as_str)))
+        {
+            Some(s) => format!("no page has this address; did you mean `{s}`?"),
+            None => "link another entry as `@/services/<slug>.md` and check the slug".into(),
+        };
+        out.push(
+            Diagnostic::error(&src.rel, format!("broken link `{}`", l.written))
+                .at(&src.text, l.span.clone())
+                .hint(hint),
+        );
+    }
+    out
+}
+
+/// Recomputes every list derived from the services (A-Z, by term, by office
+/// and desk), each in A-Z order. `services` must be sorted by slug.
+pub fn derive_lists(site: &mut Site) {
+    let services = &site.services;
+    let mut az: Vec<usize> = (0..services.len()).collect();
+    let keys: Vec<String> = services.iter().map(|s| title_sort_key(&s.title)).collect();
+    az.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then_with(|| services[a].slug.cmp(&services[b].slug)));
+    for list in [&mut site.categories, &mut site.topics, &mut site.audiences] {
+        for t in list.iter_mut() {
+            t.services.clear();
+        }
+    }
+    for p in site.offices.iter_mut().chain(site.desks.iter_mut()) {
+        p.services.clear();
+    }
+    for &i in &az {
+        let s = &services[i];
+        site.categories[s.category].services.push(i);
+        for &t in &s.topics {
+            site.topics[t].services.push(i);
+        }
+        for &t in &s.audiences {
+            site.audiences[t].services.push(i);
+        }
+        site.offices[s.office].services.push(i);
+        for &d in &s.desks {
+            site.desks[d].services.push(i);
+        }
+    }
+    site.az = az;
+}
+/// What checking a service entry needs to know of the rest of the site.
+pub struct ServiceContext<'a> {
+    categories: SlugIndex,
+    topics: SlugIndex,
+    audiences: SlugIndex,
+    life_events: SlugIndex,
+    offices: HashMap<String, usize>,
+    desks: HashMap<String, usize>,
     lang: &'a Language,
     urls: &'a Urls,
     today: Date,
 }
 
-impl ServiceContext<'_> {
+impl<'a> ServiceContext<'a> {
+    /// The context of an already built site, to check one changed entry.
+    pub fn of_site(site: &'a Site, today: Date) -> Self {
+        let places = |list: &[Place]| list.iter().enumerate().map(|(i, p)| (p.slug.clone(), i)).collect();
+        ServiceContext {
+            categories: SlugIndex::of_terms("category", "categories", &site.categories),
+            topics: SlugIndex::of_terms("topic", "topics", &site.topics),
+            audiences: SlugIndex::of_terms("audience", "audiences", &site.audiences),
+            life_events: SlugIndex::of_terms("life event", "life_events", &site.life_events),
+            offices: places(&site.offices),
+            desks: places(&site.desks),
+            lang: &site.lang,
+            urls: &site.urls,
+            today,
+        }
+    }
+
     /// Checks one entry; `None` when a reference is missing (already reported).
-    fn service(&self, d: &Doc<ServiceFront>, diags: &mut Vec<Diagnostic>) -> Option<Service> {
+    pub fn service(&self, d: &Doc<ServiceFront>, diags: &mut Vec<Diagnostic>) -> Option<Service> {
         let f = &d.front;
         let title = f.title.get_ref().trim();
         let n = title.chars().count();
@@ -429,12 +485,12 @@ impl ServiceContext<'_> {
             .iter()
             .filter_map(|t| self.life_events.resolve(d, t, diags))
             .collect();
-        let office = resolve_place(d, &f.office, self.office_index, "office", "offices", diags);
+        let office = resolve_place(d, &f.office, &self.offices, "office", "offices", diags);
         let desks: Vec<usize> = f
             .access
             .desks
             .iter()
-            .filter_map(|s| resolve_place(d, s, self.desk_index, "desk", "desks", diags))
+            .filter_map(|s| resolve_place(d, s, &self.desks, "desk", "desks", diags))
             .collect();
 
         let status = *f.status.get_ref();
