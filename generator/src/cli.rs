@@ -15,7 +15,7 @@ use crate::{build, load_site, scaffold, Options};
     name = "sportello",
     version,
     about = "Builds the searchable guide to social services from Markdown entries",
-    after_help = "Examples:\n  sportello build                      build content/ into public/\n  sportello check                      report every content error, write nothing\n  sportello new service telesoccorso   start a new service entry"
+    after_help = "Examples:\n  sportello build                      build content/ into public/\n  sportello check                      report every content error, write nothing\n  sportello serve --open               preview, rebuilding as you save\n  sportello new service telesoccorso   start a new service entry"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -37,6 +37,17 @@ pub enum Command {
         /// Print how long each step took.
         #[arg(long)]
         timings: bool,
+    },
+    /// Build, serve on 127.0.0.1 and rebuild as files change, reloading the open page.
+    Serve {
+        #[command(flatten)]
+        dirs: Dirs,
+        /// Port on 127.0.0.1; 0 picks a free one.
+        #[arg(long, short, default_value_t = 1111)]
+        port: u16,
+        /// Open the guide in the default browser.
+        #[arg(long)]
+        open: bool,
     },
     /// Check the content and report every error and warning; write nothing.
     Check {
@@ -120,6 +131,21 @@ pub fn run(cli: Cli) -> ExitCode {
                     }
                     ExitCode::SUCCESS
                 }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Serve { dirs, port, open } => {
+            let opts = crate::serve::ServeOptions {
+                content: dirs.content,
+                theme: dirs.theme,
+                port,
+                open,
+            };
+            match crate::serve::run(opts) {
+                Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");
                     ExitCode::from(2)

@@ -17,6 +17,7 @@ pub mod model;
 pub mod parse;
 pub mod render;
 pub mod scaffold;
+pub mod serve;
 pub mod urls;
 pub mod validate;
 pub mod write;
@@ -69,6 +70,14 @@ pub struct Timings {
 /// Reads and checks the content. The site is `None` only when it could not
 /// be assembled at all; check `diags.has_errors()` before publishing it.
 pub fn load_site(opts: &Options, diags: &mut Diagnostics) -> Option<Site> {
+    load_site_with_links(opts, diags).map(|(site, _)| site)
+}
+
+/// [`load_site`], also returning the internal links of every file.
+pub fn load_site_with_links(
+    opts: &Options,
+    diags: &mut Diagnostics,
+) -> Option<(Site, validate::FileLinks)> {
     let loaded = load::load(&opts.content, diags);
     let site_src = loaded.site.as_ref()?;
     let config: SiteConfig = match parse_toml(&site_src.rel, &site_src.text, &site_src.text, 0) {
@@ -163,9 +172,9 @@ pub fn load_site(opts: &Options, diags: &mut Diagnostics) -> Option<Site> {
         today: opts.today,
         entry_paths,
     };
-    let site = validate::build_site(docs, settings, diags);
+    let built = validate::build_site(docs, settings, diags);
     diags.sort();
-    Some(site)
+    Some(built)
 }
 
 /// The theme's language file for the site's `language`.
@@ -229,10 +238,8 @@ pub fn render_all(
     let pages = render::render_site(site, &tera)?;
     timings.render = t.elapsed();
     let t = Instant::now();
-    let mut files: Vec<write::OutputFile> = pages
-        .into_iter()
-        .map(|(p, h)| (p, h.into_bytes()))
-        .collect();
+    let mut files = write::read_static(&theme.join("static"))?;
+    files.extend(pages.into_iter().map(|(p, h)| (p, h.into_bytes())));
     files.extend(export::export_files(site));
     timings.export = t.elapsed();
     let t = Instant::now();
@@ -269,7 +276,7 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
     };
     let files = render_all(&site, &opts.theme, &mut timings)?;
     let t = Instant::now();
-    write::write_site(output, &files, &opts.theme.join("static"))
+    write::write_site(output, &files)
         .with_context(|| format!("writing the site to {}", output.display()))?;
     timings.write = t.elapsed();
     Ok(BuildReport {

@@ -148,7 +148,7 @@ pub fn load(content: &Path, diags: &mut Diagnostics) -> Loaded {
     loaded
 }
 
-fn read_entry(path: &Path, rel: &str, kind: Kind) -> Result<SourceFile, Diagnostic> {
+pub fn read_entry(path: &Path, rel: &str, kind: Kind) -> Result<SourceFile, Diagnostic> {
     let text = read_text(path, rel)?;
     let slug = rel
         .rsplit('/')

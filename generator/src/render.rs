@@ -9,7 +9,7 @@ use serde::Serialize;
 use tera::{Context, Tera};
 
 use crate::export::json_ld;
-use crate::model::{Place, Service, Site, Term};
+use crate::model::{Place, Site, Term};
 use crate::urls::output_file;
 
 /// The templates every theme must have.
@@ -120,42 +120,52 @@ struct Letter<'a> {
     services: Vec<Card<'a>>,
 }
 
-/// One page to render: its template, its address and what it shows.
-enum Job<'a> {
+/// One page of the site, by what it shows. Indexes point into the Site's lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PageId {
     Home,
-    Service(&'a Service),
-    Category(&'a Term),
-    Topic(&'a Term),
-    Audience(&'a Term),
     Topics,
     AllServices,
-    Office(&'a Place),
-    Desk(&'a Place),
-    Page(&'a crate::model::Page),
     Search,
     NotFound,
+    Service(usize),
+    Category(usize),
+    Topic(usize),
+    Audience(usize),
+    Office(usize),
+    Desk(usize),
+    Page(usize),
+}
+
+/// Every page of the site.
+pub fn all_pages(site: &Site) -> Vec<PageId> {
+    let mut ids = vec![
+        PageId::Home,
+        PageId::Topics,
+        PageId::AllServices,
+        PageId::Search,
+        PageId::NotFound,
+    ];
+    ids.extend((0..site.services.len()).map(PageId::Service));
+    ids.extend((0..site.categories.len()).map(PageId::Category));
+    ids.extend((0..site.topics.len()).map(PageId::Topic));
+    ids.extend((0..site.audiences.len()).map(PageId::Audience));
+    ids.extend((0..site.offices.len()).map(PageId::Office));
+    ids.extend((0..site.desks.len()).map(PageId::Desk));
+    ids.extend((0..site.pages.len()).map(PageId::Page));
+    ids
 }
 
 /// Renders every page. Returns (output path relative to the output dir, HTML).
 pub fn render_site(site: &Site, tera: &Tera) -> Result<Vec<(String, String)>> {
-    let mut jobs = vec![
-        Job::Home,
-        Job::Topics,
-        Job::AllServices,
-        Job::Search,
-        Job::NotFound,
-    ];
-    jobs.extend(site.services.iter().map(Job::Service));
-    jobs.extend(site.categories.iter().map(Job::Category));
-    jobs.extend(site.topics.iter().map(Job::Topic));
-    jobs.extend(site.audiences.iter().map(Job::Audience));
-    jobs.extend(site.offices.iter().map(Job::Office));
-    jobs.extend(site.desks.iter().map(Job::Desk));
-    jobs.extend(site.pages.iter().map(Job::Page));
+    render_pages(site, tera, &all_pages(site))
+}
 
+/// Renders the given pages in parallel.
+pub fn render_pages(site: &Site, tera: &Tera, ids: &[PageId]) -> Result<Vec<(String, String)>> {
     let base = base_context(site);
-    jobs.par_iter()
-        .map(|job| render_job(site, tera, &base, job))
+    ids.par_iter()
+        .map(|&id| render_page(site, tera, &base, id))
         .collect()
 }
 
@@ -214,12 +224,12 @@ fn counts(terms: &[Term]) -> Vec<TermCount<'_>> {
         .collect()
 }
 
-fn render_job(site: &Site, tera: &Tera, base: &Context, job: &Job<'_>) -> Result<(String, String)> {
+fn render_page(site: &Site, tera: &Tera, base: &Context, id: PageId) -> Result<(String, String)> {
     let mut ctx = base.clone();
     let u = &site.urls;
     let t = |k: &str| site.lang.labels.get(k).cloned().unwrap_or_default();
-    let (template, url, title) = match job {
-        Job::Home => {
+    let (template, url, title) = match id {
+        PageId::Home => {
             ctx.insert("home", &site.home);
             ctx.insert("categories", &counts(&site.categories));
             ctx.insert("audiences", &counts(&site.audiences));
@@ -227,7 +237,8 @@ fn render_job(site: &Site, tera: &Tera, base: &Context, job: &Job<'_>) -> Result
             ctx.insert("service_count", &site.services.len());
             ("index.html", u.home(), site.home.title.clone())
         }
-        Job::Service(s) => {
+        PageId::Service(i) => {
+            let s = &site.services[i];
             ctx.insert("service", s);
             ctx.insert("category", &site.categories[s.category]);
             let topics: Vec<&Term> = s.topics.iter().map(|&i| &site.topics[i]).collect();
@@ -240,24 +251,24 @@ fn render_job(site: &Site, tera: &Tera, base: &Context, job: &Job<'_>) -> Result
             ctx.insert("json_ld", &json_ld(site, s));
             ("service.html", s.url.clone(), s.title.clone())
         }
-        Job::Category(term) | Job::Topic(term) | Job::Audience(term) => {
-            let kind = match job {
-                Job::Category(_) => "category",
-                Job::Topic(_) => "topic",
-                _ => "audience",
+        PageId::Category(i) | PageId::Topic(i) | PageId::Audience(i) => {
+            let (kind, term) = match id {
+                PageId::Category(_) => ("category", &site.categories[i]),
+                PageId::Topic(_) => ("topic", &site.topics[i]),
+                _ => ("audience", &site.audiences[i]),
             };
             ctx.insert("kind", kind);
             ctx.insert("term", term);
             ctx.insert("services", &cards(site, &term.services));
             ("term.html", term.url.clone(), term.name.clone())
         }
-        Job::Topics => {
+        PageId::Topics => {
             ctx.insert("topics", &counts(&site.topics));
             ctx.insert("categories", &counts(&site.categories));
             ctx.insert("audiences", &counts(&site.audiences));
             ("topics.html", u.topics_index(), t("topics_title"))
         }
-        Job::AllServices => {
+        PageId::AllServices => {
             let mut letters: Vec<Letter<'_>> = Vec::new();
             for &i in &site.az {
                 let first = crate::model::title_sort_key(&site.services[i].title)
@@ -293,22 +304,28 @@ fn render_job(site: &Site, tera: &Tera, base: &Context, job: &Job<'_>) -> Result
             ctx.insert("service_count", &site.services.len());
             ("services.html", u.services_index(), t("services_title"))
         }
-        Job::Office(p) | Job::Desk(p) => {
-            let is_desk = matches!(job, Job::Desk(_));
+        PageId::Office(i) | PageId::Desk(i) => {
+            let is_desk = matches!(id, PageId::Desk(_));
+            let p = if is_desk {
+                &site.desks[i]
+            } else {
+                &site.offices[i]
+            };
             ctx.insert("place", p);
             ctx.insert("is_desk", &is_desk);
             ctx.insert("services", &cards(site, &p.services));
             ("place.html", p.url.clone(), p.name.clone())
         }
-        Job::Page(p) => {
+        PageId::Page(i) => {
+            let p = &site.pages[i];
             ctx.insert("page", p);
             ("page.html", p.url.clone(), p.title.clone())
         }
-        Job::Search => {
+        PageId::Search => {
             ctx.insert("categories", &counts(&site.categories));
             ("search.html", u.search(), t("search_title"))
         }
-        Job::NotFound => ("404.html", u.file("404.html"), t("not_found_title")),
+        PageId::NotFound => ("404.html", u.file("404.html"), t("not_found_title")),
     };
     ctx.insert("page_url", &url);
     ctx.insert("permalink", &u.permalink(&url));

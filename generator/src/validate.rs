@@ -57,7 +57,11 @@ impl SlugIndex {
         SlugIndex {
             label,
             key,
-            index: terms.iter().enumerate().map(|(i, t)| (t.slug.clone(), i)).collect(),
+            index: terms
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.slug.clone(), i))
+                .collect(),
         }
     }
 }
@@ -146,7 +150,14 @@ impl SlugIndex {
 
 /// Checks everything and builds the site. With errors, the returned site is
 /// still complete enough to report on but must not be written.
-pub fn build_site(parsed: Vec<Parsed>, settings: Settings<'_>, diags: &mut Diagnostics) -> Site {
+/// The internal links of each content file, kept to re-check them when other files change.
+pub type FileLinks = Vec<(SourceFile, Vec<InternalLink>)>;
+
+pub fn build_site(
+    parsed: Vec<Parsed>,
+    settings: Settings<'_>,
+    diags: &mut Diagnostics,
+) -> (Site, FileLinks) {
     let Settings {
         info,
         lang,
@@ -319,7 +330,7 @@ pub fn build_site(parsed: Vec<Parsed>, settings: Settings<'_>, diags: &mut Diagn
         diags.extend(check_links(src, file_links, &known));
     }
     derive_lists(&mut site);
-    site
+    (site, links)
 }
 
 /// Every address the site has: `entries` (pages of content files) and the
@@ -331,7 +342,12 @@ pub fn known_paths(site: &Site, entries: HashSet<String>) -> HashSet<String> {
     known.insert(urls.services_index());
     known.insert(urls.topics_index());
     known.insert(urls.search());
-    for t in site.categories.iter().chain(&site.topics).chain(&site.audiences) {
+    for t in site
+        .categories
+        .iter()
+        .chain(&site.topics)
+        .chain(&site.audiences)
+    {
         known.insert(t.url.clone());
     }
     for name in crate::export::FILES {
@@ -341,14 +357,21 @@ pub fn known_paths(site: &Site, entries: HashSet<String>) -> HashSet<String> {
 }
 
 /// Errors for the links of one file that point nowhere.
-pub fn check_links(src: &SourceFile, links: &[InternalLink], known: &HashSet<String>) -> Vec<Diagnostic> {
+pub fn check_links(
+    src: &SourceFile,
+    links: &[InternalLink],
+    known: &HashSet<String>,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for l in links {
         if known.contains(&l.path) {
             continue;
         }
         let stem = l.path.trim_end_matches('/');
-        let longer = known.iter().filter(|k| k.starts_with(stem)).min_by_key(|k| k.len());
+        let longer = known
+            .iter()
+            .filter(|k| k.starts_with(stem))
+            .min_by_key(|k| k.len());
         let hint = match longer
             .map(String::as_str)
             .or_else(|| did_you_mean(&l.path, known.iter().map(String::as_str)))
@@ -371,7 +394,11 @@ pub fn derive_lists(site: &mut Site) {
     let services = &site.services;
     let mut az: Vec<usize> = (0..services.len()).collect();
     let keys: Vec<String> = services.iter().map(|s| title_sort_key(&s.title)).collect();
-    az.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then_with(|| services[a].slug.cmp(&services[b].slug)));
+    az.sort_by(|&a, &b| {
+        keys[a]
+            .cmp(&keys[b])
+            .then_with(|| services[a].slug.cmp(&services[b].slug))
+    });
     for list in [&mut site.categories, &mut site.topics, &mut site.audiences] {
         for t in list.iter_mut() {
             t.services.clear();
@@ -412,7 +439,12 @@ pub struct ServiceContext<'a> {
 impl<'a> ServiceContext<'a> {
     /// The context of an already built site, to check one changed entry.
     pub fn of_site(site: &'a Site, today: Date) -> Self {
-        let places = |list: &[Place]| list.iter().enumerate().map(|(i, p)| (p.slug.clone(), i)).collect();
+        let places = |list: &[Place]| {
+            list.iter()
+                .enumerate()
+                .map(|(i, p)| (p.slug.clone(), i))
+                .collect()
+        };
         ServiceContext {
             categories: SlugIndex::of_terms("category", "categories", &site.categories),
             topics: SlugIndex::of_terms("topic", "topics", &site.topics),
@@ -869,7 +901,7 @@ fn contact_warning<F>(
     }
 }
 
-fn office_place(
+pub fn office_place(
     d: &Doc<OfficeFront>,
     urls: &Urls,
     lang: &Language,
@@ -899,7 +931,12 @@ fn office_place(
     }
 }
 
-fn desk_place(d: &Doc<DeskFront>, urls: &Urls, lang: &Language, diags: &mut Diagnostics) -> Place {
+pub fn desk_place(
+    d: &Doc<DeskFront>,
+    urls: &Urls,
+    lang: &Language,
+    diags: &mut Diagnostics,
+) -> Place {
     let f = &d.front;
     let mut local = Vec::new();
     let website = https_url(d, f.website.as_ref(), &mut local);

@@ -11,9 +11,37 @@ use rayon::prelude::*;
 /// A file of the built site: path relative to the output directory, and bytes.
 pub type OutputFile = (String, Vec<u8>);
 
-/// Writes `files` and the theme's static files into a fresh directory next to
-/// `output`, then swaps it into place.
-pub fn write_site(output: &Path, files: &[OutputFile], static_dir: &Path) -> Result<()> {
+/// The theme's static files (`static/**`), as output files at the site root.
+pub fn read_static(static_dir: &Path) -> Result<Vec<OutputFile>> {
+    let mut out = Vec::new();
+    if static_dir.is_dir() {
+        read_dir_into(static_dir, "", &mut out)?;
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn read_dir_into(dir: &Path, prefix: &str, out: &mut Vec<OutputFile>) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if crate::load::is_ignored_name(&name) {
+            continue;
+        }
+        let rel = format!("{prefix}{name}");
+        if entry.file_type()?.is_dir() {
+            read_dir_into(&entry.path(), &format!("{rel}/"), out)?;
+        } else {
+            let bytes = fs::read(entry.path())
+                .with_context(|| format!("reading {}", entry.path().display()))?;
+            out.push((rel, bytes));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `files` into a fresh directory next to `output`, then swaps it into place.
+pub fn write_site(output: &Path, files: &[OutputFile]) -> Result<()> {
     let parent = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -27,7 +55,7 @@ pub fn write_site(output: &Path, files: &[OutputFile], static_dir: &Path) -> Res
     if staging.exists() {
         fs::remove_dir_all(&staging).ok();
     }
-    write_tree(&staging, files, static_dir)?;
+    write_tree(&staging, files)?;
 
     let old = parent.join(format!(".{name}.old-{}", std::process::id()));
     if output.exists() {
@@ -43,11 +71,8 @@ pub fn write_site(output: &Path, files: &[OutputFile], static_dir: &Path) -> Res
 }
 
 /// Writes every file under `dir`, creating folders first, then files in parallel.
-pub fn write_tree(dir: &Path, files: &[OutputFile], static_dir: &Path) -> Result<()> {
+pub fn write_tree(dir: &Path, files: &[OutputFile]) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    if static_dir.is_dir() {
-        copy_dir(static_dir, dir)?;
-    }
     let folders: BTreeSet<&str> = files
         .iter()
         .filter_map(|(p, _)| p.rsplit_once('/').map(|(d, _)| d))
@@ -60,20 +85,4 @@ pub fn write_tree(dir: &Path, files: &[OutputFile], static_dir: &Path) -> Result
         let p = dir.join(path);
         fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))
     })
-}
-
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            fs::create_dir_all(&target)?;
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            fs::copy(entry.path(), &target).with_context(|| {
-                format!("copying {} to {}", entry.path().display(), target.display())
-            })?;
-        }
-    }
-    Ok(())
 }

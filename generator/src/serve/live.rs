@@ -1,0 +1,535 @@
+//! The site kept in memory while an editor works, and how one changed file
+//! updates it: re-parse that file, re-check it against the rest, re-render
+//! only the pages that show it. The result is byte-identical to a full build.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tera::Tera;
+
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::index::SearchIndex;
+use crate::load::{self, is_ignored_name, Kind, SourceFile};
+use crate::model::{Page, Place, Service, Site};
+use crate::parse::{self, Parsed};
+use crate::render::{self, PageId};
+use crate::validate::{self, check_links, derive_lists, known_paths, ServiceContext};
+use crate::{export, write, Options};
+
+/// What a rebuild did, for the terminal and the browser.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The site changed: how many files were rewritten or removed.
+    Updated {
+        what: String,
+        files: usize,
+        took: Duration,
+        full: bool,
+    },
+    /// Nothing visible changed (e.g. a file saved without edits).
+    Unchanged { what: String, took: Duration },
+    /// The content has errors: the last good site stays served.
+    Errors { what: String, report: String },
+    /// The theme itself is broken (templates do not parse or render).
+    Failed { what: String, error: String },
+}
+
+/// The last good site and everything needed to update it.
+struct Good {
+    site: Site,
+    tera: Tera,
+    index: SearchIndex,
+    /// Internal links of every content file, by relative path.
+    links: BTreeMap<String, (SourceFile, Vec<parse::InternalLink>)>,
+}
+
+pub struct Live {
+    opts: Options,
+    good: Option<Good>,
+    /// The served files: path relative to the site root, and bytes.
+    pub files: BTreeMap<String, Arc<[u8]>>,
+    /// Content files changed since the last good state (relative paths).
+    dirty: BTreeSet<String>,
+    /// Errors of the current content, rendered as in the terminal.
+    pub errors: Option<String>,
+}
+
+/// A change the watcher saw, relative to the content or the theme.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Change {
+    Content(String),
+    /// Settings, taxonomy or theme: everything depends on them.
+    Global(String),
+}
+
+impl Live {
+    /// Builds the whole site. Errors are kept in `errors`, not returned.
+    pub fn new(opts: Options) -> (Live, Outcome) {
+        let mut live = Live {
+            opts,
+            good: None,
+            files: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            errors: None,
+        };
+        let outcome = live.full_rebuild("initial build".into());
+        (live, outcome)
+    }
+
+    /// Classifies a path from the watcher; `None` for files that are not input.
+    pub fn classify(&self, path: &Path) -> Option<Change> {
+        let name = path.file_name()?.to_string_lossy();
+        if is_ignored_name(&name) {
+            return None;
+        }
+        let abs = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+        let content = abs(&self.opts.content);
+        let theme = abs(&self.opts.theme);
+        // The file may be gone (deleted, renamed): resolve its folder instead.
+        let path = match path.parent() {
+            Some(parent) => abs(parent).join(path.file_name()?),
+            None => path.to_path_buf(),
+        };
+        if let Ok(rel) = path.strip_prefix(&theme) {
+            return Some(Change::Global(format!("theme/{}", rel.display())));
+        }
+        let rel = path.strip_prefix(&content).ok()?;
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        if matches!(
+            rel.as_str(),
+            "site.toml" | "taxonomy.toml" | "synonyms.toml"
+        ) {
+            return Some(Change::Global(rel));
+        }
+        if !rel.ends_with(".md") {
+            return None;
+        }
+        let is_entry = rel == "_index.md"
+            || Kind::FOLDERS.iter().any(|(f, _)| {
+                rel.strip_prefix(f)
+                    .and_then(|r| r.strip_prefix('/'))
+                    .is_some_and(|r| !r.contains('/'))
+            });
+        is_entry.then_some(Change::Content(rel))
+    }
+
+    /// Applies a batch of changes.
+    pub fn apply(&mut self, changes: &[Change]) -> Outcome {
+        let what = describe(changes);
+        let global = changes.iter().any(|c| matches!(c, Change::Global(_)));
+        if global || self.good.is_none() {
+            return self.full_rebuild(what);
+        }
+        for c in changes {
+            if let Change::Content(rel) = c {
+                self.dirty.insert(rel.clone());
+            }
+        }
+        // Offices, desks and pages that appear or disappear change the shape
+        // of the site (indexes, footer): rebuild it all.
+        let good = self.good.as_ref().expect("checked above");
+        let shape_changes = self.dirty.iter().any(|rel| {
+            let exists = self.opts.content.join(rel).is_file();
+            let known = good.links.contains_key(rel);
+            !rel.starts_with("services/") && exists != known
+        });
+        if shape_changes {
+            return self.full_rebuild(what);
+        }
+        self.incremental(what)
+    }
+
+    fn full_rebuild(&mut self, what: String) -> Outcome {
+        let start = Instant::now();
+        self.dirty.clear();
+        let mut diags = Diagnostics::default();
+        let built = crate::load_site_with_links(&self.opts, &mut diags);
+        let Some((site, links)) = built.filter(|_| !diags.has_errors()) else {
+            let report = diags.render(false);
+            self.errors = Some(report.clone());
+            // Keep serving the last good files, but every change rebuilds all
+            // until the content is whole again.
+            self.good = None;
+            return Outcome::Errors { what, report };
+        };
+        let tera = match render::load_templates(&self.opts.theme) {
+            Ok(t) => t,
+            Err(e) => return self.theme_failed(what, &e),
+        };
+        let index = SearchIndex::build(&site);
+        let mut files: Vec<write::OutputFile> =
+            match write::read_static(&self.opts.theme.join("static")) {
+                Ok(f) => f,
+                Err(e) => return self.theme_failed(what, &e),
+            };
+        match render::render_site(&site, &tera) {
+            Ok(pages) => files.extend(pages.into_iter().map(|(p, h)| (p, h.into_bytes()))),
+            Err(e) => return self.theme_failed(what, &e),
+        }
+        files.extend(export::export_files(&site));
+        files.extend(index.files());
+        let new: BTreeMap<String, Arc<[u8]>> =
+            files.into_iter().map(|(p, b)| (p, Arc::from(b))).collect();
+        let changed = count_changes(&self.files, &new);
+        self.files = new;
+        self.errors = None;
+        self.good = Some(Good {
+            site,
+            tera,
+            index,
+            links: links
+                .into_iter()
+                .map(|(src, l)| (src.rel.clone(), (src, l)))
+                .collect(),
+        });
+        Outcome::Updated {
+            what,
+            files: changed,
+            took: start.elapsed(),
+            full: true,
+        }
+    }
+
+    fn theme_failed(&mut self, what: String, e: &anyhow::Error) -> Outcome {
+        let error = format!("{e:#}");
+        self.errors = Some(format!("error: {error}\n"));
+        self.good = None;
+        Outcome::Failed { what, error }
+    }
+
+    /// Re-parses the dirty files and, if the whole content is valid with
+    /// them, updates the site and re-renders what shows them.
+    fn incremental(&mut self, what: String) -> Outcome {
+        let start = Instant::now();
+        let good = self.good.as_mut().expect("incremental needs a good site");
+        let site = &good.site;
+        let urls = site.urls.clone();
+        let mut diags: Vec<Diagnostic> = Vec::new();
+
+        // 1. Parse and check each dirty file on its own.
+        let mut services: Vec<(String, Option<Service>)> = Vec::new();
+        let mut places: Vec<(Kind, usize, Place)> = Vec::new();
+        let mut pages: Vec<(Option<usize>, Page)> = Vec::new();
+        let mut new_links: BTreeMap<String, Option<(SourceFile, Vec<parse::InternalLink>)>> =
+            BTreeMap::new();
+        let ctx = ServiceContext::of_site(site, self.opts.today);
+        for rel in &self.dirty {
+            let path = self.opts.content.join(rel);
+            if !path.is_file() {
+                // Only services and pages can disappear here (see `apply`).
+                let slug = slug_of(rel);
+                services.push((slug, None));
+                new_links.insert(rel.clone(), None);
+                continue;
+            }
+            let kind = if rel == "_index.md" {
+                Kind::Index
+            } else {
+                Kind::FOLDERS
+                    .iter()
+                    .find(|(f, _)| rel.starts_with(f))
+                    .map(|(_, k)| *k)
+                    .unwrap_or(Kind::Page)
+            };
+            let src = match load::read_entry(&path, rel, kind) {
+                Ok(s) => s,
+                Err(d) => {
+                    diags.push(d);
+                    continue;
+                }
+            };
+            let (parsed, ds) = parse::parse_file(src, &urls);
+            diags.extend(ds);
+            let Some(parsed) = parsed else { continue };
+            let mut local = Diagnostics::default();
+            match parsed {
+                Parsed::Service(mut d) => {
+                    let service = ctx.service(&d, &mut diags);
+                    new_links.insert(
+                        rel.clone(),
+                        Some((d.src.clone(), std::mem::take(&mut d.body.links))),
+                    );
+                    match service {
+                        Some(s) => services.push((s.slug.clone(), Some(s))),
+                        None => continue,
+                    }
+                }
+                Parsed::Office(mut d) => {
+                    let place = validate::office_place(&d, &urls, &site.lang, &mut local);
+                    new_links.insert(
+                        rel.clone(),
+                        Some((d.src.clone(), std::mem::take(&mut d.body.links))),
+                    );
+                    if let Some(i) = site.offices.iter().position(|o| o.slug == place.slug) {
+                        places.push((Kind::Office, i, place));
+                    }
+                }
+                Parsed::Desk(mut d) => {
+                    let place = validate::desk_place(&d, &urls, &site.lang, &mut local);
+                    new_links.insert(
+                        rel.clone(),
+                        Some((d.src.clone(), std::mem::take(&mut d.body.links))),
+                    );
+                    if let Some(i) = site.desks.iter().position(|o| o.slug == place.slug) {
+                        places.push((Kind::Desk, i, place));
+                    }
+                }
+                Parsed::Page(mut d) | Parsed::Index(mut d) => {
+                    let is_home = d.src.kind == Kind::Index;
+                    new_links.insert(
+                        rel.clone(),
+                        Some((d.src.clone(), std::mem::take(&mut d.body.links))),
+                    );
+                    let page = Page {
+                        url: if is_home {
+                            urls.home()
+                        } else {
+                            urls.page(&d.src.slug)
+                        },
+                        slug: if is_home {
+                            String::new()
+                        } else {
+                            d.src.slug.clone()
+                        },
+                        title: d.front.title.clone(),
+                        summary: d.front.summary.clone(),
+                        html: std::mem::take(&mut d.body.intro_html),
+                    };
+                    let idx = if is_home {
+                        None
+                    } else {
+                        site.pages.iter().position(|p| p.slug == page.slug)
+                    };
+                    pages.push((idx, page));
+                }
+            }
+            diags.extend(local.into_vec());
+        }
+
+        // 2. Links of every file, against the addresses the site would have.
+        let mut entries: HashSet<String> = good
+            .links
+            .keys()
+            .filter_map(|rel| entry_url(&urls, rel))
+            .collect();
+        for (rel, l) in &new_links {
+            match (l, entry_url(&urls, rel)) {
+                (Some(_), Some(u)) => {
+                    entries.insert(u);
+                }
+                (None, Some(u)) => {
+                    entries.remove(&u);
+                }
+                _ => {}
+            }
+        }
+        let known = known_paths(site, entries);
+        for (rel, (src, links)) in &good.links {
+            if !new_links.contains_key(rel) {
+                diags.extend(check_links(src, links, &known));
+            }
+        }
+        for (src, links) in new_links.values().flatten() {
+            diags.extend(check_links(src, links, &known));
+        }
+
+        if diags.iter().any(Diagnostic::is_error) {
+            let mut all = Diagnostics::default();
+            all.extend(diags);
+            all.sort();
+            let report = all.render(false);
+            self.errors = Some(report.clone());
+            return Outcome::Errors { what, report };
+        }
+
+        // 3. Apply: update the model and note the pages that show the changes.
+        let site = &mut good.site;
+        let mut affected: BTreeSet<PageId> = [
+            PageId::Home,
+            PageId::Topics,
+            PageId::AllServices,
+            PageId::Search,
+        ]
+        .into_iter()
+        .collect();
+        let mut removed: Vec<String> = Vec::new();
+        let mut changed_services: Vec<String> = Vec::new();
+        let mut footer_changed = false;
+        for (slug, new) in services {
+            let pos = site
+                .services
+                .binary_search_by(|s| s.slug.as_str().cmp(&slug));
+            if let Ok(i) = pos {
+                add_service_lists(&site.services[i], &mut affected);
+            }
+            match (pos, new) {
+                (Ok(i), Some(s)) => site.services[i] = s,
+                (Err(i), Some(s)) => site.services.insert(i, s),
+                (Ok(i), None) => {
+                    removed.push(crate::urls::output_file(urls.root(), &site.services[i].url));
+                    site.services.remove(i);
+                }
+                (Err(_), None) => {}
+            }
+            changed_services.push(slug);
+        }
+        for (kind, i, place) in places {
+            if kind == Kind::Office {
+                site.offices[i] = Place {
+                    services: std::mem::take(&mut site.offices[i].services),
+                    ..place
+                };
+                affected.insert(PageId::Office(i));
+            } else {
+                site.desks[i] = Place {
+                    services: std::mem::take(&mut site.desks[i].services),
+                    ..place
+                };
+                affected.insert(PageId::Desk(i));
+            }
+            // Service pages show the office's and desks' details.
+            for (si, s) in site.services.iter().enumerate() {
+                if (kind == Kind::Office && s.office == i)
+                    || (kind == Kind::Desk && s.desks.contains(&i))
+                {
+                    affected.insert(PageId::Service(si));
+                }
+            }
+        }
+        for (idx, page) in pages {
+            match idx {
+                None => site.home = page,
+                Some(i) => {
+                    footer_changed |= site.pages[i].title != page.title;
+                    site.pages[i] = page;
+                    affected.insert(PageId::Page(i));
+                }
+            }
+        }
+        derive_lists(site);
+        for slug in &changed_services {
+            if let Ok(i) = site
+                .services
+                .binary_search_by(|s| s.slug.as_str().cmp(slug))
+            {
+                affected.insert(PageId::Service(i));
+                add_service_lists(&site.services[i], &mut affected);
+            }
+        }
+        for (rel, l) in new_links {
+            match l {
+                Some(x) => good.links.insert(rel, x),
+                None => good.links.remove(&rel),
+            };
+        }
+        let ids: Vec<PageId> = if footer_changed {
+            render::all_pages(site)
+        } else {
+            affected.into_iter().collect()
+        };
+
+        // 4. Render, export and index; keep only what really changed.
+        let rendered = match render::render_pages(site, &good.tera, &ids) {
+            Ok(r) => r,
+            Err(e) => return self.theme_failed(what, &e),
+        };
+        // The search index is rebuilt from the model, which is already
+        // parsed: no file is read again.
+        good.index = SearchIndex::build(site);
+        let mut updates: Vec<write::OutputFile> = rendered
+            .into_iter()
+            .map(|(p, h)| (p, h.into_bytes()))
+            .collect();
+        updates.extend(export::export_files(site));
+        updates.extend(good.index.files());
+        let mut count = 0;
+        for path in removed {
+            count += usize::from(self.files.remove(&path).is_some());
+        }
+        for (path, bytes) in updates {
+            if self.files.get(&path).is_none_or(|old| **old != *bytes) {
+                self.files.insert(path, Arc::from(bytes));
+                count += 1;
+            }
+        }
+        self.dirty.clear();
+        self.errors = None;
+        if count == 0 {
+            Outcome::Unchanged {
+                what,
+                took: start.elapsed(),
+            }
+        } else {
+            Outcome::Updated {
+                what,
+                files: count,
+                took: start.elapsed(),
+                full: false,
+            }
+        }
+    }
+
+    /// Every content file this state knows, for tests and messages.
+    pub fn content_dir(&self) -> &PathBuf {
+        &self.opts.content
+    }
+}
+
+fn add_service_lists(s: &Service, affected: &mut BTreeSet<PageId>) {
+    affected.insert(PageId::Category(s.category));
+    affected.extend(s.topics.iter().map(|&i| PageId::Topic(i)));
+    affected.extend(s.audiences.iter().map(|&i| PageId::Audience(i)));
+    affected.insert(PageId::Office(s.office));
+    affected.extend(s.desks.iter().map(|&i| PageId::Desk(i)));
+}
+
+fn slug_of(rel: &str) -> String {
+    rel.rsplit('/')
+        .next()
+        .unwrap_or(rel)
+        .trim_end_matches(".md")
+        .to_string()
+}
+
+fn entry_url(urls: &crate::urls::Urls, rel: &str) -> Option<String> {
+    let (dir, _) = rel.split_once('/')?;
+    urls.for_content_path(&format!("{dir}/{}.md", slug_of(rel)))
+}
+
+fn count_changes(old: &BTreeMap<String, Arc<[u8]>>, new: &BTreeMap<String, Arc<[u8]>>) -> usize {
+    let changed = new
+        .iter()
+        .filter(|(p, b)| old.get(*p).is_none_or(|o| o != *b))
+        .count();
+    changed + old.keys().filter(|p| !new.contains_key(*p)).count()
+}
+
+/// "services/a.md, services/b.md" or "3 files".
+fn describe(changes: &[Change]) -> String {
+    let names: BTreeSet<&str> = changes
+        .iter()
+        .map(|c| match c {
+            Change::Content(s) | Change::Global(s) => s.as_str(),
+        })
+        .collect();
+    if names.len() <= 3 {
+        names.into_iter().collect::<Vec<_>>().join(", ")
+    } else {
+        format!("{} files", names.len())
+    }
+}
+
+/// For tests: the output of a full build, the way `serve` holds it.
+pub fn full_build_files(opts: &Options) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut diags = Diagnostics::default();
+    let site = crate::load_site(opts, &mut diags)
+        .filter(|_| !diags.has_errors())
+        .ok_or_else(|| anyhow::anyhow!("content errors:\n{}", diags.render(false)))?;
+    let mut t = crate::Timings::default();
+    Ok(crate::render_all(&site, &opts.theme, &mut t)?
+        .into_iter()
+        .collect())
+}

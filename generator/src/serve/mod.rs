@@ -1,0 +1,323 @@
+//! `sportello serve`: build, serve on 127.0.0.1, watch the content and the
+//! theme, rebuild what changed and reload the open page.
+
+pub mod live;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::StreamExt;
+
+use crate::Options;
+pub use live::{Change, Live, Outcome};
+
+/// The tag `serve` adds before `</body>` of every HTML page it serves.
+/// Never written by `build`.
+pub const RELOAD_SNIPPET: &str = "<script src=\"/__sportello/live.js\"></script>";
+
+/// How long the watcher waits for a burst of events to end.
+pub const DEBOUNCE: Duration = Duration::from_millis(30);
+/// A rebuild starts at the latest this long after the first event of a burst.
+const DEBOUNCE_MAX: Duration = Duration::from_millis(300);
+
+const LIVE_JS: &str = include_str!("live.js");
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub content: PathBuf,
+    pub theme: PathBuf,
+    /// 0 picks a free port.
+    pub port: u16,
+    pub open: bool,
+}
+
+/// What the HTTP side shares with the rebuild thread.
+struct Shared {
+    live: RwLock<Live>,
+    /// Incremented after each rebuild, for `/__sportello/status`.
+    generation: AtomicU64,
+    events: broadcast::Sender<Message>,
+}
+
+#[derive(Debug, Clone)]
+enum Message {
+    Reload,
+    Errors(String),
+}
+
+/// Runs until Ctrl-C.
+pub fn run(opts: ServeOptions) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(opts))
+}
+
+async fn serve(opts: ServeOptions) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], opts.port)))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on 127.0.0.1:{} (is another serve running? try --port)",
+                opts.port
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    let base = format!("http://{addr}");
+
+    let mut build_opts = Options::new(&opts.content, &opts.theme);
+    build_opts.base_url = Some(base.clone());
+    let (live, outcome) = Live::new(build_opts);
+    report(&outcome);
+    let (events, _) = broadcast::channel(16);
+    let shared = Arc::new(Shared {
+        live: RwLock::new(live),
+        generation: AtomicU64::new(1),
+        events,
+    });
+
+    // Watch before saying "serving", so no save after that line is missed.
+    let (watcher, rx) = start_watcher(&opts.content, &opts.theme)?;
+    let watch_shared = shared.clone();
+    std::thread::Builder::new()
+        .name("watch".into())
+        .spawn(move || {
+            let _watcher = watcher;
+            rebuild_loop(watch_shared, rx);
+        })
+        .context("starting the watcher")?;
+
+    let app = Router::new()
+        .route("/__sportello/live.js", get(live_js))
+        .route("/__sportello/events", get(events_stream))
+        .route("/__sportello/status", get(status))
+        .fallback(get(page))
+        .with_state(shared);
+    eprintln!(
+        "serving {base}/ (Ctrl-C to stop); watching {} and {}",
+        opts.content.display(),
+        opts.theme.display()
+    );
+    if opts.open {
+        // Best effort: a missing opener is not an error.
+        let _ = std::process::Command::new("xdg-open")
+            .arg(format!("{base}/"))
+            .spawn();
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")?;
+    Ok(())
+}
+
+/// Watches both folders; changed paths arrive on the returned channel.
+fn start_watcher(
+    content: &std::path::Path,
+    theme: &std::path::Path,
+) -> Result<(notify::RecommendedWatcher, mpsc::Receiver<PathBuf>)> {
+    let (tx, rx) = mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(event) = res {
+            if !matches!(event.kind, notify::EventKind::Access(_)) {
+                for p in event.paths {
+                    let _ = tx.send(p);
+                }
+            }
+        }
+    })?;
+    watcher
+        .watch(content, RecursiveMode::Recursive)
+        .with_context(|| format!("watching {}", content.display()))?;
+    watcher
+        .watch(theme, RecursiveMode::Recursive)
+        .with_context(|| format!("watching {}", theme.display()))?;
+    Ok((watcher, rx))
+}
+
+/// Gathers bursts of events and applies them, one rebuild per burst.
+fn rebuild_loop(shared: Arc<Shared>, rx: mpsc::Receiver<PathBuf>) {
+    while let Ok(first) = rx.recv() {
+        let started = Instant::now();
+        let mut paths = vec![first];
+        // Editors save in several steps (temporary file, rename): wait for quiet.
+        while started.elapsed() < DEBOUNCE_MAX {
+            match rx.recv_timeout(DEBOUNCE) {
+                Ok(p) => paths.push(p),
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        let outcome = {
+            let mut live = shared.live.write().expect("live lock");
+            let changes: BTreeSet<Change> = paths.iter().filter_map(|p| live.classify(p)).collect();
+            if changes.is_empty() {
+                continue;
+            }
+            live.apply(&changes.into_iter().collect::<Vec<_>>())
+        };
+        shared.generation.fetch_add(1, Ordering::SeqCst);
+        report(&outcome);
+        let msg = match &outcome {
+            Outcome::Errors { report, .. } => Message::Errors(report.clone()),
+            Outcome::Failed { error, .. } => Message::Errors(format!("error: {error}")),
+            Outcome::Updated { .. } | Outcome::Unchanged { .. } => Message::Reload,
+        };
+        let _ = shared.events.send(msg);
+    }
+}
+
+/// One line per rebuild; the whole report when there are errors.
+fn report(outcome: &Outcome) {
+    let now = time::OffsetDateTime::now_utc();
+    let clock = format!("{:02}:{:02}:{:02}", now.hour(), now.minute(), now.second());
+    match outcome {
+        Outcome::Updated {
+            what,
+            files,
+            took,
+            full,
+        } => eprintln!(
+            "{clock} {what}: {}{files} files updated in {:.1?}",
+            if *full { "full rebuild, " } else { "" },
+            took
+        ),
+        Outcome::Unchanged { what, took } => eprintln!("{clock} {what}: no change ({took:.1?})"),
+        Outcome::Errors { what, report } => {
+            eprint!("{report}");
+            eprintln!("{clock} {what}: errors above; the last good version is still served");
+        }
+        Outcome::Failed { what, error } => eprintln!("{clock} {what}: error: {error}"),
+    }
+}
+
+async fn live_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        LIVE_JS,
+    )
+        .into_response()
+}
+
+async fn status(State(shared): State<Arc<Shared>>) -> Response {
+    let errors = shared.live.read().expect("live lock").errors.is_some();
+    let body = format!(
+        "{{\"generation\":{},\"errors\":{errors}}}",
+        shared.generation.load(Ordering::SeqCst)
+    );
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn events_stream(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    // A page opened while the content has errors shows them at once.
+    let current = shared.live.read().expect("live lock").errors.clone();
+    let first = tokio_stream::iter(current.map(|r| Ok(Event::default().event("errors").data(r))));
+    let updates = BroadcastStream::new(shared.events.subscribe()).filter_map(|m| match m {
+        Ok(Message::Reload) => Some(Ok::<_, std::convert::Infallible>(
+            Event::default().event("reload").data("reload"),
+        )),
+        Ok(Message::Errors(r)) => Some(Ok(Event::default().event("errors").data(r))),
+        Err(_) => None,
+    });
+    Sse::new(first.chain(updates)).keep_alive(KeepAlive::default())
+}
+
+async fn page(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
+    let rel = uri.path().trim_start_matches('/');
+    let key = if rel.is_empty() || rel.ends_with('/') {
+        format!("{rel}index.html")
+    } else {
+        rel.to_string()
+    };
+    let (found, redirect, not_found) = {
+        let live = shared.live.read().expect("live lock");
+        let found = live.files.get(&key).cloned();
+        let redirect = found.is_none() && live.files.contains_key(&format!("{rel}/index.html"));
+        let not_found = live.files.get("404.html").cloned();
+        (found, redirect, not_found)
+    };
+    if redirect {
+        return Response::builder()
+            .status(StatusCode::MOVED_PERMANENTLY)
+            .header(header::LOCATION, format!("/{rel}/"))
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
+    let (status, key, bytes) = match found {
+        Some(b) => (StatusCode::OK, key, b),
+        None => match not_found {
+            Some(b) => (StatusCode::NOT_FOUND, "404.html".to_string(), b),
+            None => return (StatusCode::NOT_FOUND, "not found").into_response(),
+        },
+    };
+    let mime = content_type(&key);
+    let body = if mime.starts_with("text/html") {
+        Body::from(inject_reload(&bytes))
+    } else {
+        Body::from(bytes.to_vec())
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn inject_reload(html: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(html);
+    match text.rfind("</body>") {
+        Some(i) => format!("{}{RELOAD_SNIPPET}{}", &text[..i], &text[i..]).into_bytes(),
+        None => format!("{text}{RELOAD_SNIPPET}").into_bytes(),
+    }
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next().unwrap_or_default() {
+        "html" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "json" => "application/json",
+        "svg" => "image/svg+xml",
+        "xml" if path.ends_with("feed.xml") => "application/atom+xml",
+        "xml" => "application/xml",
+        "txt" => "text/plain; charset=utf-8",
+        "png" => "image/png",
+        "woff2" => "font/woff2",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reload_script_goes_before_the_end_of_body() {
+        let out = inject_reload(b"<html><body><p>x</p></body></html>");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("<html><body><p>x</p>{RELOAD_SNIPPET}</body></html>")
+        );
+    }
+}

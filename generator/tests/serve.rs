@@ -1,0 +1,271 @@
+//! `sportello serve` over HTTP: edits, creates, deletes, renames, an invalid
+//! edit and its fix, a theme change; after all of them the served site is
+//! byte-identical to a fresh full build.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{copy_dir, theme, Site};
+use sportello::serve::RELOAD_SNIPPET;
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(content: &std::path::Path, theme: &std::path::Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sportello"))
+            .arg("serve")
+            .arg("--content")
+            .arg(content)
+            .arg("--theme")
+            .arg(theme)
+            .args(["--port", "0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[serve] {line}");
+                if let Some(rest) = line.strip_prefix("serving http://127.0.0.1:") {
+                    let port: u16 = rest.split('/').next().unwrap().parse().unwrap();
+                    let _ = tx.send(port);
+                }
+            }
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve did not start");
+        Server { child, port }
+    }
+
+    fn get(&self, path: &str) -> (u16, Vec<u8>) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, raw[split + 4..].to_vec())
+    }
+
+    fn text(&self, path: &str) -> String {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "{path}");
+        String::from_utf8(body).unwrap()
+    }
+
+    fn status(&self) -> (u64, bool) {
+        let s = self.text("/__sportello/status");
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        (
+            v["generation"].as_u64().unwrap(),
+            v["errors"].as_bool().unwrap(),
+        )
+    }
+
+    /// Runs `change`, then waits for the rebuild it causes.
+    fn after(&self, change: impl FnOnce()) -> bool {
+        let (before, _) = self.status();
+        change();
+        let start = Instant::now();
+        loop {
+            let (now, errors) = self.status();
+            if now > before {
+                // Let a burst's last events settle into the same state.
+                let _ = errors;
+                std::thread::sleep(Duration::from_millis(150));
+                return self.status().1;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "no rebuild after the change"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
+    let site = Site::copy_of("valid");
+    let theme_dir = tempfile::tempdir().unwrap();
+    copy_dir(&theme(), theme_dir.path());
+    let server = Server::start(&site.content(), theme_dir.path());
+    let svc = "services/trasporto-sociale.md";
+
+    // Edit: the service page, its category page and the A-Z list show it.
+    let errors = server.after(|| {
+        site.replace(
+            svc,
+            "title = \"Trasporto sociale\"",
+            "title = \"Trasporto sociale solidale\"",
+        )
+    });
+    assert!(!errors);
+    assert!(server
+        .text("/servizi/trasporto-sociale/")
+        .contains("<h1 data-element=\"service-title\">Trasporto sociale solidale</h1>"));
+    assert!(server
+        .text("/categorie/mobilita-trasporti/")
+        .contains("Trasporto sociale solidale"));
+    assert!(server
+        .text("/servizi/")
+        .contains("Trasporto sociale solidale"));
+    // The reload script is injected by serve.
+    assert!(server.text("/").contains(RELOAD_SNIPPET));
+
+    // Create, as editors' tools do: write a temporary file, then rename it.
+    let new_entry = site.read(svc).replace(
+        "title = \"Trasporto sociale solidale\"",
+        "title = \"Pasti a domicilio\"",
+    );
+    let errors = server.after(|| {
+        site.write("services/.pasti.md.tmp", &new_entry);
+        std::fs::rename(
+            site.path("services/.pasti.md.tmp"),
+            site.path("services/pasti.md"),
+        )
+        .unwrap();
+    });
+    assert!(!errors);
+    assert!(server.text("/servizi/pasti/").contains("Pasti a domicilio"));
+    assert!(server
+        .text("/destinatari/persone-con-disabilita/")
+        .contains("/servizi/pasti/"));
+
+    // Rename: the old address disappears, the new one appears.
+    let errors = server.after(|| {
+        std::fs::rename(
+            site.path("services/pasti.md"),
+            site.path("services/pasti-a-domicilio.md"),
+        )
+        .unwrap()
+    });
+    assert!(!errors);
+    assert_eq!(server.get("/servizi/pasti/").0, 404);
+    assert!(server
+        .text("/servizi/pasti-a-domicilio/")
+        .contains("Pasti a domicilio"));
+
+    // Invalid edit: the error is reported and the last good page stays.
+    let errors = server.after(|| site.replace(svc, "title =", "tittle ="));
+    assert!(errors);
+    assert!(server
+        .text("/servizi/trasporto-sociale/")
+        .contains("Trasporto sociale solidale"));
+    // ... and fixing it clears the error.
+    let errors = server.after(|| {
+        site.replace(
+            svc,
+            "tittle = \"Trasporto sociale solidale\"",
+            "title = \"Trasporto sociale per tutti\"",
+        )
+    });
+    assert!(!errors);
+    assert!(server
+        .text("/servizi/trasporto-sociale/")
+        .contains("Trasporto sociale per tutti"));
+
+    // Deleting an entry that others link to is an error in those others.
+    let linked = site.read(svc);
+    let errors = server.after(|| std::fs::remove_file(site.path(svc)).unwrap());
+    assert!(errors, "assistenza-domiciliare links to the deleted entry");
+    assert_eq!(
+        server.get("/servizi/trasporto-sociale/").0,
+        200,
+        "last good version kept"
+    );
+    let errors = server.after(|| site.write(svc, &linked));
+    assert!(!errors);
+
+    // Delete an entry nobody links to.
+    let errors =
+        server.after(|| std::fs::remove_file(site.path("services/pasti-a-domicilio.md")).unwrap());
+    assert!(!errors);
+    assert_eq!(server.get("/servizi/pasti-a-domicilio/").0, 404);
+
+    // An office edit reaches the service pages that show its contacts.
+    let errors = server.after(|| {
+        site.replace(
+            "offices/servizio-sociale.md",
+            "name = \"Servizio sociale del Comune\"",
+            "name = \"Servizio sociale comunale\"",
+        )
+    });
+    assert!(!errors);
+    assert!(server
+        .text("/servizi/assistenza-domiciliare/")
+        .contains("Servizio sociale comunale"));
+
+    // Theme change: everything is rebuilt with it.
+    let css = theme_dir.path().join("static/style.css");
+    let errors = server.after(|| {
+        let mut text = std::fs::read_to_string(&css).unwrap();
+        text.push_str("\n.test-marker { color: #000; }\n");
+        std::fs::write(&css, text).unwrap();
+    });
+    assert!(!errors);
+    assert!(server.text("/style.css").contains(".test-marker"));
+    let base = theme_dir.path().join("templates/base.html");
+    let errors = server.after(|| {
+        let text = std::fs::read_to_string(&base).unwrap().replace(
+            "<footer class=\"site-footer\">",
+            "<footer class=\"site-footer\" data-test=\"1\">",
+        );
+        std::fs::write(&base, text).unwrap();
+    });
+    assert!(!errors);
+    assert!(server
+        .text("/servizi/assistenza-domiciliare/")
+        .contains("data-test=\"1\""));
+
+    // The served site equals a fresh full build, file by file.
+    let mut opts = sportello::Options::new(site.content(), theme_dir.path());
+    opts.base_url = Some(format!("http://127.0.0.1:{}", server.port));
+    let expected = sportello::serve::live::full_build_files(&opts).unwrap();
+    assert!(
+        expected.len() > 20,
+        "{:?}",
+        expected.keys().collect::<Vec<_>>()
+    );
+    let mut mismatches = Vec::new();
+    for (path, bytes) in &expected {
+        let (status, body) = server.get(&format!("/{}", path.trim_end_matches("index.html")));
+        let body = if path.ends_with(".html") {
+            String::from_utf8(body)
+                .unwrap()
+                .replacen(RELOAD_SNIPPET, "", 1)
+                .into_bytes()
+        } else {
+            body
+        };
+        if status != 200 || &body != bytes {
+            mismatches.push(path.clone());
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "served differs from a full build: {mismatches:?}"
+    );
+}
