@@ -1,1 +1,19 @@
-//! The referral inbox (see DESIGN.md).
+//! Sportello inbox: help-desk operators send referrals over mutual TLS; each
+//! referral is sealed with OpenPGP to the staff keys and committed to SQLite
+//! before the operator sees its reference.
+//!
+//! Modules follow the path of a referral:
+//! `tls` (who is connecting) -> `form` (what was sent) -> `seal` (encrypt)
+//! -> `store` (commit) ; `pki` and `admin` set things up, `stats` counts.
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod form;
+pub mod fsutil;
+pub mod pki;
+pub mod seal;
+pub mod stats;
+pub mod store;
+pub mod tls;
+pub mod web;

@@ -1,0 +1,269 @@
+//! Command line (clap derive). Every command that changes something says
+//! what it did and what to do next.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::admin::{self, InitOptions};
+use crate::config::Config;
+use crate::stats::GroupBy;
+use crate::{stats, store, web};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sportello-inbox",
+    version,
+    about = "Referral inbox of the Sportello Sociale: operators send referrals over mutual TLS; \
+             each is encrypted to the staff's OpenPGP keys and committed before it is acknowledged."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug)]
+struct ConfigArg {
+    /// Configuration file written by `init`.
+    #[arg(long, short, default_value = "inbox.toml", value_name = "FILE")]
+    config: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write a commented inbox.toml, create the data directory (0700), a private
+    /// CA, a server certificate and an empty CRL. Refuses to overwrite a CA.
+    Init {
+        /// Directory for inbox.toml and data/.
+        #[arg(long, default_value = ".", value_name = "DIR")]
+        dir: PathBuf,
+        /// Host name or IP address for the server certificate (repeatable).
+        #[arg(long = "hostname", value_name = "NAME", default_values_t = [String::from("localhost"), String::from("127.0.0.1")])]
+        hostnames: Vec<String>,
+        /// HTTPS port written in inbox.toml.
+        #[arg(long, default_value_t = 8443)]
+        port: u16,
+    },
+    /// Manage operators (client certificates).
+    #[command(subcommand)]
+    Operator(OperatorCmd),
+    /// Manage the staff's OpenPGP public keys that referrals are encrypted to.
+    #[command(subcommand)]
+    Staff(StaffCmd),
+    /// Serve the referral form over HTTPS (mTLS) and /healthz on 127.0.0.1.
+    Serve(ConfigArg),
+    /// Count referrals by month, desk, need area, urgency, age band or status.
+    Stats {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// What to group by.
+        #[arg(long, value_enum, default_value = "month")]
+        by: GroupBy,
+        /// Only referrals of this year.
+        #[arg(long)]
+        year: Option<i32>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum OperatorCmd {
+    /// Issue a client certificate and a PKCS#12 bundle; the passphrase is printed once.
+    Add {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Full name, as shown in the browser's certificate picker.
+        #[arg(long)]
+        name: String,
+        /// Desk slug (e.g. via-mantova): recorded with every referral.
+        #[arg(long)]
+        desk: String,
+        /// Validity of the certificate in days.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Where to write the bundle (default: data/bundles/operator-ID.p12).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// List operators.
+    List(ConfigArg),
+    /// Revoke an operator's certificate: refused at the next handshake, no restart.
+    Revoke {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Operator id (see `operator list`).
+        id: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum StaffCmd {
+    /// Add a recipient's public key (ASCII-armored, from `gpg --armor --export`).
+    Add {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_name = "FILE.asc")]
+        key: PathBuf,
+    },
+    /// List recipients.
+    List(ConfigArg),
+    /// Remove a recipient (restart `serve` to apply).
+    Remove {
+        #[command(flatten)]
+        config: ConfigArg,
+        id: i64,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SPORTELLO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in log files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init {
+            dir,
+            hostnames,
+            port,
+        } => {
+            let path = admin::init(&InitOptions {
+                dir,
+                hostnames,
+                port,
+            })?;
+            let cfg = Config::load(&path)?;
+            println!(
+                "Created {} and {}",
+                path.display(),
+                cfg.paths.data_dir.display()
+            );
+            println!(
+                "CA certificate: {} (key {})",
+                cfg.tls.client_ca.display(),
+                cfg.tls.client_ca_key.display()
+            );
+            println!();
+            println!("Next steps:");
+            println!("  1. Review {} (areas of the city, ports).", path.display());
+            println!("  2. Add the staff's public key:  sportello-inbox staff add --config {} --name \"Staff Non Autosufficienza\" --key staff.asc", path.display());
+            println!("  3. Add an operator:             sportello-inbox operator add --config {} --name \"Giulia Esempio\" --desk via-mantova", path.display());
+            println!(
+                "  4. Start the server:            sportello-inbox serve --config {}",
+                path.display()
+            );
+            println!("  5. Browsers must trust {} for the server certificate (or use the Comune's own certificate: see [tls] in inbox.toml).", cfg.tls.client_ca.display());
+            println!(
+                "  6. Move {} offline when you are not adding or revoking operators.",
+                cfg.tls.client_ca_key.display()
+            );
+        }
+        Command::Operator(OperatorCmd::Add {
+            config,
+            name,
+            desk,
+            days,
+            out,
+        }) => {
+            let cfg = Config::load(&config.config)?;
+            let op = admin::operator_add(&cfg, &name, &desk, days, out.as_deref())?;
+            println!(
+                "operator {} added, certificate valid until {}",
+                op.id,
+                op.not_after.date()
+            );
+            println!("bundle: {}", op.bundle.display());
+            println!("passphrase: {}", op.passphrase);
+            println!("The passphrase is shown only now: give it to the operator separately from the bundle.");
+            println!("Import the bundle in Firefox (Settings > Privacy > Certificates > Your Certificates > Import) or in Windows/Chrome (double click the file).");
+        }
+        Command::Operator(OperatorCmd::List(c)) => {
+            let cfg = Config::load(&c.config)?;
+            let conn = store::open(&cfg.database())?;
+            println!(
+                "{:>4}  {:<30} {:<20} {:<12} status",
+                "id", "name", "desk", "expires"
+            );
+            for o in store::operators(&conn)? {
+                let status = match &o.revoked_at {
+                    Some(at) => format!("revoked {}", &at[..at.len().min(10)]),
+                    None => "active".into(),
+                };
+                println!(
+                    "{:>4}  {:<30} {:<20} {:<12} {status}",
+                    o.id,
+                    o.name,
+                    o.desk,
+                    &o.not_after[..o.not_after.len().min(10)]
+                );
+            }
+        }
+        Command::Operator(OperatorCmd::Revoke { config, id }) => {
+            let cfg = Config::load(&config.config)?;
+            admin::operator_revoke(&cfg, id)?;
+            println!("operator {id} revoked; CRL {} updated (a running server applies it at the next connection)", cfg.tls.crl.display());
+        }
+        Command::Staff(StaffCmd::Add { config, name, key }) => {
+            let cfg = Config::load(&config.config)?;
+            let (id, k) = admin::staff_add(&cfg, &name, &key)?;
+            println!(
+                "staff key {id} added: {} {}",
+                k.fingerprint,
+                k.user_ids.join(", ")
+            );
+            println!("Restart `serve` if it is running.");
+        }
+        Command::Staff(StaffCmd::List(c)) => {
+            let cfg = Config::load(&c.config)?;
+            let conn = store::open(&cfg.database())?;
+            for s in store::staff(&conn)? {
+                println!(
+                    "{:>4}  {:<30} {}  added {}",
+                    s.id,
+                    s.name,
+                    s.fingerprint,
+                    &s.created_at[..s.created_at.len().min(10)]
+                );
+            }
+        }
+        Command::Staff(StaffCmd::Remove { config, id }) => {
+            let cfg = Config::load(&config.config)?;
+            admin::staff_remove(&cfg, id)?;
+            println!("staff key {id} removed. Restart `serve` to apply.");
+        }
+        Command::Serve(c) => {
+            let cfg = Config::load(&c.config)?;
+            web::serve(&cfg)?;
+        }
+        Command::Stats { config, by, year } => {
+            let cfg = Config::load(&config.config)?;
+            let conn = store::open(&cfg.database())?;
+            for (k, n) in stats::counts(&conn, by, year)? {
+                println!("{k:<24} {n:>8}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! SQLite storage: referral ciphertext with non-identifying metadata,
+//! operators, staff keys and the audit log. WAL, `synchronous=FULL`,
+//! `secure_delete`: a commit survives a crash and deleted rows are zeroed.
+
+mod writer;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use rusqlite::{params, Connection, OptionalExtension};
+use time::OffsetDateTime;
+
+pub use writer::{Accepted, NewReferral, Writer};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS operators (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    desk        TEXT NOT NULL,
+    cert_serial TEXT NOT NULL,
+    cert_sha256 TEXT NOT NULL UNIQUE,
+    not_after   TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    revoked_at  TEXT
+);
+CREATE TABLE IF NOT EXISTS staff (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    fingerprint TEXT NOT NULL UNIQUE,
+    public_key  TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+-- One row per referral. No personal data outside `ciphertext`; the
+-- delivery worker (issue 6) moves status to delivered/failed and the
+-- retention job nulls `ciphertext` afterwards.
+CREATE TABLE IF NOT EXISTS referrals (
+    id              INTEGER PRIMARY KEY,
+    reference       TEXT NOT NULL UNIQUE,
+    created_at      TEXT NOT NULL,
+    desk            TEXT NOT NULL,
+    operator_id     INTEGER NOT NULL REFERENCES operators(id),
+    need_area       TEXT NOT NULL,
+    urgency         TEXT NOT NULL CHECK (urgency IN ('ordinary', 'urgent')),
+    age_band        TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'queued'
+                    CHECK (status IN ('queued', 'delivered', 'failed')),
+    idempotency_key TEXT NOT NULL,
+    ciphertext      BLOB,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    delivered_at    TEXT,
+    UNIQUE (operator_id, idempotency_key)
+);
+CREATE INDEX IF NOT EXISTS referrals_status ON referrals(status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS referrals_operator ON referrals(operator_id, id);
+CREATE TABLE IF NOT EXISTS audit (
+    id        INTEGER PRIMARY KEY,
+    at        TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    reference TEXT
+);
+"#;
+
+pub fn now_rfc3339() -> String {
+    // Whole seconds: enough for people, and no false precision in the audit.
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Opens (and if needed creates) the database with the durable settings.
+pub fn open(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)
+        .with_context(|| format!("cannot open database {}", path.display()))?;
+    // Owner only; SQLite gives the -wal and -shm files the same mode.
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .with_context(|| format!("cannot set mode 0600 on {}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.execute_batch(SCHEMA)
+        .context("cannot create the schema")?;
+    Ok(conn)
+}
+
+pub fn audit(conn: &Connection, actor: &str, action: &str, reference: Option<&str>) -> Result<()> {
+    conn.execute(
+        "INSERT INTO audit(at, actor, action, reference) VALUES (?1, ?2, ?3, ?4)",
+        params![now_rfc3339(), actor, action, reference],
+    )?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub id: i64,
+    pub name: String,
+    pub desk: String,
+    pub cert_serial: String,
+    pub not_after: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+const OPERATOR_COLS: &str = "id, name, desk, cert_serial, not_after, created_at, revoked_at";
+
+fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> {
+    Ok(Operator {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        desk: r.get(2)?,
+        cert_serial: r.get(3)?,
+        not_after: r.get(4)?,
+        created_at: r.get(5)?,
+        revoked_at: r.get(6)?,
+    })
+}
+
+pub fn insert_operator(
+    conn: &Connection,
+    name: &str,
+    desk: &str,
+    serial: &str,
+    sha256: &str,
+    not_after: &str,
+) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO operators(name, desk, cert_serial, cert_sha256, not_after, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![name, desk, serial, sha256, not_after, now_rfc3339()],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn operators(conn: &Connection) -> Result<Vec<Operator>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {OPERATOR_COLS} FROM operators ORDER BY id"
+    ))?;
+    let rows = stmt.query_map([], operator_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn operator(conn: &Connection, id: i64) -> Result<Option<Operator>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {OPERATOR_COLS} FROM operators WHERE id = ?1"),
+            [id],
+            operator_row,
+        )
+        .optional()?)
+}
+
+/// The active (not revoked) operator owning the certificate with this hash.
+pub fn operator_by_cert(conn: &Connection, sha256: &str) -> Result<Option<Operator>> {
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT {OPERATOR_COLS} FROM operators
+                 WHERE cert_sha256 = ?1 AND revoked_at IS NULL"
+            ),
+            [sha256],
+            operator_row,
+        )
+        .optional()?)
+}
+
+pub fn revoke_operator(conn: &Connection, id: i64) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE operators SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+        params![now_rfc3339(), id],
+    )?;
+    Ok(n == 1)
+}
+
+/// Serial numbers and revocation times of all revoked certificates (for the CRL).
+pub fn revoked_serials(conn: &Connection) -> Result<Vec<(String, OffsetDateTime)>> {
+    let mut stmt = conn.prepare(
+        "SELECT cert_serial, revoked_at FROM operators WHERE revoked_at IS NOT NULL ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (serial, at) = row?;
+        let at = OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| OffsetDateTime::now_utc());
+        out.push((serial, at));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub id: i64,
+    pub name: String,
+    pub fingerprint: String,
+    pub public_key: String,
+    pub created_at: String,
+}
+
+pub fn insert_staff(conn: &Connection, name: &str, fingerprint: &str, key: &str) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO staff(name, fingerprint, public_key, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![name, fingerprint, key, now_rfc3339()],
+    )
+    .with_context(|| format!("cannot add key {fingerprint} (already added?)"))?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn staff(conn: &Connection) -> Result<Vec<Staff>> {
+    let mut stmt = conn
+        .prepare("SELECT id, name, fingerprint, public_key, created_at FROM staff ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Staff {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            fingerprint: r.get(2)?,
+            public_key: r.get(3)?,
+            created_at: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn remove_staff(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(conn.execute("DELETE FROM staff WHERE id = ?1", [id])? == 1)
+}
+
+/// What an operator may see of their own referrals: never the content.
+#[derive(Debug, Clone)]
+pub struct ReferralSummary {
+    pub reference: String,
+    pub created_at: String,
+    pub status: String,
+}
+
+pub fn referrals_of(
+    conn: &Connection,
+    operator_id: i64,
+    limit: u32,
+) -> Result<Vec<ReferralSummary>> {
+    let mut stmt = conn.prepare(
+        "SELECT reference, created_at, status FROM referrals
+         WHERE operator_id = ?1 ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![operator_id, limit], |r| {
+        Ok(ReferralSummary {
+            reference: r.get(0)?,
+            created_at: r.get(1)?,
+            status: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn referral_of(
+    conn: &Connection,
+    operator_id: i64,
+    reference: &str,
+) -> Result<Option<ReferralSummary>> {
+    Ok(conn
+        .query_row(
+            "SELECT reference, created_at, status FROM referrals
+             WHERE operator_id = ?1 AND reference = ?2",
+            params![operator_id, reference],
+            |r| {
+                Ok(ReferralSummary {
+                    reference: r.get(0)?,
+                    created_at: r.get(1)?,
+                    status: r.get(2)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+pub fn reference_for_key(conn: &Connection, operator_id: i64, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT reference FROM referrals WHERE operator_id = ?1 AND idempotency_key = ?2",
+            params![operator_id, key],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Highest sequence number used in `year` (references are SEG-YYYY-NNNNNN).
+pub fn last_sequence(conn: &Connection, year: i32) -> Result<u64> {
+    let max: Option<String> = conn.query_row(
+        "SELECT MAX(reference) FROM referrals WHERE reference LIKE ?1",
+        [format!("SEG-{year:04}-%")],
+        |r| r.get(0),
+    )?;
+    Ok(max
+        .and_then(|r| r.rsplit('-').next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0))
+}

@@ -1,0 +1,88 @@
+//! The HTTPS application: state, routes, security headers and the server loop.
+
+pub mod csrf;
+mod handlers;
+pub mod pages;
+pub mod ratelimit;
+mod server;
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use rusqlite::Connection;
+
+use crate::form::Options;
+use crate::seal::Recipients;
+use crate::store::{Operator, Writer};
+
+pub use server::serve;
+
+/// Who is on this TLS connection; set once per connection from the
+/// certificate, read by every handler.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub cert_sha256: String,
+    pub operator: Option<Arc<Operator>>,
+}
+
+pub struct AppState {
+    pub opts: Options,
+    pub recipients: Recipients,
+    pub writer: Writer,
+    /// Reads only (WAL lets them run beside the writer).
+    pub reader: Mutex<Connection>,
+    pub csrf: csrf::Csrf,
+    pub limiter: ratelimit::Limiter,
+    /// (year, last sequence number handed out).
+    pub sequence: Mutex<(i32, u64)>,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(handlers::form_page))
+        .route(
+            "/segnalazioni",
+            get(handlers::my_referrals).post(handlers::submit),
+        )
+        .route("/segnalazioni/{reference}", get(handlers::confirmation))
+        .route("/static/style.css", get(handlers::stylesheet))
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// Headers on every response, errors included.
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, k: header::HeaderName, v: &'static str| {
+        h.insert(k, HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(
+        h,
+        header::STRICT_TRANSPORT_SECURITY,
+        "max-age=31536000; includeSubDomains",
+    );
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(
+        h,
+        header::HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        // Forms carry tokens and typed values: keep them out of caches.
+        set(h, header::CACHE_CONTROL, "no-store");
+    }
+    res
+}

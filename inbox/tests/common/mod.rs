@@ -1,0 +1,421 @@
+//! Test support: a real data directory made by the real binary, a real
+//! server process on 127.0.0.1 with ephemeral ports, real TLS clients with
+//! real certificates, and a staff key generated with the pgp crate.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use pgp::composed::{
+    ArmorOptions, EncryptionCaps, KeyType, Message, SecretKeyParamsBuilder, SignedPublicKey,
+    SignedSecretKey, SubkeyParamsBuilder,
+};
+use pgp::crypto::ecc_curve::ECCCurve;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sportello-inbox");
+
+pub fn bin(args: &[&str]) -> Result<String> {
+    let out = Command::new(BIN).args(args).output()?;
+    if !out.status.success() {
+        bail!(
+            "sportello-inbox {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// A client identity: certificate chain and key.
+#[derive(Clone)]
+pub struct Identity {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key_der: Vec<u8>,
+    pub id: i64,
+}
+
+impl Identity {
+    fn key(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()))
+    }
+}
+
+/// A staff key pair made in-process: no gpg needed.
+pub struct StaffKeys {
+    pub secret: SignedSecretKey,
+    pub public_armored: String,
+}
+
+pub fn staff_keys() -> StaffKeys {
+    let mut enc = SubkeyParamsBuilder::default();
+    enc.key_type(KeyType::ECDH(ECCCurve::Curve25519Legacy))
+        .can_sign(false)
+        .can_encrypt(EncryptionCaps::All)
+        .can_authenticate(false);
+    let mut params = SecretKeyParamsBuilder::default();
+    params
+        .key_type(KeyType::Ed25519Legacy)
+        .can_certify(true)
+        .can_sign(true)
+        .can_encrypt(EncryptionCaps::None)
+        .primary_user_id("Staff Esempio <staff@comune.example>".into())
+        .subkeys(vec![enc.build().unwrap()]);
+    let secret = params
+        .build()
+        .unwrap()
+        .generate(rand::thread_rng())
+        .unwrap();
+    let public = SignedPublicKey::from(secret.clone());
+    let public_armored = public.to_armored_string(ArmorOptions::default()).unwrap();
+    StaffKeys {
+        secret,
+        public_armored,
+    }
+}
+
+pub fn decrypt(secret: &SignedSecretKey, ciphertext: &[u8]) -> Result<String> {
+    let mut msg = Message::from_bytes(ciphertext)?.decrypt(&"".into(), secret)?;
+    if msg.is_compressed() {
+        msg = msg.decompress()?;
+    }
+    Ok(String::from_utf8(msg.as_data_vec()?)?)
+}
+
+/// A data directory with CA, config, one staff key.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub staff: StaffKeys,
+    pub ca: Vec<CertificateDer<'static>>,
+}
+
+impl Fixture {
+    /// `limits` replaces the [limits] values (per minute, burst).
+    pub fn new(per_minute: u32, burst: u32) -> Result<Fixture> {
+        let dir = tempfile::tempdir()?;
+        let d = dir.path().to_str().context("utf-8 path")?;
+        bin(&["init", "--dir", d, "--hostname", "localhost"])?;
+        let config = dir.path().join("inbox.toml");
+        let text = std::fs::read_to_string(&config)?
+            .replace("listen = \"0.0.0.0:8443\"", "listen = \"127.0.0.1:0\"")
+            .replace(
+                "health_listen = \"127.0.0.1:8081\"",
+                "health_listen = \"127.0.0.1:0\"",
+            )
+            .replace(
+                "submissions_per_minute = 20",
+                &format!("submissions_per_minute = {per_minute}"),
+            )
+            .replace("burst = 10", &format!("burst = {burst}"));
+        std::fs::write(&config, text)?;
+        let staff = staff_keys();
+        let key_file = dir.path().join("staff.asc");
+        std::fs::write(&key_file, &staff.public_armored)?;
+        let c = config.to_str().context("utf-8")?;
+        bin(&[
+            "staff",
+            "add",
+            "--config",
+            c,
+            "--name",
+            "Staff Esempio",
+            "--key",
+            key_file.to_str().context("utf-8")?,
+        ])?;
+        // The key file is not part of the data directory the canary test scans.
+        std::fs::remove_file(&key_file)?;
+        let ca = rustls::pki_types::pem::PemObject::pem_file_iter(dir.path().join("data/ca.pem"))?
+            .collect::<Result<Vec<CertificateDer<'static>>, _>>()?;
+        Ok(Fixture {
+            dir,
+            config,
+            staff,
+            ca,
+        })
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn config_str(&self) -> &str {
+        self.config.to_str().unwrap()
+    }
+
+    /// `operator add` through the binary; the bundle is opened with the
+    /// printed passphrase, as a browser would.
+    pub fn add_operator(&self, name: &str, desk: &str) -> Result<Identity> {
+        let out = bin(&[
+            "operator",
+            "add",
+            "--config",
+            self.config_str(),
+            "--name",
+            name,
+            "--desk",
+            desk,
+        ])?;
+        let field = |prefix: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .map(str::trim)
+                .map(str::to_string)
+                .with_context(|| format!("no `{prefix}` in {out}"))
+        };
+        let bundle = field("bundle:")?;
+        let pass = field("passphrase:")?;
+        let id: i64 = out.split_whitespace().nth(1).context("no id")?.parse()?;
+        let p12 = std::fs::read(&bundle)?;
+        let store = p12_keystore::KeyStore::from_pkcs12(
+            &p12,
+            &pass,
+            p12_keystore::Pkcs12ImportPolicy::Relaxed,
+        )?;
+        let (_, chain) = store.private_key_chain().context("no key in the bundle")?;
+        Ok(Identity {
+            chain: chain
+                .certs()
+                .iter()
+                .take(1)
+                .map(|c| CertificateDer::from(c.as_der().to_vec()))
+                .collect(),
+            key_der: chain.key().as_der().to_vec(),
+            id,
+        })
+    }
+
+    pub fn start(&self, log: &Path) -> Result<Server> {
+        Server::start(&self.config, log)
+    }
+
+    pub fn db(&self) -> Result<rusqlite::Connection> {
+        Ok(rusqlite::Connection::open(
+            self.data_dir().join("inbox.sqlite"),
+        )?)
+    }
+}
+
+/// A running `sportello-inbox serve`; killed with SIGKILL on drop.
+pub struct Server {
+    pub child: Child,
+    pub https: SocketAddr,
+    pub health: SocketAddr,
+}
+
+impl Server {
+    pub fn start(config: &Path, log: &Path) -> Result<Server> {
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("SPORTELLO_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file))
+            .spawn()?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        // "listening https://ADDR health http://ADDR/healthz"
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.len() < 4 {
+            let _ = child.kill();
+            bail!("server did not start: {line:?}; see {}", log.display());
+        }
+        let https = words[1].trim_start_matches("https://").parse()?;
+        let health = words[3]
+            .trim_start_matches("http://")
+            .trim_end_matches("/healthz")
+            .parse()?;
+        Ok(Server {
+            child,
+            https,
+            health,
+        })
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: String,
+}
+
+impl Response {
+    pub fn location(&self) -> Option<String> {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+}
+
+/// One HTTP/1.1 keep-alive connection over TLS.
+pub struct Conn {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    host: String,
+}
+
+pub async fn connect(
+    addr: SocketAddr,
+    ca: &[CertificateDer<'static>],
+    identity: Option<&Identity>,
+) -> Result<Conn> {
+    connect_with(addr, ca, identity, rustls::DEFAULT_VERSIONS).await
+}
+
+pub async fn connect_with(
+    addr: SocketAddr,
+    ca: &[CertificateDer<'static>],
+    identity: Option<&Identity>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<Conn> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in ca {
+        roots.add(c.clone())?;
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(versions)?
+    .with_root_certificates(roots);
+    let config = match identity {
+        Some(id) => builder.with_client_auth_cert(id.chain.clone(), id.key())?,
+        None => builder.with_no_client_auth(),
+    };
+    let tcp = TcpStream::connect(addr).await?;
+    let tls = TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost")?, tcp)
+        .await?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+    tokio::spawn(conn);
+    Ok(Conn {
+        sender,
+        host: format!("localhost:{}", addr.port()),
+    })
+}
+
+impl Conn {
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Response> {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.host);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.sender.ready().await?;
+        let res = self
+            .sender
+            .send_request(req.body(Full::new(Bytes::from(body)))?)
+            .await?;
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await?.to_bytes();
+        Ok(Response {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+
+    pub async fn get(&mut self, path: &str) -> Result<Response> {
+        self.request("GET", path, &[], Vec::new()).await
+    }
+
+    pub async fn post_form(&mut self, fields: &[(String, String)]) -> Result<Response> {
+        self.post_raw(encode(fields).into_bytes(), &[]).await
+    }
+
+    pub async fn post_raw(&mut self, body: Vec<u8>, extra: &[(&str, &str)]) -> Result<Response> {
+        let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+        headers.extend_from_slice(extra);
+        self.request("POST", "/segnalazioni", &headers, body).await
+    }
+
+    /// GET the form and return its (csrf, idempotency_key).
+    pub async fn form_tokens(&mut self) -> Result<(String, String)> {
+        let page = self.get("/").await?;
+        if page.status != 200 {
+            bail!("form page: {}", page.status);
+        }
+        Ok((
+            hidden(&page.body, "csrf")?,
+            hidden(&page.body, "idempotency_key")?,
+        ))
+    }
+}
+
+pub fn hidden(html: &str, name: &str) -> Result<String> {
+    let pat = format!(r#"name="{name}" value=""#);
+    let start = html.find(&pat).with_context(|| format!("no {name}"))? + pat.len();
+    let end = html[start..].find('"').context("unterminated")?;
+    Ok(html[start..start + end].to_string())
+}
+
+pub fn encode(fields: &[(String, String)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in fields {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+/// A complete, valid referral about an invented person.
+pub fn valid_fields(csrf: &str, key: &str) -> Vec<(String, String)> {
+    [
+        ("csrf", csrf),
+        ("idempotency_key", key),
+        ("first_name", "Maria"),
+        ("last_name", "Esempio"),
+        ("birth_year", "1941"),
+        ("phone", "0372 000000"),
+        ("email", ""),
+        ("city_area", "centro"),
+        ("call_time", "mattina"),
+        ("need_area", "non-autosufficienza"),
+        ("urgency", "ordinary"),
+        ("description", "Vive sola, chiede aiuto per la spesa."),
+        ("privacy_notice", "yes"),
+        ("consent", "yes"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+pub fn set(fields: &mut [(String, String)], name: &str, value: &str) {
+    for (k, v) in fields.iter_mut() {
+        if k == name {
+            *v = value.to_string();
+        }
+    }
+}
