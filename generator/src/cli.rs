@@ -125,8 +125,8 @@ pub fn run(cli: Cli) -> ExitCode {
                     if timings {
                         let t = &report.timings;
                         eprintln!(
-                            "  load+parse+validate {:.1?}, render {:.1?}, export {:.1?}, index {:.1?}, write {:.1?}",
-                            t.load_parse_validate, t.render, t.export, t.index, t.write
+                            "  load+parse+validate {:.1?}, render+write pages {:.1?} (search index alongside {:.1?}), other files {:.1?}, commit {:.1?}",
+                            t.load_parse_validate, t.render, t.index, t.export, t.write
                         );
                     }
                     ExitCode::SUCCESS

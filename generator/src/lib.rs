@@ -274,14 +274,41 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
             timings,
         });
     };
-    let files = render_all(&site, &opts.theme, &mut timings)?;
+    let tera = render::load_templates(&opts.theme)?;
+    let staging = write::Staging::new(output)?;
+    let ids = render::all_pages(&site);
     let t = Instant::now();
-    write::write_site(output, &files)
+    // Pages are written as they are rendered; the search index is built
+    // meanwhile on the other threads of the pool.
+    let (pages, index) = rayon::join(
+        || -> Result<Duration> {
+            let paths: Vec<String> = ids.iter().map(|&id| render::page_file(&site, id)).collect();
+            staging.create_dirs(paths.iter().map(String::as_str))?;
+            render::render_each(&site, &tera, &ids, |path, html| staging.write(path, html.as_bytes()))?;
+            Ok(t.elapsed())
+        },
+        || {
+            let t = Instant::now();
+            let files = index::SearchIndex::build(&site).files();
+            (files, t.elapsed())
+        },
+    );
+    timings.render = pages?;
+    let (mut files, index_time) = index;
+    timings.index = index_time;
+    let t = Instant::now();
+    files.extend(write::read_static(&opts.theme.join("static"))?);
+    files.extend(export::export_files(&site));
+    timings.export = t.elapsed();
+    let t = Instant::now();
+    staging.write_all(&files)?;
+    staging
+        .commit()
         .with_context(|| format!("writing the site to {}", output.display()))?;
     timings.write = t.elapsed();
     Ok(BuildReport {
         diagnostics: diags,
-        files: files.len(),
+        files: ids.len() + files.len(),
         services: site.services.len(),
         timings,
     })

@@ -161,6 +161,45 @@ pub fn render_site(site: &Site, tera: &Tera) -> Result<Vec<(String, String)>> {
     render_pages(site, tera, &all_pages(site))
 }
 
+/// The site path of a page, e.g. `/servizi/telesoccorso/`.
+pub fn page_url(site: &Site, id: PageId) -> String {
+    let u = &site.urls;
+    match id {
+        PageId::Home => u.home(),
+        PageId::Topics => u.topics_index(),
+        PageId::AllServices => u.services_index(),
+        PageId::Search => u.search(),
+        PageId::NotFound => u.file("404.html"),
+        PageId::Service(i) => site.services[i].url.clone(),
+        PageId::Category(i) => site.categories[i].url.clone(),
+        PageId::Topic(i) => site.topics[i].url.clone(),
+        PageId::Audience(i) => site.audiences[i].url.clone(),
+        PageId::Office(i) => site.offices[i].url.clone(),
+        PageId::Desk(i) => site.desks[i].url.clone(),
+        PageId::Page(i) => site.pages[i].url.clone(),
+    }
+}
+
+/// The output file of a page, relative to the output directory.
+pub fn page_file(site: &Site, id: PageId) -> String {
+    output_file(site.urls.root(), &page_url(site, id))
+}
+
+/// Renders pages in parallel and hands each to `sink` as soon as it is
+/// ready, so a build never holds the whole site in memory.
+pub fn render_each(
+    site: &Site,
+    tera: &Tera,
+    ids: &[PageId],
+    sink: impl Fn(&str, &str) -> Result<()> + Sync,
+) -> Result<()> {
+    let base = base_context(site);
+    ids.par_iter().try_for_each(|&id| {
+        let (path, html) = render_page(site, tera, &base, id)?;
+        sink(&path, &html)
+    })
+}
+
 /// Renders the given pages in parallel.
 pub fn render_pages(site: &Site, tera: &Tera, ids: &[PageId]) -> Result<Vec<(String, String)>> {
     let base = base_context(site);
@@ -228,14 +267,15 @@ fn render_page(site: &Site, tera: &Tera, base: &Context, id: PageId) -> Result<(
     let mut ctx = base.clone();
     let u = &site.urls;
     let t = |k: &str| site.lang.labels.get(k).cloned().unwrap_or_default();
-    let (template, url, title) = match id {
+    let url = page_url(site, id);
+    let (template, title) = match id {
         PageId::Home => {
             ctx.insert("home", &site.home);
             ctx.insert("categories", &counts(&site.categories));
             ctx.insert("audiences", &counts(&site.audiences));
             ctx.insert("desks", &site.desks);
             ctx.insert("service_count", &site.services.len());
-            ("index.html", u.home(), site.home.title.clone())
+            ("index.html", site.home.title.clone())
         }
         PageId::Service(i) => {
             let s = &site.services[i];
@@ -249,7 +289,7 @@ fn render_page(site: &Site, tera: &Tera, base: &Context, id: PageId) -> Result<(
             ctx.insert("office", &site.offices[s.office]);
             ctx.insert("desks", &desks);
             ctx.insert("json_ld", &json_ld(site, s));
-            ("service.html", s.url.clone(), s.title.clone())
+            ("service.html", s.title.clone())
         }
         PageId::Category(i) | PageId::Topic(i) | PageId::Audience(i) => {
             let (kind, term) = match id {
@@ -260,13 +300,13 @@ fn render_page(site: &Site, tera: &Tera, base: &Context, id: PageId) -> Result<(
             ctx.insert("kind", kind);
             ctx.insert("term", term);
             ctx.insert("services", &cards(site, &term.services));
-            ("term.html", term.url.clone(), term.name.clone())
+            ("term.html", term.name.clone())
         }
         PageId::Topics => {
             ctx.insert("topics", &counts(&site.topics));
             ctx.insert("categories", &counts(&site.categories));
             ctx.insert("audiences", &counts(&site.audiences));
-            ("topics.html", u.topics_index(), t("topics_title"))
+            ("topics.html", t("topics_title"))
         }
         PageId::AllServices => {
             let mut letters: Vec<Letter<'_>> = Vec::new();
@@ -302,7 +342,7 @@ fn render_page(site: &Site, tera: &Tera, base: &Context, id: PageId) -> Result<(
             }
             ctx.insert("letters", &letters);
             ctx.insert("service_count", &site.services.len());
-            ("services.html", u.services_index(), t("services_title"))
+            ("services.html", t("services_title"))
         }
         PageId::Office(i) | PageId::Desk(i) => {
             let is_desk = matches!(id, PageId::Desk(_));
@@ -314,18 +354,18 @@ fn render_page(site: &Site, tera: &Tera, base: &Context, id: PageId) -> Result<(
             ctx.insert("place", p);
             ctx.insert("is_desk", &is_desk);
             ctx.insert("services", &cards(site, &p.services));
-            ("place.html", p.url.clone(), p.name.clone())
+            ("place.html", p.name.clone())
         }
         PageId::Page(i) => {
             let p = &site.pages[i];
             ctx.insert("page", p);
-            ("page.html", p.url.clone(), p.title.clone())
+            ("page.html", p.title.clone())
         }
         PageId::Search => {
             ctx.insert("categories", &counts(&site.categories));
-            ("search.html", u.search(), t("search_title"))
+            ("search.html", t("search_title"))
         }
-        PageId::NotFound => ("404.html", u.file("404.html"), t("not_found_title")),
+        PageId::NotFound => ("404.html", t("not_found_title")),
     };
     ctx.insert("page_url", &url);
     ctx.insert("permalink", &u.permalink(&url));

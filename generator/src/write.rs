@@ -40,49 +40,108 @@ fn read_dir_into(dir: &Path, prefix: &str, out: &mut Vec<OutputFile>) -> Result<
     Ok(())
 }
 
-/// Writes `files` into a fresh directory next to `output`, then swaps it into place.
-pub fn write_site(output: &Path, files: &[OutputFile]) -> Result<()> {
-    let parent = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "public".into());
-    let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    if staging.exists() {
-        fs::remove_dir_all(&staging).ok();
-    }
-    write_tree(&staging, files)?;
+/// A fresh directory next to the output, filled while the old site stays in
+/// place, then swapped in with two renames.
+pub struct Staging {
+    output: PathBuf,
+    dir: PathBuf,
+    old: PathBuf,
+}
 
-    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-    if output.exists() {
-        fs::rename(output, &old)
-            .with_context(|| format!("moving the previous {} aside", output.display()))?;
+impl Staging {
+    pub fn new(output: &Path) -> Result<Staging> {
+        let parent = match output.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+        let name = output
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "public".into());
+        let dir = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        if dir.exists() {
+            fs::remove_dir_all(&dir).ok();
+        }
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Staging {
+            output: output.to_path_buf(),
+            old: parent.join(format!(".{name}.old-{}", std::process::id())),
+            dir,
+        })
     }
-    fs::rename(&staging, output)
-        .with_context(|| format!("moving the new site to {}", output.display()))?;
-    if old.exists() {
-        fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
+
+    /// Creates the folders that will hold these files (relative paths).
+    pub fn create_dirs<'a>(&self, paths: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        let folders: BTreeSet<&str> = paths
+            .into_iter()
+            .filter_map(|p| p.rsplit_once('/').map(|(d, _)| d))
+            .collect();
+        for f in folders {
+            let d = self.dir.join(f);
+            fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        Ok(())
     }
+
+    /// Writes one file; its folder must exist.
+    pub fn write(&self, path: &str, bytes: &[u8]) -> Result<()> {
+        let p = self.dir.join(path);
+        fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))
+    }
+
+    /// Writes files, creating their folders, in parallel.
+    pub fn write_all(&self, files: &[OutputFile]) -> Result<()> {
+        self.create_dirs(files.iter().map(|(p, _)| p.as_str()))?;
+        files.par_iter().try_for_each(|(p, b)| self.write(p, b))
+    }
+
+    /// Puts the new site in place of the old one.
+    pub fn commit(self) -> Result<()> {
+        let output = &self.output;
+        if output.exists() {
+            fs::rename(output, &self.old)
+                .with_context(|| format!("moving the previous {} aside", output.display()))?;
+        }
+        fs::rename(&self.dir, output)
+            .with_context(|| format!("moving the new site to {}", output.display()))?;
+        if self.old.exists() {
+            remove_dir_parallel(&self.old)
+                .with_context(|| format!("removing {}", self.old.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    /// A build that failed half-way leaves no staging folder behind.
+    fn drop(&mut self) {
+        if self.dir.exists() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Removes a tree, its top-level entries in parallel.
+fn remove_dir_parallel(dir: &Path) -> Result<()> {
+    let entries: Vec<PathBuf> = fs::read_dir(dir)?.flatten().map(|e| e.path()).collect();
+    entries.par_iter().try_for_each(|p| {
+        if p.is_dir() {
+            // Large folders (e.g. one per service) are split further.
+            let inner: Vec<PathBuf> = fs::read_dir(p)?.flatten().map(|e| e.path()).collect();
+            inner.par_iter().try_for_each(|q| if q.is_dir() { fs::remove_dir_all(q) } else { fs::remove_file(q) })?;
+            fs::remove_dir(p)
+        } else {
+            fs::remove_file(p)
+        }
+    })?;
+    fs::remove_dir(dir)?;
     Ok(())
 }
 
-/// Writes every file under `dir`, creating folders first, then files in parallel.
-pub fn write_tree(dir: &Path, files: &[OutputFile]) -> Result<()> {
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let folders: BTreeSet<&str> = files
-        .iter()
-        .filter_map(|(p, _)| p.rsplit_once('/').map(|(d, _)| d))
-        .collect();
-    for f in folders {
-        fs::create_dir_all(dir.join(f))
-            .with_context(|| format!("creating {}", dir.join(f).display()))?;
-    }
-    files.par_iter().try_for_each(|(path, bytes)| {
-        let p = dir.join(path);
-        fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))
-    })
+/// Writes `files` into a fresh directory next to `output`, then swaps it into place.
+pub fn write_site(output: &Path, files: &[OutputFile]) -> Result<()> {
+    let staging = Staging::new(output)?;
+    staging.write_all(files)?;
+    staging.commit()
 }
