@@ -154,6 +154,19 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
         .text("/destinatari/persone-con-disabilita/")
         .contains("/servizi/pasti/"));
 
+    // A vim-style save: probe file, backup by rename, new file, backup removed.
+    let errors = server.after(|| {
+        site.write("services/4913", "");
+        std::fs::remove_file(site.path("services/4913")).unwrap();
+        std::fs::rename(site.path("services/pasti.md"), site.path("services/pasti.md~")).unwrap();
+        site.write("services/pasti.md", &new_entry.replace("title = \"Pasti a domicilio\"", "title = \"Pasti a casa\""));
+        std::fs::remove_file(site.path("services/pasti.md~")).unwrap();
+    });
+    assert!(!errors);
+    assert!(server.text("/servizi/pasti/").contains("Pasti a casa"));
+    let errors = server.after(|| site.replace("services/pasti.md", "title = \"Pasti a casa\"", "title = \"Pasti a domicilio\""));
+    assert!(!errors);
+
     // Rename: the old address disappears, the new one appears.
     let errors = server.after(|| {
         std::fs::rename(
@@ -217,6 +230,15 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
     assert!(server
         .text("/servizi/assistenza-domiciliare/")
         .contains("Servizio sociale comunale"));
+
+    // A new category in taxonomy.toml rebuilds everything and gets its page.
+    let errors = server.after(|| {
+        let mut text = site.read("taxonomy.toml");
+        text.push_str("\n[[categories]]\nslug = \"vita-lavorativa\"\nname = \"Vita lavorativa\"\n");
+        site.write("taxonomy.toml", &text);
+    });
+    assert!(!errors);
+    assert!(server.text("/categorie/vita-lavorativa/").contains("Vita lavorativa"));
 
     // Theme change: everything is rebuilt with it.
     let css = theme_dir.path().join("static/style.css");
