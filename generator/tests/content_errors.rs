@@ -456,3 +456,36 @@ fn yaml_front_matter_gets_a_hint() {
     assert_eq!(d.line_col(), Some((1, 1)));
     assert!(d.hint.as_deref().unwrap().contains("`+++`"));
 }
+
+#[test]
+fn malformed_files_are_errors_never_panics() {
+    let cases: &[&[u8]] = &[
+        b"",
+        b"+++",
+        b"+++\n",
+        b"+++\n+++\n",
+        b"+++\r\ntitle = \"x\"\r\n+++\r\n## A chi \xc3\xa8 rivolto\r\n",
+        b"+++\ntitle = \n+++\n",
+        b"+++\n[access]\ndesks = \"sportello-centro\"\n+++\n",
+        b"+++\ntitle = \"a\"\nsummary = \"b\"\ncategory = 3\n+++\n",
+        b"+++\ntitle = \"\xff\xfe\"\n+++\n",
+        b"\xef\xbb\xbf+++\ntitle = \"BOM\"\n+++\n## \n\n## ##\n",
+        b"+++\nupdated = 2026-10-01T10:00:00Z\n+++\n",
+        b"+++\nage_min = -4\n+++\n",
+        b"+++\n+++\n[link](@/)\n[x](@/services/.md)\n[y](../../../../)\n<script>alert(1)</script>\n",
+    ];
+    for (i, bytes) in cases.iter().enumerate() {
+        let site = Site::copy_of("valid");
+        std::fs::write(site.path(TRASPORTO), bytes).unwrap();
+        let diags = site.diagnostics();
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.is_error() && d.file.starts_with(TRASPORTO)),
+            "case {i}: expected an error in {TRASPORTO}, got {diags:?}"
+        );
+        for d in &diags {
+            let _ = d.render(false);
+        }
+    }
+}
