@@ -284,7 +284,9 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
         || -> Result<Duration> {
             let paths: Vec<String> = ids.iter().map(|&id| render::page_file(&site, id)).collect();
             staging.create_dirs(paths.iter().map(String::as_str))?;
-            render::render_each(&site, &tera, &ids, |path, html| staging.write(path, html.as_bytes()))?;
+            render::render_each(&site, &tera, &ids, |path, html| {
+                staging.write(path, html.as_bytes())
+            })?;
             Ok(t.elapsed())
         },
         || {

@@ -129,7 +129,13 @@ fn remove_dir_parallel(dir: &Path) -> Result<()> {
         if p.is_dir() {
             // Large folders (e.g. one per service) are split further.
             let inner: Vec<PathBuf> = fs::read_dir(p)?.flatten().map(|e| e.path()).collect();
-            inner.par_iter().try_for_each(|q| if q.is_dir() { fs::remove_dir_all(q) } else { fs::remove_file(q) })?;
+            inner.par_iter().try_for_each(|q| {
+                if q.is_dir() {
+                    fs::remove_dir_all(q)
+                } else {
+                    fs::remove_file(q)
+                }
+            })?;
             fs::remove_dir(p)
         } else {
             fs::remove_file(p)

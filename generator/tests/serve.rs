@@ -158,13 +158,26 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
     let errors = server.after(|| {
         site.write("services/4913", "");
         std::fs::remove_file(site.path("services/4913")).unwrap();
-        std::fs::rename(site.path("services/pasti.md"), site.path("services/pasti.md~")).unwrap();
-        site.write("services/pasti.md", &new_entry.replace("title = \"Pasti a domicilio\"", "title = \"Pasti a casa\""));
+        std::fs::rename(
+            site.path("services/pasti.md"),
+            site.path("services/pasti.md~"),
+        )
+        .unwrap();
+        site.write(
+            "services/pasti.md",
+            &new_entry.replace("title = \"Pasti a domicilio\"", "title = \"Pasti a casa\""),
+        );
         std::fs::remove_file(site.path("services/pasti.md~")).unwrap();
     });
     assert!(!errors);
     assert!(server.text("/servizi/pasti/").contains("Pasti a casa"));
-    let errors = server.after(|| site.replace("services/pasti.md", "title = \"Pasti a casa\"", "title = \"Pasti a domicilio\""));
+    let errors = server.after(|| {
+        site.replace(
+            "services/pasti.md",
+            "title = \"Pasti a casa\"",
+            "title = \"Pasti a domicilio\"",
+        )
+    });
     assert!(!errors);
 
     // Rename: the old address disappears, the new one appears.
@@ -238,7 +251,9 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
         site.write("taxonomy.toml", &text);
     });
     assert!(!errors);
-    assert!(server.text("/categorie/vita-lavorativa/").contains("Vita lavorativa"));
+    assert!(server
+        .text("/categorie/vita-lavorativa/")
+        .contains("Vita lavorativa"));
 
     // Theme change: everything is rebuilt with it.
     let css = theme_dir.path().join("static/style.css");
