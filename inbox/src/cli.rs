@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::admin::{self, InitOptions};
 use crate::config::Config;
 use crate::stats::GroupBy;
-use crate::{stats, store, web};
+use crate::{backup, retention, stats, store, web};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -54,6 +54,19 @@ enum Command {
     Staff(StaffCmd),
     /// Serve the referral form over HTTPS (mTLS) and /healthz on 127.0.0.1.
     Serve(ConfigArg),
+    /// The delivery queue: list referrals by status, put a failed one back.
+    #[command(subcommand)]
+    Queue(QueueCmd),
+    /// Apply the retention rules now (`serve` also does it at start and hourly).
+    Purge(ConfigArg),
+    /// Write a consistent copy of the database to FILE, also while `serve` runs.
+    Backup {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// New file for the copy (refuses to overwrite).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Count referrals by month, desk, need area, urgency, age band or status.
     Stats {
         #[command(flatten)]
@@ -94,6 +107,29 @@ enum OperatorCmd {
         config: ConfigArg,
         /// Operator id (see `operator list`).
         id: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum QueueCmd {
+    /// Referrals with their delivery status, attempts and last error (newest first).
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only this status.
+        #[arg(long, value_parser = ["queued", "delivered", "failed"])]
+        status: Option<String>,
+        /// At most this many lines.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Queue a failed referral again (a running `serve` picks it up within
+    /// `mail.retry.poll_seconds`).
+    Retry {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Reference, e.g. SEG-2026-000123.
+        reference: String,
     },
 }
 
@@ -256,6 +292,61 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve(c) => {
             let cfg = Config::load(&c.config)?;
             web::serve(&cfg)?;
+        }
+        Command::Queue(QueueCmd::List {
+            config,
+            status,
+            limit,
+        }) => {
+            let cfg = Config::load(&config.config)?;
+            let conn = store::open(&cfg.database())?;
+            println!(
+                "{:<16} {:<20} {:<9} {:>3} {:<20} {:<20} last error",
+                "reference", "submitted (UTC)", "status", "try", "next attempt", "delivered"
+            );
+            for r in store::queue::list(&conn, status.as_deref(), limit)? {
+                let status = if r.status == "delivered" && !r.has_ciphertext {
+                    "delivered (purged)".to_string()
+                } else {
+                    r.status
+                };
+                println!(
+                    "{:<16} {:<20} {:<9} {:>3} {:<20} {:<20} {}",
+                    r.reference,
+                    r.created_at,
+                    status,
+                    r.attempts,
+                    r.next_attempt_at.unwrap_or_else(|| "-".into()),
+                    r.delivered_at.unwrap_or_else(|| "-".into()),
+                    r.last_error.unwrap_or_default()
+                );
+            }
+        }
+        Command::Queue(QueueCmd::Retry { config, reference }) => {
+            let cfg = Config::load(&config.config)?;
+            let mut conn = store::open(&cfg.database())?;
+            store::queue::retry(&mut conn, &reference)?;
+            println!("{reference} queued again; a running server sends it within a few seconds.");
+        }
+        Command::Purge(c) => {
+            let cfg = Config::load(&c.config)?;
+            let mut conn = store::open(&cfg.database())?;
+            let p = retention::purge(&mut conn, &cfg.retention, time::OffsetDateTime::now_utc())?;
+            println!(
+                "purged: {} ciphertexts of delivered referrals, {} referral rows, {} audit rows",
+                p.ciphertexts, p.referrals, p.audit
+            );
+        }
+        Command::Backup { config, file } => {
+            let cfg = Config::load(&config.config)?;
+            let s = backup::backup(&cfg.database(), &file)?;
+            println!(
+                "backup written: {} ({} referrals, {} bytes, mode 0600)",
+                file.display(),
+                s.referrals,
+                s.bytes
+            );
+            println!("It holds ciphertext and metadata only; keep it as protected as the server.");
         }
         Command::Stats { config, by, year } => {
             let cfg = Config::load(&config.config)?;

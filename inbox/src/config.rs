@@ -16,6 +16,11 @@ pub struct Config {
     pub form: Form,
     #[serde(default)]
     pub limits: Limits,
+    /// Delivery by mail; without it referrals are stored but stay queued.
+    #[serde(default)]
+    pub mail: Option<Mail>,
+    #[serde(default)]
+    pub retention: Retention,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +90,127 @@ impl Default for Limits {
     }
 }
 
+/// How the connection to the mail server is protected. There is no
+/// plaintext option on purpose: the mail carries only ciphertext, but the
+/// reference, the recipients and the AUTH password must not cross the
+/// network in clear, and a downgrade must not be possible by stripping
+/// STARTTLS.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MailSecurity {
+    /// Plain connection upgraded with STARTTLS; a server without it is refused.
+    #[default]
+    Starttls,
+    /// Implicit TLS from the first byte (usually port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mail {
+    /// Mail server host name (also the name its certificate must carry).
+    pub host: String,
+    /// Default 587 for STARTTLS, 465 for implicit TLS.
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub security: MailSecurity,
+    /// PEM file with the CA(s) that sign the mail server's certificate.
+    /// When set, ONLY these are trusted; otherwise the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// AUTH user name; the password is read from `password_file`.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    pub from: String,
+    /// The staff's address(es).
+    pub to: Vec<String>,
+    /// Where notices about failed deliveries go (no personal data in them).
+    pub admin: String,
+    /// Right-hand side of Message-IDs (`<SEG-...@domain>`); default: the
+    /// domain of `from`, which stays the same when the machine is renamed.
+    #[serde(default)]
+    pub message_id_domain: Option<String>,
+    /// Timeout of each SMTP command and of the connection.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+    #[serde(default)]
+    pub retry: Retry,
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retry {
+    /// First wait after a transient failure; doubles at each attempt.
+    pub initial_seconds: u64,
+    /// Longest wait between two attempts.
+    pub max_seconds: u64,
+    /// After this long since submission a referral is given up (failed).
+    pub give_up_hours: u64,
+    /// How often the worker looks for work it was not woken for
+    /// (e.g. `queue retry` from another process).
+    pub poll_seconds: u64,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            initial_seconds: 30,
+            max_seconds: 3600,
+            give_up_hours: 7 * 24,
+            poll_seconds: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Days the ciphertext of a delivered referral is kept (0: deleted at delivery).
+    pub retention_days: u32,
+    /// Days the non-identifying metadata (and the audit log) is kept.
+    pub metadata_retention_days: u32,
+    /// How often the purge runs while serving (also once at start).
+    pub purge_interval_seconds: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            retention_days: 30,
+            metadata_retention_days: 730,
+            purge_interval_seconds: 3600,
+        }
+    }
+}
+
+impl Mail {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            MailSecurity::Starttls => 587,
+            MailSecurity::Tls => 465,
+        })
+    }
+
+    pub fn message_id_domain(&self) -> String {
+        self.message_id_domain.clone().unwrap_or_else(|| {
+            let addr = self.from.rsplit('<').next().unwrap_or(&self.from);
+            addr.rsplit('@')
+                .next()
+                .unwrap_or("localhost")
+                .trim_end_matches('>')
+                .trim()
+                .to_string()
+        })
+    }
+}
+
 impl Config {
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
@@ -116,6 +242,14 @@ impl Config {
         if let Some(p) = self.form.services_json.as_mut() {
             fix(p);
         }
+        if let Some(m) = self.mail.as_mut() {
+            for p in [m.ca_file.as_mut(), m.password_file.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                fix(p);
+            }
+        }
     }
 
     fn check(&self) -> Result<()> {
@@ -131,6 +265,28 @@ impl Config {
         }
         if self.limits.submissions_per_minute == 0 || self.limits.burst == 0 {
             bail!("limits.submissions_per_minute and limits.burst must be at least 1");
+        }
+        if let Some(m) = &self.mail {
+            if m.to.is_empty() {
+                bail!("mail.to must list at least one address");
+            }
+            for a in std::iter::once(&m.from).chain(&m.to).chain([&m.admin]) {
+                a.parse::<lettre::message::Mailbox>()
+                    .with_context(|| format!("mail: `{a}` is not a valid address"))?;
+            }
+            if m.username.is_some() != m.password_file.is_some() {
+                bail!("mail.username and mail.password_file go together");
+            }
+            let r = &m.retry;
+            if r.initial_seconds == 0 || r.max_seconds < r.initial_seconds || r.poll_seconds == 0 {
+                bail!("mail.retry: need 0 < initial_seconds <= max_seconds and poll_seconds > 0");
+            }
+        }
+        if self.retention.metadata_retention_days < self.retention.retention_days {
+            bail!("retention.metadata_retention_days must be at least retention.retention_days");
+        }
+        if self.retention.purge_interval_seconds == 0 {
+            bail!("retention.purge_interval_seconds must be at least 1");
         }
         Ok(())
     }
@@ -209,6 +365,39 @@ submissions_per_minute = 20
 burst = 10
 # Simultaneous TLS connections.
 max_connections = 512
+
+# Delivery to the staff by mail (PGP/MIME). Until this section is filled in,
+# referrals are stored encrypted and stay "in consegna" (queued).
+# [mail]
+# host = "smtp.comune.example"
+# # starttls (default, port 587: a server without STARTTLS is refused) or tls (port 465)
+# security = "starttls"
+# # port = 587
+# # CA of the mail server's certificate, if not a public one (then ONLY it is trusted)
+# # ca_file = "data/mail-ca.pem"
+# # username = "sportello-inbox"
+# # password_file = "data/mail-password"    # one line, mode 0600
+# from = "Sportello Inbox <inbox@comune.example>"
+# to = ["Staff Non Autosufficienza <staff@comune.example>"]
+# # receives a notice (reference, time, error; no personal data) when a referral cannot be delivered
+# admin = "admin@comune.example"
+# # message_id_domain = "comune.example"   # default: the domain of `from`
+# timeout_seconds = 30
+# [mail.retry]
+# initial_seconds = 30     # first wait after a transient failure, then doubling
+# max_seconds = 3600       # at most one hour between attempts
+# give_up_hours = 168      # after 7 days: failed, and a notice to admin
+# poll_seconds = 5
+
+[retention]
+# The ciphertext of a delivered referral is deleted after this many days
+# (0: as soon as the mail server accepted it).
+retention_days = 30
+# Non-identifying metadata (desk, area, urgency, age band, status) and the
+# audit log are kept this long for the statistics, then deleted.
+metadata_retention_days = 730
+# The purge runs at start and then every this many seconds.
+purge_interval_seconds = 3600
 "#
     )
 }

@@ -4,14 +4,18 @@
 //!
 //! Modules follow the path of a referral:
 //! `tls` (who is connecting) -> `form` (what was sent) -> `seal` (encrypt)
-//! -> `store` (commit) ; `pki` and `admin` set things up, `stats` counts.
+//! -> `store` (commit) -> `deliver` (mail to the staff) -> `retention`
+//! (forget) ; `pki` and `admin` set things up, `stats` counts, `backup` copies.
 
 pub mod admin;
+pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod deliver;
 pub mod form;
 pub mod fsutil;
 pub mod pki;
+pub mod retention;
 pub mod seal;
 pub mod stats;
 pub mod store;

@@ -2,6 +2,7 @@
 //! operators, staff keys and the audit log. WAL, `synchronous=FULL`,
 //! `secure_delete`: a commit survives a crash and deleted rows are zeroed.
 
+pub mod queue;
 mod writer;
 
 use std::path::Path;
@@ -11,6 +12,20 @@ use rusqlite::{params, Connection, OptionalExtension};
 use time::OffsetDateTime;
 
 pub use writer::{Accepted, NewReferral, Writer};
+
+/// RFC 3339 in whole seconds, UTC: the one format of every time column, so
+/// that text comparison in SQL is time comparison.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS operators (
@@ -64,11 +79,7 @@ CREATE TABLE IF NOT EXISTS audit (
 
 pub fn now_rfc3339() -> String {
     // Whole seconds: enough for people, and no false precision in the audit.
-    let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(0)
-        .unwrap_or(now)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    rfc3339(OffsetDateTime::now_utc())
 }
 
 /// Opens (and if needed creates) the database with the durable settings.
@@ -85,7 +96,36 @@ pub fn open(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.execute_batch(SCHEMA)
         .context("cannot create the schema")?;
+    migrate(&conn)?;
     Ok(conn)
+}
+
+/// Columns added after the first release (issue 6: delivery). `ALTER TABLE`
+/// is idempotent here: another process may add the column at the same time.
+fn migrate(conn: &Connection) -> Result<()> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('referrals')")?;
+    let have: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (col, ty) in [
+        // Error class and short message of the last failed attempt.
+        ("last_error", "TEXT"),
+        ("failed_at", "TEXT"),
+        // When the admin notice about a failed referral was sent.
+        ("notice_sent_at", "TEXT"),
+        // Set by `queue retry`: restarts the give-up clock.
+        ("retried_at", "TEXT"),
+    ] {
+        if have.iter().any(|c| c == col) {
+            continue;
+        }
+        match conn.execute_batch(&format!("ALTER TABLE referrals ADD COLUMN {col} {ty}")) {
+            Ok(()) => {}
+            Err(e) if e.to_string().contains("duplicate column") => {}
+            Err(e) => return Err(e).context("cannot upgrade the schema"),
+        }
+    }
+    Ok(())
 }
 
 pub fn audit(conn: &Connection, actor: &str, action: &str, reference: Option<&str>) -> Result<()> {

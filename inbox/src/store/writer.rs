@@ -3,11 +3,12 @@
 //! one fsync acknowledges many referrals.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::thread;
 
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 /// Largest batch per transaction: bounds the latency of the last one in it.
 const MAX_BATCH: usize = 256;
@@ -39,6 +40,7 @@ type Job = (NewReferral, oneshot::Sender<Result<Accepted, String>>);
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    committed: Arc<Notify>,
 }
 
 impl Writer {
@@ -46,11 +48,19 @@ impl Writer {
     pub fn start(db: &Path) -> Result<Writer> {
         let conn = super::open(db)?;
         let (tx, rx) = mpsc::channel::<Job>(4096);
+        let committed = Arc::new(Notify::new());
+        let notify = committed.clone();
         thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, notify))
             .context("cannot start the writer thread")?;
-        Ok(Writer { tx })
+        Ok(Writer { tx, committed })
+    }
+
+    /// Signalled after each commit that added referrals: wakes the delivery
+    /// worker at once instead of at its next poll.
+    pub fn committed(&self) -> Arc<Notify> {
+        self.committed.clone()
     }
 
     /// Commits the referral durably; returns only after the commit (or its failure).
@@ -66,7 +76,7 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, committed: Arc<Notify>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = rx.blocking_recv() {
         batch.push(job);
@@ -80,6 +90,10 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
         match commit_batch(&mut conn, &batch) {
             Ok(results) => {
                 tracing::debug!(size = batch.len(), "group commit");
+                if results.iter().any(|a| !a.duplicate) {
+                    // A stored permit if the worker is busy: no wake-up is lost.
+                    committed.notify_one();
+                }
                 for ((_, reply), result) in batch.drain(..).zip(results) {
                     let _ = reply.send(Ok(result));
                 }
@@ -97,7 +111,10 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
 }
 
 fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Result<Vec<Accepted>> {
-    let tx = conn.transaction()?;
+    // IMMEDIATE: take the write lock first. The delivery worker and the
+    // purge write too; a deferred transaction that read first would fail at
+    // once with SQLITE_BUSY (stale snapshot) instead of waiting its turn.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut out = Vec::with_capacity(batch.len());
     {
         let mut find = tx.prepare_cached(

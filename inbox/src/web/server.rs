@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
@@ -17,12 +17,14 @@ use super::{csrf::Csrf, ratelimit::Limiter, router, AppState, Identity};
 use crate::config::Config;
 use crate::form::Options;
 use crate::seal::{Recipients, StaffKey};
-use crate::{pki, store, tls};
+use crate::{deliver, pki, retention, store, tls};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often an open connection re-reads its operator from the database.
 const RECHECK: Duration = Duration::from_secs(5);
+/// At shutdown, how long requests in flight may take to finish.
+const DRAIN: Duration = Duration::from_secs(20);
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn serve(cfg: &Config) -> Result<()> {
@@ -65,10 +67,13 @@ async fn run(cfg: &Config) -> Result<()> {
     let recipients = Recipients::new(keys)?;
     let year = time::OffsetDateTime::now_utc().year();
     let last = store::last_sequence(&reader, year)?;
+    let writer = store::Writer::start(&db)?;
+    let delivery = deliver::start(cfg, writer.committed())?;
+    let purge = tokio::spawn(purge_loop(cfg.clone()));
     let state = Arc::new(AppState {
         opts: Options::from_config(&cfg.form)?,
         recipients,
-        writer: store::Writer::start(&db)?,
+        writer,
         reader: Mutex::new(reader),
         csrf: Csrf::load(&cfg.csrf_key())?,
         limiter: Limiter::new(cfg.limits.submissions_per_minute, cfg.limits.burst),
@@ -104,6 +109,9 @@ async fn run(cfg: &Config) -> Result<()> {
     });
 
     let slots = Arc::new(Semaphore::new(cfg.limits.max_connections));
+    // Flips to true at SIGTERM/Ctrl-C: each connection finishes the request
+    // it is serving, then closes.
+    let (stop_tx, stop_rx) = watch::channel(false);
     let accept = async {
         loop {
             let permit = slots.clone().acquire_owned().await?;
@@ -120,6 +128,7 @@ async fn run(cfg: &Config) -> Result<()> {
             let acceptor = acceptor.clone();
             let app = app.clone();
             let state = state.clone();
+            let mut stop = stop_rx.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
@@ -159,7 +168,15 @@ async fn run(cfg: &Config) -> Result<()> {
                     .timer(TokioTimer::new())
                     .header_read_timeout(HEADER_TIMEOUT)
                     .serve_connection(TokioIo::new(tls), svc);
-                if let Err(e) = conn.await {
+                tokio::pin!(conn);
+                let result = tokio::select! {
+                    r = conn.as_mut() => r,
+                    _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => {
+                        conn.as_mut().graceful_shutdown();
+                        conn.await
+                    }
+                };
+                if let Err(e) = result {
                     tracing::debug!(%peer, error = %e, "connection closed with error");
                 }
             });
@@ -167,12 +184,57 @@ async fn run(cfg: &Config) -> Result<()> {
         #[allow(unreachable_code)]
         Ok::<(), anyhow::Error>(())
     };
-    tokio::select! {
+    let result = tokio::select! {
         r = accept => r,
-        _ = shutdown_signal() => {
-            tracing::info!("shutting down");
-            Ok(())
+        _ = shutdown_signal() => Ok(()),
+    };
+    // Graceful shutdown: stop accepting, let the requests in flight finish
+    // (their referrals are committed before they are answered), then let
+    // the delivery worker finish the mail it is sending.
+    tracing::info!("shutting down: no new connections, finishing requests in flight");
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let all = u32::try_from(cfg.limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections were still busy after {DRAIN:?}; closing them");
+    }
+    purge.abort();
+    if let Some(d) = delivery {
+        let grace = cfg
+            .mail
+            .as_ref()
+            .map_or(5, |m| m.timeout_seconds.min(30) + 2);
+        d.stop(Duration::from_secs(grace)).await;
+    }
+    tracing::info!("stopped");
+    result
+}
+
+/// Retention at start, then every `purge_interval_seconds`.
+async fn purge_loop(cfg: Config) {
+    let interval = Duration::from_secs(cfg.retention.purge_interval_seconds);
+    loop {
+        let c = cfg.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            let mut conn = store::open(&c.database())?;
+            retention::purge(&mut conn, &c.retention, time::OffsetDateTime::now_utc())
+        })
+        .await;
+        match r {
+            Ok(Ok(p)) if p != retention::Purged::default() => tracing::info!(
+                ciphertexts = p.ciphertexts,
+                referrals = p.referrals,
+                audit = p.audit,
+                "retention purge"
+            ),
+            Ok(Ok(_)) => tracing::debug!("retention purge: nothing to do"),
+            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "retention purge failed"),
+            Err(e) => tracing::error!(error = %e, "retention purge panicked"),
         }
+        tokio::time::sleep(interval).await;
     }
 }
 

@@ -3,6 +3,8 @@
 //! real certificates, and a staff key generated with the pgp crate.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -195,6 +197,29 @@ impl Fixture {
 
     pub fn start(&self, log: &Path) -> Result<Server> {
         Server::start(&self.config, log)
+    }
+
+    /// Appends TOML (e.g. a [mail] section) and applies replacements to inbox.toml.
+    pub fn configure(&self, replace: &[(&str, &str)], append: &str) -> Result<()> {
+        let mut text = std::fs::read_to_string(&self.config)?;
+        for (from, to) in replace {
+            if !text.contains(from) {
+                bail!("`{from}` not in inbox.toml");
+            }
+            text = text.replace(from, to);
+        }
+        text.push_str(append);
+        std::fs::write(&self.config, text)?;
+        Ok(())
+    }
+
+    /// The status, attempts and last error of a referral.
+    pub fn delivery(&self, reference: &str) -> Result<(String, u32, Option<String>)> {
+        Ok(self.db()?.query_row(
+            "SELECT status, attempts, last_error FROM referrals WHERE reference = ?1",
+            [reference],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?)
     }
 
     pub fn db(&self) -> Result<rusqlite::Connection> {
@@ -410,6 +435,21 @@ pub fn valid_fields(csrf: &str, key: &str) -> Vec<(String, String)> {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
+}
+
+/// GET the form, POST `fields` (tokens filled in), return the reference.
+pub async fn submit(c: &mut Conn, mut fields: Vec<(String, String)>) -> Result<String> {
+    let (csrf, key) = c.form_tokens().await?;
+    set(&mut fields, "csrf", &csrf);
+    set(&mut fields, "idempotency_key", &key);
+    let r = c.post_form(&fields).await?;
+    if r.status != 303 {
+        bail!("submission answered {}: {}", r.status, r.body);
+    }
+    Ok(r.location()
+        .context("no Location")?
+        .trim_start_matches("/segnalazioni/")
+        .to_string())
 }
 
 pub fn set(fields: &mut [(String, String)], name: &str, value: &str) {

@@ -1,0 +1,136 @@
+//! The mails: a referral as PGP/MIME (RFC 3156) and the admin notice.
+//! Headers carry the reference and the urgency only; everything about the
+//! person is inside the OpenPGP ciphertext.
+
+use anyhow::{Context, Result};
+use lettre::message::header::{ContentDisposition, ContentType};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::Message;
+
+use crate::config::Mail;
+
+/// Binary OpenPGP message as an ASCII-armored block (what mail clients expect).
+pub fn armor(ciphertext: &[u8]) -> Result<String> {
+    struct Raw<'a>(&'a [u8]);
+    impl pgp::ser::Serialize for Raw<'_> {
+        fn to_writer<W: std::io::Write>(&self, w: &mut W) -> pgp::errors::Result<()> {
+            w.write_all(self.0)?;
+            Ok(())
+        }
+        fn write_len(&self) -> usize {
+            self.0.len()
+        }
+    }
+    let mut out = Vec::with_capacity(ciphertext.len() * 4 / 3 + 128);
+    pgp::armor::write(
+        &Raw(ciphertext),
+        pgp::armor::BlockType::Message,
+        &mut out,
+        None,
+        true,
+    )
+    .context("cannot armor the ciphertext")?;
+    String::from_utf8(out).context("armor is not ASCII")
+}
+
+/// Same reference, same Message-ID: a resend after a crash is recognisably
+/// the same mail (and mail clients can fold it).
+pub fn message_id(reference: &str, domain: &str) -> String {
+    format!("<{reference}@{domain}>")
+}
+
+pub fn subject(reference: &str, urgency: &str) -> String {
+    let label = if urgency == "urgent" {
+        "urgente"
+    } else {
+        "ordinaria"
+    };
+    format!("Segnalazione {reference} ({label})")
+}
+
+fn mailbox(addr: &str) -> Result<Mailbox> {
+    addr.parse()
+        .with_context(|| format!("`{addr}` is not a valid address"))
+}
+
+/// The referral mail: multipart/encrypted; protocol="application/pgp-encrypted",
+/// a "Version: 1" control part, then the armored ciphertext.
+pub fn referral(mail: &Mail, reference: &str, urgency: &str, ciphertext: &[u8]) -> Result<Message> {
+    let mut b = Message::builder()
+        .from(mailbox(&mail.from)?)
+        .subject(subject(reference, urgency))
+        .message_id(Some(message_id(reference, &mail.message_id_domain())));
+    for to in &mail.to {
+        b = b.to(mailbox(to)?);
+    }
+    let control = SinglePart::builder()
+        .header(ContentType::parse("application/pgp-encrypted")?)
+        .header(ContentDisposition::inline())
+        .body(String::from("Version: 1\r\n"));
+    let payload = SinglePart::builder()
+        .header(ContentType::parse(
+            "application/octet-stream; name=\"encrypted.asc\"",
+        )?)
+        .header(ContentDisposition::inline_with_name("encrypted.asc"))
+        .body(armor(ciphertext)?);
+    b.multipart(
+        MultiPart::encrypted("application/pgp-encrypted".to_owned())
+            .singlepart(control)
+            .singlepart(payload),
+    )
+    .context("cannot build the mail")
+}
+
+/// The notice to the administrator: reference, time, error class. The
+/// referral's content is unreadable to the server anyway; its metadata
+/// (desk, area...) is left out too: the reference is enough to look it up.
+pub fn notice(mail: &Mail, reference: &str, failed_at: &str, error: &str) -> Result<Message> {
+    let body = format!(
+        "La segnalazione {reference} non è stata consegnata allo staff.\n\
+         \n\
+         Quando: {failed_at} (UTC)\n\
+         Errore: {error}\n\
+         \n\
+         La segnalazione resta cifrata nell'archivio dell'inbox. Dopo aver risolto\n\
+         il problema (indirizzo, server di posta), rimetterla in coda con:\n\
+         \n\
+         \x20   sportello-inbox queue retry {reference}\n\
+         \n\
+         Questo messaggio non contiene dati personali.\n"
+    );
+    Message::builder()
+        .from(mailbox(&mail.from)?)
+        .to(mailbox(&mail.admin)?)
+        .subject(format!("Consegna non riuscita: {reference}"))
+        .message_id(Some(format!(
+            "<notice.{reference}@{}>",
+            mail.message_id_domain()
+        )))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .context("cannot build the notice")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_has_reference_and_urgency_only() {
+        assert_eq!(
+            subject("SEG-2026-000123", "urgent"),
+            "Segnalazione SEG-2026-000123 (urgente)"
+        );
+        assert_eq!(
+            subject("SEG-2026-000124", "ordinary"),
+            "Segnalazione SEG-2026-000124 (ordinaria)"
+        );
+    }
+
+    #[test]
+    fn armor_block() {
+        let a = armor(&[1, 2, 3, 4]).unwrap();
+        assert!(a.starts_with("-----BEGIN PGP MESSAGE-----"));
+        assert!(a.trim_end().ends_with("-----END PGP MESSAGE-----"));
+    }
+}
