@@ -1,9 +1,30 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust unit and integration tests of every crate, then
-# the real-browser tests of the built guide (axe-core, crawler, keyboard).
-# Needs: cargo; node + npm; Debian chromium (installed by .ci/run).
+# the real-browser tests of the built guide (axe-core, crawler, keyboard,
+# live reload). On a fresh Debian machine it first installs what the tests
+# need and is missing: Chromium, Python's aiosmtpd (the real SMTP server of
+# the inbox's delivery tests), GnuPG, and the npm packages of tests/*/.
 set -euo pipefail
 cd "$(dirname "$0")"
+export DEBIAN_FRONTEND=noninteractive
+
+apt_updated=
+apt_install() {
+  if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
+  apt-get install -y -qq "$@" >/dev/null
+}
+if [ ! -x /usr/lib/chromium/chromium ]; then
+  echo "== installing Debian chromium"
+  apt_install chromium
+fi
+if ! command -v gpg >/dev/null; then
+  echo "== installing gnupg"
+  apt_install gnupg
+fi
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  echo "== installing aiosmtpd"
+  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6
+fi
 
 echo "== cargo test --workspace"
 cargo test --workspace --locked
