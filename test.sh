@@ -32,3 +32,6 @@ cargo test --workspace --locked
 echo "== browser tests (headless Chromium + axe-core)"
 # cargo test has just built target/debug/sportello.
 SPORTELLO_BIN="$PWD/target/debug/sportello" tests/browser/run.sh
+
+echo "== search tests (quality, Rust/JS equivalence, end to end in Chromium)"
+SPORTELLO_BIN="$PWD/target/debug/sportello" tests/search/run.sh

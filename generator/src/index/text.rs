@@ -1,0 +1,608 @@
+//! The text pipeline, shared word for word with the browser (`search.js`):
+//! Unicode NFC, lowercase, split on anything that is not a letter or a digit
+//! (apostrophes included: `dell'ISEE` gives `dell`, `isee`), accents folded,
+//! Italian stopwords dropped, acronyms kept whole, domain overrides, then
+//! Snowball Italian. The tables (stopwords, overrides, acronyms) travel to the
+//! browser in `meta.json`, so the two sides cannot drift apart; only the
+//! Snowball algorithm itself is written twice (and tested for equality).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rust_stemmers::{Algorithm, Stemmer};
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+/// Italian stopwords (Snowball's list, accents folded) plus a few words that
+/// people put in natural questions ("non riesco a pagare l'affitto") and
+/// that never tell services apart.
+pub const STOPWORDS: &[&str] = &[
+    "a",
+    "abbia",
+    "abbiamo",
+    "abbiano",
+    "abbiate",
+    "ad",
+    "agl",
+    "agli",
+    "ai",
+    "al",
+    "all",
+    "alla",
+    "alle",
+    "allo",
+    "anche",
+    "ancora",
+    "avemmo",
+    "avendo",
+    "avere",
+    "avesse",
+    "avessero",
+    "avessi",
+    "avessimo",
+    "aveste",
+    "avesti",
+    "avete",
+    "aveva",
+    "avevamo",
+    "avevano",
+    "avevate",
+    "avevi",
+    "avevo",
+    "avra",
+    "avrai",
+    "avranno",
+    "avrebbe",
+    "avrebbero",
+    "avrei",
+    "avremmo",
+    "avremo",
+    "avreste",
+    "avresti",
+    "avrete",
+    "avro",
+    "avuta",
+    "avute",
+    "avuti",
+    "avuto",
+    "bisogno",
+    "c",
+    "che",
+    "chi",
+    "ci",
+    "coi",
+    "col",
+    "come",
+    "con",
+    "contro",
+    "cosa",
+    "cosi",
+    "cui",
+    "d",
+    "da",
+    "dagl",
+    "dagli",
+    "dai",
+    "dal",
+    "dall",
+    "dalla",
+    "dalle",
+    "dallo",
+    "degl",
+    "degli",
+    "dei",
+    "del",
+    "dell",
+    "della",
+    "delle",
+    "dello",
+    "devo",
+    "di",
+    "dov",
+    "dove",
+    "e",
+    "ebbe",
+    "ebbero",
+    "ebbi",
+    "ed",
+    "era",
+    "erano",
+    "eravamo",
+    "eravate",
+    "eri",
+    "ero",
+    "essendo",
+    "essere",
+    "faccia",
+    "facciamo",
+    "facciano",
+    "facciate",
+    "faccio",
+    "facemmo",
+    "facendo",
+    "facesse",
+    "facessero",
+    "facessi",
+    "facessimo",
+    "faceste",
+    "facesti",
+    "faceva",
+    "facevamo",
+    "facevano",
+    "facevate",
+    "facevi",
+    "facevo",
+    "fai",
+    "fanno",
+    "fara",
+    "farai",
+    "faranno",
+    "fare",
+    "farebbe",
+    "farebbero",
+    "farei",
+    "faremmo",
+    "faremo",
+    "fareste",
+    "faresti",
+    "farete",
+    "faro",
+    "fece",
+    "fecero",
+    "feci",
+    "fosse",
+    "fossero",
+    "fossi",
+    "fossimo",
+    "foste",
+    "fosti",
+    "fu",
+    "fui",
+    "fummo",
+    "furono",
+    "gia",
+    "gli",
+    "ha",
+    "hai",
+    "hanno",
+    "ho",
+    "i",
+    "il",
+    "in",
+    "io",
+    "l",
+    "la",
+    "le",
+    "lei",
+    "li",
+    "lo",
+    "loro",
+    "lui",
+    "ma",
+    "mi",
+    "mia",
+    "mie",
+    "miei",
+    "mio",
+    "ne",
+    "negl",
+    "negli",
+    "nei",
+    "nel",
+    "nell",
+    "nella",
+    "nelle",
+    "nello",
+    "noi",
+    "non",
+    "nostra",
+    "nostre",
+    "nostri",
+    "nostro",
+    "o",
+    "per",
+    "perche",
+    "piu",
+    "posso",
+    "puo",
+    "quale",
+    "quando",
+    "quanta",
+    "quante",
+    "quanti",
+    "quanto",
+    "quella",
+    "quelle",
+    "quelli",
+    "quello",
+    "questa",
+    "queste",
+    "questi",
+    "questo",
+    "riesce",
+    "riesco",
+    "riescono",
+    "sara",
+    "sarai",
+    "saranno",
+    "sarebbe",
+    "sarebbero",
+    "sarei",
+    "saremmo",
+    "saremo",
+    "sareste",
+    "saresti",
+    "sarete",
+    "saro",
+    "se",
+    "sei",
+    "si",
+    "sia",
+    "siamo",
+    "siano",
+    "siate",
+    "siete",
+    "sono",
+    "sta",
+    "stai",
+    "stando",
+    "stanno",
+    "stara",
+    "starai",
+    "staranno",
+    "starebbe",
+    "starebbero",
+    "starei",
+    "staremmo",
+    "staremo",
+    "stareste",
+    "staresti",
+    "starete",
+    "staro",
+    "stava",
+    "stavamo",
+    "stavano",
+    "stavate",
+    "stavi",
+    "stavo",
+    "stemmo",
+    "stesse",
+    "stessero",
+    "stessi",
+    "stessimo",
+    "steste",
+    "stesti",
+    "stette",
+    "stettero",
+    "stetti",
+    "stia",
+    "stiamo",
+    "stiano",
+    "stiate",
+    "sto",
+    "su",
+    "sua",
+    "sue",
+    "sugl",
+    "sugli",
+    "sui",
+    "sul",
+    "sull",
+    "sulla",
+    "sulle",
+    "sullo",
+    "suo",
+    "suoi",
+    "ti",
+    "tra",
+    "tu",
+    "tua",
+    "tue",
+    "tuo",
+    "tuoi",
+    "tutti",
+    "tutto",
+    "un",
+    "una",
+    "uno",
+    "vi",
+    "voglio",
+    "voi",
+    "vorrei",
+    "vostra",
+    "vostre",
+    "vostri",
+    "vostro",
+];
+
+/// Word families that Snowball splits (or merges) badly for this domain:
+/// every word of a family gets the family's term. Words are accent-folded.
+pub const FAMILIES: &[(&str, &[&str])] = &[
+    ("anzian", &["anziano", "anziana", "anziani", "anziane"]),
+    (
+        "domicil",
+        &["domicilio", "domiciliare", "domiciliari", "domiciliarita"],
+    ),
+    ("disabil", &["disabile", "disabili", "disabilita"]),
+    (
+        "invalid",
+        &["invalido", "invalida", "invalidi", "invalide", "invalidita"],
+    ),
+    (
+        "familiar",
+        &["familiare", "familiari", "famigliare", "famigliari"],
+    ),
+    ("famigl", &["famiglia", "famiglie"]),
+    ("assistent", &["assistente", "assistenti"]),
+    (
+        "assistenz",
+        &["assistenza", "assistenze", "assistenziale", "assistenziali"],
+    ),
+    (
+        "sanitar",
+        &["sanitario", "sanitaria", "sanitari", "sanitarie"],
+    ),
+    ("social", &["sociale", "sociali"]),
+    ("badant", &["badante", "badanti"]),
+    (
+        "accompagn",
+        &[
+            "accompagnamento",
+            "accompagnamenti",
+            "accompagnare",
+            "accompagnatore",
+        ],
+    ),
+    (
+        "autosufficient",
+        &["autosufficiente", "autosufficienti", "autosufficienza"],
+    ),
+    ("casa", &["casa", "case"]),
+    ("caregiver", &["caregiver", "caregivers"]),
+    (
+        "pension",
+        &[
+            "pensione",
+            "pensioni",
+            "pensionato",
+            "pensionata",
+            "pensionati",
+        ],
+    ),
+    (
+        "ricover",
+        &["ricovero", "ricoveri", "ricoverato", "ricoverata"],
+    ),
+    ("bollett", &["bolletta", "bollette"]),
+    ("contribut", &["contributo", "contributi"]),
+    ("inclusion", &["inclusione"]),
+];
+
+/// Acronyms kept whole (never stemmed), accent-folded and lowercase. The
+/// all-capital words of `synonyms.toml` are added at build time.
+pub const ACRONYMS: &[&str] = &[
+    "adi", "ads", "aler", "arera", "asl", "asst", "ats", "caf", "cdi", "cgil", "cie", "cisl",
+    "cns", "cude", "dsu", "erp", "fna", "inail", "inca", "inps", "isee", "naspi", "pec", "rai",
+    "rsa", "rsd", "sad", "sap", "sil", "sla", "spi", "spid", "tv", "uil", "uvm", "ztl",
+];
+
+/// Lowercase, NFC, accents folded: the form every table is keyed by.
+pub fn fold(token: &str) -> String {
+    if token.is_ascii() {
+        return token.to_ascii_lowercase();
+    }
+    let lower: String = token.nfc().collect::<String>().to_lowercase();
+    lower
+        .nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .nfc()
+        .collect()
+}
+
+/// Lowercase NFC form, accents kept: what a person would write.
+pub fn surface(token: &str) -> String {
+    if token.is_ascii() {
+        return token.to_ascii_lowercase();
+    }
+    token.nfc().collect::<String>().to_lowercase()
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || is_combining_mark(c)
+}
+
+/// The raw words of a text, in order (letters, digits and their marks).
+pub fn raw_words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !is_word_char(c))
+        .filter(|w| !w.is_empty())
+}
+
+/// Is `raw` written like an acronym (`ISEE`, `RSA`, `AdS`)?
+pub fn looks_like_acronym(raw: &str) -> bool {
+    let n = raw.chars().count();
+    (2..=6).contains(&n)
+        && raw.chars().all(|c| c.is_alphabetic())
+        && raw.chars().next().is_some_and(char::is_uppercase)
+        && raw.chars().filter(|c| c.is_uppercase()).count() >= 2
+}
+
+/// Turns folded words into index terms. Cheap to clone, not thread-safe
+/// to share (holds a cache): make one per thread with [`Pipeline::clone`].
+pub struct Pipeline {
+    stemmer: Stemmer,
+    stop: BTreeSet<String>,
+    overrides: BTreeMap<String, String>,
+    acronyms: BTreeSet<String>,
+    cache: HashMap<String, Option<String>>,
+}
+
+impl Clone for Pipeline {
+    fn clone(&self) -> Self {
+        Pipeline {
+            stemmer: Stemmer::create(Algorithm::Italian),
+            stop: self.stop.clone(),
+            overrides: self.overrides.clone(),
+            acronyms: self.acronyms.clone(),
+            cache: HashMap::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("acronyms", &self.acronyms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// The pipeline for a site whose synonym groups are `synonyms`.
+    pub fn new(synonyms: &[Vec<String>]) -> Pipeline {
+        let mut acronyms: BTreeSet<String> = ACRONYMS.iter().map(|s| s.to_string()).collect();
+        for phrase in synonyms.iter().flatten() {
+            for w in raw_words(phrase) {
+                if looks_like_acronym(w) {
+                    acronyms.insert(fold(w));
+                }
+            }
+        }
+        let mut overrides = BTreeMap::new();
+        for (term, words) in FAMILIES {
+            for w in *words {
+                overrides.insert(w.to_string(), term.to_string());
+            }
+        }
+        Pipeline {
+            stemmer: Stemmer::create(Algorithm::Italian),
+            stop: STOPWORDS.iter().map(|s| s.to_string()).collect(),
+            overrides,
+            acronyms,
+            cache: HashMap::new(),
+        }
+    }
+
+    pub fn stopwords(&self) -> &BTreeSet<String> {
+        &self.stop
+    }
+    pub fn overrides(&self) -> &BTreeMap<String, String> {
+        &self.overrides
+    }
+    pub fn acronyms(&self) -> &BTreeSet<String> {
+        &self.acronyms
+    }
+
+    /// Snowball Italian alone, for the equivalence test with the browser.
+    pub fn snowball(&self, folded: &str) -> String {
+        self.stemmer.stem(folded).into_owned()
+    }
+
+    /// The index term of a folded word, or `None` for a stopword or a
+    /// lone letter.
+    pub fn term(&mut self, folded: &str) -> Option<String> {
+        if let Some(t) = self.cache.get(folded) {
+            return t.clone();
+        }
+        let t = self.term_uncached(folded);
+        self.cache.insert(folded.to_string(), t.clone());
+        t
+    }
+
+    fn term_uncached(&self, w: &str) -> Option<String> {
+        if self.stop.contains(w) {
+            return None;
+        }
+        if w.chars().count() < 2 && !w.chars().all(|c| c.is_numeric()) {
+            return None;
+        }
+        if self.acronyms.contains(w) {
+            return Some(w.to_string());
+        }
+        if let Some(t) = self.overrides.get(w) {
+            return Some(t.clone());
+        }
+        if w.chars().any(|c| c.is_numeric()) {
+            return Some(w.to_string());
+        }
+        Some(self.stemmer.stem(w).into_owned())
+    }
+
+    /// Terms of a text, with the surface word each came from.
+    pub fn terms<'a>(&'a mut self, text: &'a str) -> impl Iterator<Item = (String, String)> + 'a {
+        raw_words(text).filter_map(move |raw| {
+            let folded = fold(raw);
+            self.term(&folded).map(|t| (t, surface(raw)))
+        })
+    }
+
+    /// Terms of a text without surfaces (queries, synonym phrases).
+    pub fn term_list(&mut self, text: &str) -> Vec<String> {
+        self.terms(text).map(|(t, _)| t).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> Pipeline {
+        Pipeline::new(&[vec!["ERP".into(), "case popolari".into()]])
+    }
+
+    #[test]
+    fn folds_case_accents_and_normal_forms() {
+        assert_eq!(fold("Invalidità"), "invalidita");
+        // "e" + combining grave (NFD) folds like the precomposed letter
+        assert_eq!(fold("PERCHE\u{300}"), "perche");
+        assert_eq!(fold("CITTÀ"), "citta");
+        assert_eq!(surface("Città"), "città");
+    }
+
+    #[test]
+    fn splits_on_apostrophes_and_punctuation() {
+        let words: Vec<&str> = raw_words("dell'ISEE, l’assegno (730)-bis").collect();
+        assert_eq!(words, ["dell", "ISEE", "l", "assegno", "730", "bis"]);
+        assert_eq!(p().term_list("dell'ISEE"), ["isee"]);
+    }
+
+    #[test]
+    fn drops_stopwords_and_lone_letters() {
+        assert_eq!(
+            p().term_list("non riesco a pagare l'affitto"),
+            ["pag", "affitt"]
+        );
+        assert_eq!(p().term_list("è più di 3"), ["3"]);
+    }
+
+    #[test]
+    fn acronyms_stay_whole_and_synonym_acronyms_are_added() {
+        let mut p = p();
+        for a in ["isee", "rsa", "cdi", "cude", "sad", "adi", "erp"] {
+            assert_eq!(p.term(a).as_deref(), Some(a));
+        }
+        assert!(looks_like_acronym("AdS"));
+        assert!(!looks_like_acronym("Casa"));
+        assert!(!looks_like_acronym("A"));
+    }
+
+    #[test]
+    fn domain_families_share_a_term() {
+        let mut p = p();
+        let t: Vec<_> = ["anziano", "anziani", "anziane", "Anziana"]
+            .iter()
+            .map(|w| p.term(&fold(w)))
+            .collect();
+        assert!(t.iter().all(|x| x.as_deref() == Some("anzian")), "{t:?}");
+        assert_eq!(p.term("domiciliare"), p.term("domiciliari"));
+        assert_eq!(p.term(&fold("invalidità")), p.term("invalido"));
+    }
+
+    #[test]
+    fn snowball_italian_stems() {
+        let mut p = p();
+        assert_eq!(p.term("telesoccorso").as_deref(), Some("telesoccors"));
+        assert_eq!(p.term("pagare").as_deref(), Some("pag"));
+        assert_eq!(p.term("affitti"), p.term("affitto"));
+        assert_eq!(p.term("730").as_deref(), Some("730"));
+        assert_eq!(p.term("b2").as_deref(), Some("b2"));
+    }
+}

@@ -1,0 +1,292 @@
+// Search tests (node --test): the example guide is built once, then
+//
+//   a. quality: tests/search/queries.json, top-3 rate per kind, fails under 90% overall;
+//   b. round trip: every service is found by its exact title (first, or in the top 3 when two
+//      services share the title's words);
+//   c. Rust/JS equivalence: the browser's pipeline (search.js) gives the generator's term for
+//      every word of the example guide, and the same Snowball stem for those words and for
+//      thousands of inflected forms built from them (every suffix rule);
+//   d. end to end in headless Chromium under a strict CSP: typing on the home page shows the
+//      expected result and the live-region announcement; /cerca/?q= deep links; filters;
+//      keyboard; "Forse cercavi"; axe finds no violation; no JavaScript: /cerca/ says so.
+//
+// Environment: SPORTELLO_BIN (default target/debug/sportello), SEARCH_TOOL (default: the
+// `search_tool` example next to it), CHROMIUM (default /usr/lib/chromium/chromium).
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { Pipeline, snowball, fold } from '../../themes/default/static/search.js';
+import { buildGuide, engineFor, top, sportelloBin, HERE } from './lib.mjs';
+import { evaluate, report } from './quality.mjs';
+import { start } from '../browser/server.mjs';
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
+const AXE = path.join(HERE, 'node_modules/axe-core/axe.min.js');
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'";
+
+function searchTool() {
+  if (process.env.SEARCH_TOOL) return path.resolve(process.env.SEARCH_TOOL);
+  return path.join(path.dirname(sportelloBin()), 'examples', 'search_tool');
+}
+
+function runTool(args, input) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(searchTool(), args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const chunks = [];
+    child.stdout.on('data', (c) => chunks.push(c));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(Buffer.concat(chunks).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)))
+        : reject(new Error(`search_tool ${args.join(' ')} exited with ${code}`)),
+    );
+    child.stdin.end(input ?? '');
+  });
+}
+
+let tmp;
+let siteDir;
+let server;
+let engine;
+let meta;
+
+before(async () => {
+  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'sportello-search-'));
+  siteDir = path.join(tmp, 'site');
+  server = await start(siteDir);
+  await buildGuide(siteDir, { baseUrl: server.url });
+  engine = engineFor(siteDir);
+  meta = await engine.meta();
+});
+
+after(async () => {
+  await server?.close();
+  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+});
+
+describe('quality', () => {
+  test('top-3 over the query set is at least 90% (per kind printed)', async () => {
+    const r = await evaluate(async (q, o) => (await top(engine, q, 3, o)).slugs);
+    console.log(report(r).replace(/^/gm, '# '));
+    assert.ok(r.total >= 60, `${r.total} queries`);
+    assert.ok(r.rate >= 0.9, `top-3 rate ${(100 * r.rate).toFixed(1)}% < 90%`);
+  });
+
+  test('every service is found by its exact title', async () => {
+    const titles = [];
+    for (let g = 0; g * meta.group < meta.docs; g++) {
+      const rows = JSON.parse(await fsp.readFile(path.join(siteDir, 'search/r', `${g}.json`), 'utf8'));
+      titles.push(...rows.map(([title, url]) => ({ title, url })));
+    }
+    assert.equal(titles.length, meta.docs);
+    const notFirst = [];
+    for (const { title, url } of titles) {
+      const res = await engine.search(title);
+      const frags = await engine.fragments(res.ids.slice(0, 3));
+      const urls = frags.map((f) => f.url);
+      assert.ok(urls.includes(url), `«${title}» not in the top 3: ${urls.join(', ')}`);
+      if (urls[0] !== url) notFirst.push(title);
+    }
+    assert.ok(notFirst.length <= 2, `not first: ${notFirst.join('; ')}`);
+  });
+
+  test('a typo gets a "Forse cercavi" suggestion, a known word does not', async () => {
+    const typo = await engine.search('telesocorso');
+    assert.equal(typo.suggestion, 'telesoccorso');
+    const known = await engine.search('telesoccorso');
+    assert.equal(known.suggestion, null);
+  });
+
+  test('filters by category and audience', async () => {
+    const all = await engine.search('anziani');
+    const cat = await engine.search('anziani', { category: 'mobilita-trasporti' });
+    assert.ok(cat.ids.length > 0 && cat.ids.length < all.ids.length);
+    for (const f of await engine.fragments(cat.ids)) assert.equal(f.category, 'Mobilità e trasporti');
+    const aud = await engine.search('affitto', { audience: 'persone-sole' });
+    assert.ok(aud.ids.length < (await engine.search('affitto')).ids.length);
+  });
+
+  test('a query reads only the files it needs', async () => {
+    const e = engineFor(siteDir);
+    await top(e, 'badante');
+    const files = e.read.map((f) => path.relative(path.join(siteDir, 'search'), f));
+    assert.ok(files.includes('meta.json'));
+    assert.ok(files.length <= 6, files.join(' '));
+    assert.ok(!files.some((f) => f.startsWith('f/')), 'facets are read only when filtering');
+  });
+});
+
+describe('Rust and JS text pipelines', () => {
+  test('same term for every word of the example guide', async () => {
+    const vocab = await runTool(['vocab']);
+    assert.ok(vocab.length > 1000, `${vocab.length} words`);
+    const p = new Pipeline(meta);
+    const diff = [];
+    for (const [word, term, stem] of vocab) {
+      if (fold(word) !== word) diff.push(`${word}: fold ${fold(word)}`);
+      if (p.term(word) !== term) diff.push(`${word}: term rust ${term} js ${p.term(word)}`);
+      if (snowball(word) !== stem) diff.push(`${word}: snowball rust ${stem} js ${snowball(word)}`);
+    }
+    assert.deepEqual(diff.slice(0, 20), [], `${diff.length} differences`);
+  });
+
+  test('same Snowball stem for inflected forms (every suffix rule)', async () => {
+    const vocab = await runTool(['vocab']);
+    const suffixes = ('a e i o à è ì ò ù ando endo are ere ire arono ato ata ati ate ito ita uto ' +
+      'iamo avano evano ivano erebbe irebbe isco iscono ità mente amente ativamente osamente ' +
+      'abilmente icità abilità ività azione azioni atrice atore icazione logia logie uzione usione ' +
+      'enza enze amento imento ismo ista istà oso osa ivo iva ativo icativo abile ibile anza ' +
+      'andogli endola arci erlo irsi arsene glielo ch che chi ghe ghi io ia ie cia gia').split(' ');
+    const words = new Set();
+    for (const [word] of vocab) {
+      if (!/^[a-z]+$/.test(word)) continue;
+      words.add(word);
+      const base = snowball(word);
+      for (const s of suffixes) words.add(base + s);
+    }
+    for (const w of ['qualità', 'aiuola', 'quieto', 'guardandogli', 'accomodarci', 'crocchi', 'crocchio',
+      'ártico', 'perché', 'cucchiaio', 'aiuto', 'buio', 'paura', 'uovo', 'ieri', 'iu', 'a', 'qu']) words.add(w);
+    const list = [...words];
+    const rust = await runTool(['stem'], list.join('\n') + '\n');
+    assert.equal(rust.length, list.length);
+    const diff = rust.filter(([w, s]) => snowball(w) !== s).map(([w, s]) => `${w}: rust ${s} js ${snowball(w)}`);
+    assert.deepEqual(diff.slice(0, 20), [], `${diff.length} of ${list.length} differ`);
+    console.log(`# ${list.length} words stemmed identically`);
+  });
+});
+
+describe('in the browser', () => {
+  let browser;
+  let ctx;
+  const origin = () => server.url;
+
+  before(async () => {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+        '--disable-component-update', '--no-first-run', '--disable-sync'],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  /** A page served with a strict CSP, recording errors and foreign requests. */
+  async function open(pathname, { js = true } = {}) {
+    ctx = await browser.newContext({ javaScriptEnabled: js });
+    const page = await ctx.newPage();
+    const problems = [];
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    page.on('pageerror', (e) => problems.push(String(e)));
+    page.on('request', (r) => {
+      if (!r.url().startsWith(origin() + '/')) problems.push(`request to ${r.url()}`);
+    });
+    await page.route('**/*', async (route) => {
+      const response = await route.fetch();
+      const headers = { ...response.headers() };
+      if ((headers['content-type'] || '').startsWith('text/html')) headers['content-security-policy'] = CSP;
+      await route.fulfill({ response, headers });
+    });
+    await page.goto(origin() + pathname, { waitUntil: 'load' });
+    return { page, problems };
+  }
+
+  async function axe(page) {
+    // evaluated through the DevTools protocol, which the page's CSP does not block
+    await page.evaluate(await fsp.readFile(AXE, 'utf8'));
+    const r = await page.evaluate(() =>
+      // eslint-disable-next-line no-undef
+      axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
+    );
+    return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  }
+
+  test('typing on the home page shows results and announces their number', async () => {
+    const { page, problems } = await open('/');
+    const input = page.getByLabel('Cerca un servizio');
+    await input.click();
+    await input.pressSequentially('badante', { delay: 60 });
+    const first = page.locator('#q-results .search-item a').first();
+    await first.waitFor();
+    assert.match(await first.textContent(), /Bonus assistenti familiari/);
+    const status = page.locator('#q-results [role="status"]');
+    await page.waitForFunction(() => /risultat[io] per «badante»/.test(document.querySelector('#q-results [role="status"]').textContent));
+    assert.match(await status.textContent(), /^\d+ risultat[io] per «badante»$/);
+    const item = page.locator('#q-results .search-item').first();
+    assert.ok((await item.locator('.search-summary').textContent()).length > 20, 'a summary');
+    assert.ok((await item.locator('.meta').textContent()).length > 3, 'a category');
+    // keyboard: down arrow from the box to the results, Enter opens one
+    await input.press('ArrowDown');
+    assert.equal(await page.evaluate(() => document.activeElement.closest('.search-item') !== null), true);
+    assert.deepEqual(await axe(page), []);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/servizi\//);
+    assert.deepEqual(problems, []);
+    await ctx.close();
+  });
+
+  test('a typo shows "Forse cercavi", and the header box works on any page', async () => {
+    const { page, problems } = await open('/servizi/isee/');
+    const input = page.locator('#q-header');
+    await input.pressSequentially('telesocorso', { delay: 30 });
+    const suggest = page.locator('#q-header-results .search-suggest');
+    await suggest.waitFor();
+    assert.match(await suggest.textContent(), /Forse cercavi telesoccorso/);
+    await page.locator('#q-header-results .search-item a', { hasText: 'Telesoccorso' }).first().waitFor();
+    assert.deepEqual(await axe(page), []);
+    assert.deepEqual(problems, []);
+    await ctx.close();
+  });
+
+  test('/cerca/?q= deep link, filters, and zero axe violations', async () => {
+    const { page, problems } = await open('/cerca/?q=anziani');
+    await page.locator('#q-results .search-item').first().waitFor();
+    assert.equal(await page.inputValue('#q'), 'anziani');
+    assert.equal(await page.locator('[data-nojs]').isHidden(), true);
+    await page.waitForFunction(() => /risultati per «anziani»/.test(document.querySelector('#q-results [role="status"]').textContent));
+    const before = await page.locator('#q-results [role="status"]').textContent();
+    await page.selectOption('#q-category', { label: 'Mobilità e trasporti' });
+    await page.waitForFunction((b) => {
+      const t = document.querySelector('#q-results [role="status"]').textContent;
+      return t && t !== b;
+    }, before);
+    const cats = await page.locator('#q-results .search-item .meta').allTextContents();
+    assert.ok(cats.length > 0 && cats.every((c) => c === 'Mobilità e trasporti'), cats.join());
+    assert.match(page.url(), /[?&]c=mobilita-trasporti/);
+    assert.deepEqual(await axe(page), []);
+    assert.deepEqual(problems, []);
+    await ctx.close();
+  });
+
+  test('without JavaScript /cerca/ says so and offers categories and the A-Z list', async () => {
+    const { page } = await open('/cerca/?q=badante', { js: false });
+    const note = page.locator('[data-nojs]');
+    assert.equal(await note.isVisible(), true);
+    assert.match(await note.textContent(), /JavaScript/);
+    assert.ok((await note.locator('a').count()) >= 3);
+    assert.deepEqual(await axe2(page), []);
+    await ctx.close();
+  });
+
+  // axe needs JavaScript in the page: check the no-JS page's static markup in a JS context.
+  async function axe2(page) {
+    const html = await page.content();
+    const c = await browser.newContext();
+    const p = await c.newPage();
+    await p.route('**/*', (route) => {
+      if (route.request().isNavigationRequest()) return route.fulfill({ body: html, contentType: 'text/html' });
+      if (route.request().url().endsWith('/search.js')) return route.abort();
+      return route.continue();
+    });
+    await p.goto(origin() + '/cerca/');
+    const v = await axe(p);
+    await c.close();
+    return v;
+  }
+});

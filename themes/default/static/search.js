@@ -1,0 +1,785 @@
+// Search for the guide: a dependency-free ES module, no WASM.
+//
+// The index (built by `sportello`, see generator/src/index/) lives under
+// `search/` next to this file. A query downloads meta.json, the dictionary
+// shard(s) of its words, the postings of frequent words and the result
+// fragments it shows: a few kilobytes. The text pipeline is the generator's:
+// the same tables (from meta.json) and the same Snowball Italian stemmer,
+// ported below and tested against rust-stemmers over the whole vocabulary.
+//
+// Without a `document` (Node) this module only exports the engine.
+
+// ---------------------------------------------------------------------------
+// Text pipeline
+
+const WORD_CHAR = /[\p{Alphabetic}\p{N}\p{M}]+/gu;
+const MARKS = /\p{M}/gu;
+
+/** Lowercase, NFC, accents folded (as `text::fold`). */
+export function fold(token) {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(token)) return token.toLowerCase();
+  return token.normalize('NFC').toLowerCase().normalize('NFD').replace(MARKS, '').normalize('NFC');
+}
+
+/** The raw words of a text (as `text::raw_words`). */
+export function rawWords(text) {
+  return text.match(WORD_CHAR) || [];
+}
+
+// Snowball Italian (snowballstem.org), for words already folded and lowercase.
+const VOWELS = 'aeiouàèìòù';
+const isV = (c) => c !== undefined && VOWELS.includes(c);
+const AEIO = 'aeioàèìò';
+
+const PRONOUNS = ('ci gli la le li lo mi ne si ti vi sene gliela gliele glieli glielo gliene ' +
+  'mela mele meli melo mene tela tele teli telo tene cela cele celi celo cene vela vele veli velo vene').split(' ');
+const STANDARD = {};
+for (const [k, words] of [
+  [1, 'anza anze ico ici ica ice iche ichi ismo ismi abile abili ibile ibili ista iste isti istà istè istì oso osi osa ose mente atrice atrici ante anti'],
+  [2, 'azione azioni atore atori'],
+  [3, 'logia logie'],
+  [4, 'uzione uzioni usione usioni'],
+  [5, 'enza enze'],
+  [6, 'amento amenti imento imenti'],
+  [7, 'amente'],
+  [8, 'ità'],
+  [9, 'ivo ivi iva ive'],
+]) {
+  for (const w of words.split(' ')) STANDARD[w] = k;
+}
+const VERB = new Set(('ammo ando ano are arono asse assero assi assimo ata ate ati ato ava avamo avano avate ' +
+  'avi avo emmo enda ende endi endo erà erai eranno ere erebbe erebbero erei eremmo eremo ereste eresti ' +
+  'erete erò erono essero ete eva evamo evano evate evi evo Yamo iamo immo irà irai iranno ire irebbe ' +
+  'irebbero irei iremmo iremo ireste iresti irete irò irono isca iscano isce isci isco iscono issero ita ' +
+  'ite iti ito iva ivamo ivano ivate ivi ivo ono uta ute uti uto ar ir').split(' '));
+
+/** Longest suffix of `w` (ending at `end`, starting at or after `min`) found in `has`. */
+function longest(w, end, has, maxLen, min = 0) {
+  for (let n = Math.min(maxLen, end - min); n > 0; n--) {
+    const s = w.slice(end - n, end);
+    if (has(s)) return s;
+  }
+  return null;
+}
+
+export function snowball(word) {
+  let w = word
+    .replace(/á/g, 'à').replace(/é/g, 'è').replace(/í/g, 'ì').replace(/ó/g, 'ò').replace(/ú/g, 'ù')
+    .replace(/qu/g, 'qU');
+  // u and i between vowels are consonants
+  const a = [...w];
+  for (let p = 0; p + 2 < a.length; p++) {
+    if (isV(a[p]) && (a[p + 1] === 'u' || a[p + 1] === 'i') && isV(a[p + 2])) {
+      a[p + 1] = a[p + 1].toUpperCase();
+    }
+  }
+  w = a.join('');
+  const len = w.length;
+  // regions
+  let pV = len;
+  if (len >= 2) {
+    if (isV(w[0])) {
+      if (!isV(w[1])) {
+        for (let i = 2; i < len; i++) if (isV(w[i])) { pV = i + 1; break; }
+      } else {
+        for (let i = 2; i < len; i++) if (!isV(w[i])) { pV = i + 1; break; }
+      }
+    } else if (!isV(w[1])) {
+      for (let i = 2; i < len; i++) if (isV(w[i])) { pV = i + 1; break; }
+    } else if (len >= 3) {
+      pV = 3;
+    }
+  }
+  const after = (from) => {
+    for (let i = from; i < len; i++) {
+      if (isV(w[i])) {
+        for (let j = i + 1; j < len; j++) if (!isV(w[j])) return j + 1;
+        return len;
+      }
+    }
+    return len;
+  };
+  const p1 = after(0);
+  const p2 = after(p1);
+  const inRV = (i) => i >= pV;
+  const inR1 = (i) => i >= p1;
+  const inR2 = (i) => i >= p2;
+
+  // step 0: attached pronouns
+  {
+    const pr = longest(w, w.length, (s) => PRONOUNS.includes(s), 6);
+    if (pr) {
+      const start = w.length - pr.length;
+      const before = longest(w, start, (s) => ['ando', 'endo', 'ar', 'er', 'ir'].includes(s), 4);
+      if (before && inRV(start - before.length)) {
+        w = before.length === 4 ? w.slice(0, start) : w.slice(0, start) + 'e';
+      }
+    }
+  }
+  // step 1: standard suffixes, else step 2: verb suffixes
+  let done = false;
+  {
+    const suf = longest(w, w.length, (s) => s in STANDARD, 6);
+    if (suf) {
+      const k = STANDARD[suf];
+      const at = w.length - suf.length;
+      const ends = (s) => w.endsWith(s);
+      const cut = (n) => { w = w.slice(0, w.length - n); };
+      if (k === 1 && inR2(at)) { cut(suf.length); done = true; }
+      else if (k === 2 && inR2(at)) {
+        cut(suf.length); done = true;
+        if (ends('ic') && inR2(w.length - 2)) cut(2);
+      } else if (k === 3 && inR2(at)) { w = w.slice(0, at) + 'log'; done = true; }
+      else if (k === 4 && inR2(at)) { w = w.slice(0, at) + 'u'; done = true; }
+      else if (k === 5 && inR2(at)) { w = w.slice(0, at) + 'ente'; done = true; }
+      else if (k === 6 && inRV(at)) { cut(suf.length); done = true; }
+      else if (k === 7 && inR1(at)) {
+        cut(suf.length); done = true;
+        const s2 = longest(w, w.length, (s) => ['ic', 'abil', 'os', 'iv'].includes(s), 4);
+        if (s2 && inR2(w.length - s2.length)) {
+          cut(s2.length);
+          if (s2 === 'iv' && ends('at') && inR2(w.length - 2)) cut(2);
+        }
+      } else if (k === 8 && inR2(at)) {
+        cut(suf.length); done = true;
+        const s2 = longest(w, w.length, (s) => ['ic', 'abil', 'iv'].includes(s), 4);
+        if (s2 && inR2(w.length - s2.length)) cut(s2.length);
+      } else if (k === 9 && inR2(at)) {
+        cut(suf.length); done = true;
+        if (ends('at') && inR2(w.length - 2)) {
+          cut(2);
+          if (ends('ic') && inR2(w.length - 2)) cut(2);
+        }
+      }
+    }
+  }
+  if (!done && w.length >= pV) {
+    const v = longest(w, w.length, (s) => VERB.has(s), 8, pV);
+    if (v) w = w.slice(0, w.length - v.length);
+  }
+  // step 3a, 3b
+  if (w.length && AEIO.includes(w[w.length - 1]) && inRV(w.length - 1)) {
+    w = w.slice(0, -1);
+    if (w.endsWith('i') && inRV(w.length - 1)) w = w.slice(0, -1);
+  }
+  if ((w.endsWith('ch') || w.endsWith('gh')) && inRV(w.length - 2)) w = w.slice(0, -1);
+  return w.replace(/I/g, 'i').replace(/U/g, 'u');
+}
+
+/** Folded words to index terms, with the generator's tables (from meta.json). */
+export class Pipeline {
+  constructor(meta) {
+    this.stop = new Set(meta.stopwords);
+    this.acronyms = new Set(meta.acronyms);
+    this.overrides = new Map(Object.entries(meta.overrides));
+    this.cache = new Map();
+  }
+
+  term(w) {
+    let t = this.cache.get(w);
+    if (t === undefined) {
+      t = this.#term(w);
+      this.cache.set(w, t);
+    }
+    return t;
+  }
+
+  #term(w) {
+    if (this.stop.has(w)) return null;
+    const chars = [...w];
+    if (chars.length < 2 && !/^\p{N}*$/u.test(w)) return null;
+    if (this.acronyms.has(w)) return w;
+    const o = this.overrides.get(w);
+    if (o !== undefined) return o;
+    if (/\p{N}/u.test(w)) return w;
+    return snowball(w);
+  }
+
+  terms(text) {
+    const out = [];
+    for (const raw of rawWords(text)) {
+      const t = this.term(fold(raw));
+      if (t !== null) out.push(t);
+    }
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Index files
+
+const utf8 = new TextDecoder();
+
+function varint(buf, st) {
+  let v = 0;
+  let shift = 0;
+  for (;;) {
+    const b = buf[st.pos++];
+    if (b === undefined) throw new Error('truncated index file');
+    v += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) return v;
+    shift += 7;
+  }
+}
+
+function frontCoded(buf, st, base) {
+  const shared = varint(buf, st);
+  const len = varint(buf, st);
+  const out = new Uint8Array(shared + len);
+  out.set(base.subarray(0, shared));
+  out.set(buf.subarray(st.pos, st.pos + len), shared);
+  st.pos += len;
+  return out;
+}
+
+/** A dictionary shard: sorted terms, their written forms, df and inline postings. */
+export function decodeShard(buf) {
+  const st = { pos: 0 };
+  const n = varint(buf, st);
+  const terms = [];
+  const surfaces = [];
+  const df = [];
+  const inline = [];
+  let prev = new Uint8Array(0);
+  for (let i = 0; i < n; i++) {
+    const term = frontCoded(buf, st, prev);
+    const surface = frontCoded(buf, st, term);
+    terms.push(utf8.decode(term));
+    surfaces.push(utf8.decode(surface));
+    df.push(varint(buf, st));
+    const len = varint(buf, st);
+    inline.push(len ? buf.subarray(st.pos, st.pos + len) : null);
+    st.pos += len;
+    prev = term;
+  }
+  const index = new Map(terms.map((t, i) => [t, i]));
+  return { terms, surfaces, df, inline, index };
+}
+
+/** Postings: doc ids and payload bytes. */
+export function decodePostings(buf) {
+  const docs = [];
+  const pay = [];
+  const st = { pos: 0 };
+  let doc = 0;
+  while (st.pos < buf.length) {
+    doc += varint(buf, st);
+    docs.push(doc);
+    pay.push(buf[st.pos++]);
+  }
+  return { docs: Uint32Array.from(docs), pay: Uint8Array.from(pay) };
+}
+
+/** File name of a term: itself when [a-z0-9]+, else `_` and its UTF-8 in hex. */
+export function fileName(term) {
+  if (/^[a-z0-9]+$/.test(term)) return term;
+  let s = '_';
+  for (const b of new TextEncoder().encode(term)) s += b.toString(16).padStart(2, '0');
+  return s;
+}
+
+/** Damerau-Levenshtein distance (optimal string alignment), or max+1 when larger. */
+export function distance(a, b, max) {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  const n = a.length;
+  const m = b.length;
+  let pp = new Array(m + 1).fill(0);
+  let p = Array.from({ length: m + 1 }, (_, j) => j);
+  for (let i = 1; i <= n; i++) {
+    const c = new Array(m + 1);
+    c[0] = i;
+    let rowMin = i;
+    for (let j = 1; j <= m; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(p[j] + 1, c[j - 1] + 1, p[j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        v = Math.min(v, pp[j - 2] + 1);
+      }
+      c[j] = v;
+      if (v < rowMin) rowMin = v;
+    }
+    if (rowMin > max) return max + 1;
+    pp = p;
+    p = c;
+  }
+  return p[m];
+}
+
+const K1 = 1.2;
+const B = 0.75;
+const EXACT = 0;
+const PREFIX = 1;
+const TYPO = 2;
+const KIND_WEIGHT = [1, 0.6, 0.45];
+const PREFIX_TERMS = 6;
+
+// ---------------------------------------------------------------------------
+// Engine
+
+async function fetchBytes(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+export class SearchEngine {
+  /**
+   * @param {string|URL} base  URL of the index directory (ending in `/`)
+   * @param {(url: string) => Promise<Uint8Array>} [load]  fetches a file
+   */
+  constructor(base, load = fetchBytes) {
+    this.base = String(base);
+    this.load = load;
+    this.files = new Map();
+  }
+
+  #file(path) {
+    let p = this.files.get(path);
+    if (!p) {
+      p = this.load(this.base + path);
+      this.files.set(path, p);
+      p.catch(() => this.files.delete(path));
+    }
+    return p;
+  }
+
+  async #json(path) {
+    return JSON.parse(utf8.decode(await this.#file(path)));
+  }
+
+  meta() {
+    if (!this.metaP) {
+      this.metaP = this.#json('meta.json').then((m) => {
+        if (m.format !== 1) throw new Error(`unknown index format ${m.format}`);
+        this.pipeline = new Pipeline(m);
+        return m;
+      });
+      this.metaP.catch(() => { this.metaP = null; });
+    }
+    return this.metaP;
+  }
+
+  #shardIndex(meta, term) {
+    // number of boundaries <= term
+    let lo = 0;
+    let hi = meta.shards.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (meta.shards[mid] <= term) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  async #shard(meta, i) {
+    const key = 't' + i;
+    let s = this.files.get(key);
+    if (!s) {
+      const first = i === 0 ? '' : meta.shards[i - 1];
+      s = this.#file(`t/${fileName(first)}.bin`).then(decodeShard);
+      this.files.set(key, s);
+    }
+    return s;
+  }
+
+  async #postings(shard, i) {
+    if (!shard.decoded) shard.decoded = new Map();
+    let p = shard.decoded.get(i);
+    if (!p) {
+      p = shard.inline[i]
+        ? Promise.resolve(decodePostings(shard.inline[i]))
+        : this.#file(`p/${fileName(shard.terms[i])}.bin`).then(decodePostings);
+      shard.decoded.set(i, p);
+    }
+    return p;
+  }
+
+  /** Candidate terms of one query word: [{shard, i, kind}] */
+  async #candidates(meta, word) {
+    const out = [];
+    const seen = new Set();
+    const add = (shard, i, kind) => {
+      const t = shard.terms[i];
+      if (!seen.has(t)) {
+        seen.add(t);
+        out.push({ shard, i, kind });
+      }
+    };
+    if (word.term !== null) {
+      const shard = await this.#shard(meta, this.#shardIndex(meta, word.term));
+      const i = shard.index.get(word.term);
+      if (i !== undefined) add(shard, i, EXACT);
+    }
+    if (word.prefix && word.folded.length >= 2) {
+      const from = this.#shardIndex(meta, word.folded);
+      const to = this.#shardIndex(meta, word.folded + '\uffff');
+      const found = [];
+      for (let s = from; s <= to; s++) {
+        const shard = await this.#shard(meta, s);
+        shard.terms.forEach((t, i) => {
+          if (t.startsWith(word.folded) && t !== word.term) found.push({ shard, i });
+        });
+      }
+      found.sort((a, b) => b.shard.df[b.i] - a.shard.df[a.i]);
+      for (const f of found.slice(0, PREFIX_TERMS)) add(f.shard, f.i, PREFIX);
+    }
+    const letters = [...word.folded].length;
+    if (out.length === 0 && word.term !== null && letters >= 4 && !/\p{N}/u.test(word.folded)) {
+      const max = letters >= 8 ? 2 : 1;
+      // the shard of the word and its neighbours that hold words of the same first letter
+      const shards = new Set();
+      const first = word.term[0];
+      for (const at of [this.#shardIndex(meta, word.term), this.#shardIndex(meta, word.folded)]) {
+        shards.add(at);
+        if (at > 0 && meta.shards[at - 1][0] === first) shards.add(at - 1);
+        else if (at > 0 && at - 1 === 0) shards.add(0);
+        if (at < meta.shards.length && meta.shards[at][0] === first) shards.add(at + 1);
+      }
+      // rank: distance, then a match of the written word before a match of the stem
+      let best = [];
+      let bestKey = Infinity;
+      for (const s of shards) {
+        const shard = await this.#shard(meta, s);
+        shard.terms.forEach((t, i) => {
+          const dw = distance(word.folded, fold(shard.surfaces[i]), max);
+          const dt = distance(word.term, t, max);
+          const d = Math.min(dw, dt);
+          if (d > max) return;
+          const key = 2 * d + (dw <= dt ? 0 : 1);
+          if (key < bestKey) {
+            bestKey = key;
+            best = [{ shard, i }];
+          } else if (key === bestKey) {
+            best.push({ shard, i });
+          }
+        });
+      }
+      best.sort((a, b) => b.shard.df[b.i] - a.shard.df[a.i]);
+      for (const c of best.slice(0, 3)) add(c.shard, c.i, TYPO);
+      if (best.length) word.suggestion = best[0].shard.surfaces[best[0].i];
+    }
+    return out;
+  }
+
+  /** Splits a query into words; the last one is a prefix while typing. */
+  parse(query, typing) {
+    const raws = rawWords(query);
+    const partial = typing && raws.length > 0 && !/[\s\p{P}]$/u.test(query);
+    const words = [];
+    const seen = new Set();
+    raws.forEach((raw, k) => {
+      const folded = fold(raw);
+      const term = this.pipeline.term(folded);
+      const prefix = partial && k === raws.length - 1 && (term !== null || folded.length >= 3);
+      if (term === null && !prefix) return;
+      const key = (term ?? '') + (prefix ? '*' + folded : '');
+      if (seen.has(key)) return;
+      seen.add(key);
+      words.push({ raw, folded, term, prefix });
+    });
+    return words;
+  }
+
+  /**
+   * Ranks the services for `query`.
+   * @param {string} query
+   * @param {{typing?: boolean, category?: string, audience?: string}} [opts]
+   * @returns {Promise<{ids: number[], words: object[], suggestion: string|null}>}
+   */
+  async search(query, opts = {}) {
+    const meta = await this.meta();
+    const words = this.parse(query, !!opts.typing);
+    const n = meta.docs;
+    if (words.length === 0 || n === 0) return { ids: [], words, suggestion: null };
+    const cands = await Promise.all(words.map((w) => this.#candidates(meta, w)));
+    const matched = new Uint8Array(n);
+    const kinds = new Uint8Array(n);
+    const titles = new Uint8Array(n);
+    const score = new Float64Array(n);
+    const best = new Float64Array(n);
+    const bestKind = new Uint8Array(n);
+    const bestTitle = new Uint8Array(n);
+    const avgdl = meta.avgdl || 1;
+    for (let w = 0; w < words.length; w++) {
+      best.fill(0);
+      const touched = [];
+      const lists = await Promise.all(cands[w].map((c) => this.#postings(c.shard, c.i)));
+      cands[w].forEach((c, k) => {
+        const df = c.shard.df[c.i];
+        const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
+        const kw = KIND_WEIGHT[c.kind];
+        const { docs, pay } = lists[k];
+        for (let j = 0; j < docs.length; j++) {
+          const d = docs[j];
+          const p = pay[j];
+          const tf = 2 ** (((p >> 3) & 15) / 2) - 1;
+          const dl = 50 * 2 ** ((p & 7) / 2);
+          const s = kw * idf * (tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * dl) / avgdl));
+          if (best[d] === 0) touched.push(d);
+          if (s > best[d] || (s === best[d] && c.kind < bestKind[d])) {
+            best[d] = s;
+            bestKind[d] = c.kind;
+            bestTitle[d] = p >> 7;
+          }
+        }
+      });
+      // a word found in more than half of the services (BM25's idf <= 0) does
+      // not tell them apart: it ranks, but does not count as a matched word
+      const informative = cands[w].some((c) => c.shard.df[c.i] <= n / 2);
+      for (const d of touched) {
+        if (informative) matched[d]++;
+        kinds[d] += bestKind[d];
+        titles[d] += bestTitle[d];
+        score[d] += best[d];
+      }
+    }
+    let filter = null;
+    for (const [kind, slug] of [['c', opts.category], ['a', opts.audience]]) {
+      if (!slug) continue;
+      const bits = await this.#file(`f/${kind}-${slug}.bin`).catch(() => new Uint8Array(0));
+      const f = (d) => (bits[d >> 3] >> (d & 7)) & 1;
+      const prev = filter;
+      filter = prev ? (d) => prev(d) && f(d) : f;
+    }
+    const ids = [];
+    const key = new Float64Array(n);
+    const q = words.length;
+    for (let d = 0; d < n; d++) {
+      if (!score[d] || (filter && !filter(d))) continue;
+      ids.push(d);
+      const boost = 1 + titles[d] / q; // title coverage
+      key[d] = matched[d] * 1e9 - kinds[d] * 1e7 + Math.min(score[d] * boost, 9e6);
+    }
+    ids.sort((a, b) => key[b] - key[a] || a - b);
+    const typos = words.filter((w) => w.suggestion);
+    let suggestion = null;
+    if (typos.length) {
+      suggestion = words
+        .map((w) => w.suggestion || w.raw)
+        .join(' ');
+    }
+    return { ids, words, suggestion };
+  }
+
+  /** Title, URL, summary and category of documents. */
+  async fragments(ids) {
+    const meta = await this.meta();
+    const g = meta.group;
+    const files = await Promise.all(ids.map((d) => this.#json(`r/${Math.floor(d / g)}.json`)));
+    return ids.map((d, k) => {
+      const [title, url, summary, cat] = files[k][d % g];
+      return { id: d, title, url, summary, category: meta.categories[cat]?.name ?? '' };
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// User interface (browser only)
+
+const PAGE = 10;
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === 'text') e.textContent = v;
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  e.append(...children);
+  return e;
+}
+
+function label(form, name, vars = {}) {
+  const s = form.dataset['t' + name[0].toUpperCase() + name.slice(1)] || '';
+  return s.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? '');
+}
+
+function enhance(form, engine) {
+  const input = form.querySelector('input[name="q"]');
+  if (!input) return;
+  // "page": the search page (filters, address in sync); "home": filters; "compact": the header
+  const kind = form.dataset.search;
+  const full = kind !== 'compact';
+  const isPage = kind === 'page';
+  const id = (s) => `${input.id}-${s}`;
+  const box = el('div', { class: 'search-results', id: id('results') });
+  const status = el('p', { class: 'search-status', role: 'status', id: id('status') });
+  const suggest = el('p', { class: 'search-suggest', hidden: true });
+  const list = el('ul', { class: 'search-list', 'aria-label': label(form, 'resultsLabel') });
+  const more = el('button', { type: 'button', class: 'search-more', hidden: true, text: label(form, 'more') });
+  const allLink = full
+    ? null
+    : el('p', { class: 'search-all', hidden: true }, el('a', { href: form.action, text: label(form, 'all') }));
+  const selects = {};
+  let ready = Promise.resolve();
+  if (full) {
+    const filters = el('fieldset', { class: 'search-filters', hidden: true },
+      el('legend', { text: label(form, 'filters') }));
+    for (const [key, kind] of [['category', 'c'], ['audience', 'a']]) {
+      const sel = el('select', { id: id(key), name: kind });
+      sel.append(el('option', { value: '', text: label(form, 'any') }));
+      filters.append(el('div', { class: 'search-filter' },
+        el('label', { for: sel.id, text: label(form, key) }), sel));
+      selects[key] = sel;
+    }
+    box.append(filters);
+    ready = engine.meta().then((meta) => {
+      for (const [key, list2] of [['category', meta.categories], ['audience', meta.audiences]]) {
+        for (const f of list2) if (f.n > 0) selects[key].append(el('option', { value: f.slug, text: f.name }));
+      }
+      if (isPage) {
+        const params = new URLSearchParams(location.search);
+        selects.category.value = params.get('c') || '';
+        selects.audience.value = params.get('a') || '';
+      }
+      filters.hidden = false;
+    }).catch(() => {});
+  }
+  box.append(status, suggest, list, more);
+  if (allLink) box.append(allLink);
+  form.after(box);
+  input.setAttribute('aria-controls', list.id = id('list'));
+
+  let timer = 0;
+  let announceTimer = 0;
+  let seq = 0;
+  let shown = [];
+  let current = null;
+
+  const render = async (res, query, typing) => {
+    const my = seq;
+    const ids = res.ids.slice(0, shown.length + PAGE);
+    const frags = await engine.fragments(ids.slice(shown.length));
+    if (my !== seq) return;
+    for (const f of frags) {
+      list.append(el('li', { class: 'search-item' },
+        el('a', { href: f.url, class: 'search-title', text: f.title }),
+        el('p', { class: 'search-summary', text: f.summary }),
+        el('p', { class: 'meta', text: f.category })));
+    }
+    shown = ids;
+    more.hidden = res.ids.length <= shown.length;
+    if (allLink) {
+      allLink.hidden = res.ids.length === 0;
+      allLink.firstChild.href = `${form.action}?q=${encodeURIComponent(query)}`;
+    }
+    suggest.replaceChildren();
+    suggest.hidden = !res.suggestion;
+    if (res.suggestion) {
+      const a = el('a', { href: `${form.action}?q=${encodeURIComponent(res.suggestion)}`, text: res.suggestion });
+      a.addEventListener('click', (e) => {
+        e.preventDefault();
+        input.value = res.suggestion;
+        run(false);
+        input.focus();
+      });
+      suggest.append(label(form, 'didYouMean') + ' ', a, '?');
+    }
+    const count = res.ids.length;
+    const msg = label(form, count === 0 ? 'none' : count === 1 ? 'one' : 'many', { n: count, q: query.trim() });
+    clearTimeout(announceTimer);
+    // announce once typing has stopped, not at every keystroke
+    announceTimer = setTimeout(() => { status.textContent = msg; }, typing ? 700 : 50);
+  };
+
+  const run = async (typing) => {
+    const my = ++seq;
+    const query = input.value;
+    if (isPage) {
+      const url = new URL(location.href);
+      url.searchParams.set('q', query);
+      for (const [k, sel] of [['c', selects.category], ['a', selects.audience]]) {
+        if (sel.value) url.searchParams.set(k, sel.value);
+        else url.searchParams.delete(k);
+      }
+      history.replaceState(null, '', url);
+    }
+    box.classList.toggle('open', query.trim() !== '');
+    if (!query.trim()) {
+      clearTimeout(announceTimer);
+      list.replaceChildren();
+      shown = [];
+      more.hidden = true;
+      suggest.hidden = true;
+      if (allLink) allLink.hidden = true;
+      status.textContent = '';
+      return;
+    }
+    try {
+      const res = await engine.search(query, {
+        typing,
+        category: full ? selects.category.value : '',
+        audience: full ? selects.audience.value : '',
+      });
+      if (my !== seq) return;
+      current = { res, query, typing };
+      list.replaceChildren();
+      shown = [];
+      await render(res, query, typing);
+    } catch (err) {
+      if (my !== seq) return;
+      status.textContent = label(form, 'error');
+      console.error(err);
+    }
+  };
+
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => run(true), 150);
+  });
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'ArrowDown' && list.firstElementChild) {
+      e.preventDefault();
+      list.querySelector('a').focus();
+    } else if (e.key === 'Escape' && input.value) {
+      input.value = '';
+      run(false);
+    }
+  });
+  list.addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    const links = [...list.querySelectorAll('a')];
+    const i = links.indexOf(document.activeElement);
+    if (i < 0) return;
+    e.preventDefault();
+    if (e.key === 'ArrowDown') links[Math.min(i + 1, links.length - 1)].focus();
+    else if (i === 0) input.focus();
+    else links[i - 1].focus();
+  });
+  more.addEventListener('click', async () => {
+    if (!current) return;
+    const before = shown.length;
+    await render(current.res, current.query, false);
+    list.children[before]?.querySelector('a')?.focus();
+  });
+  for (const sel of Object.values(selects)) sel.addEventListener('change', () => run(false));
+  if (isPage) {
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      clearTimeout(timer);
+      run(false);
+    });
+    const q = new URLSearchParams(location.search).get('q');
+    if (q) {
+      input.value = q;
+      ready.finally(() => run(false));
+    }
+  }
+}
+
+function init() {
+  const forms = document.querySelectorAll('form[data-search]');
+  if (!forms.length) return;
+  const base = new URL('search/', import.meta.url);
+  const engine = new SearchEngine(base);
+  const css = el('link', { rel: 'stylesheet', href: new URL('search.css', import.meta.url).href });
+  document.head.append(css);
+  document.querySelectorAll('[data-nojs]').forEach((e) => { e.hidden = true; });
+  forms.forEach((form) => enhance(form, engine));
+}
+
+if (typeof document !== 'undefined') {
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+}
