@@ -31,7 +31,7 @@ cargo test --workspace --locked
 
 echo "== browser tests (headless Chromium + axe-core)"
 # cargo test has just built target/debug/sportello.
-SPORTELLO_BIN="$PWD/target/debug/sportello" tests/browser/run.sh
+SPORTELLO_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/sportello" tests/browser/run.sh
 
 echo "== search tests (quality, Rust/JS equivalence, end to end in Chromium)"
-SPORTELLO_BIN="$PWD/target/debug/sportello" tests/search/run.sh
+SPORTELLO_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/sportello" tests/search/run.sh

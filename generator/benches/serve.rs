@@ -1,7 +1,7 @@
 //! Live-reload benchmark: with a synthetic guide of N services (default
 //! 10,000) served by `sportello serve`, the time from saving one entry to the
 //! changed text being served over HTTP, on the service page and on its
-//! category page (and in the search index, once it has the change).
+//! category page and in the search index's result fragments.
 //!
 //!     cargo bench -p sportello --bench serve
 //!     SPORTELLO_BENCH_N=2000 SPORTELLO_BENCH_EDITS=20 cargo bench -p sportello --bench serve
@@ -105,6 +105,7 @@ fn main() {
 
     let mut page = Vec::new();
     let mut category = Vec::new();
+    let mut search = Vec::new();
     for k in 0..edits {
         let i = (k * 7919 + 13) % n;
         let slug = synth::service_slug(i);
@@ -128,8 +129,16 @@ fn main() {
         let deadline = saved + Duration::from_secs(30);
         let t_page = wait_for(port, &format!("/servizi/{slug}/"), &marker, deadline);
         let t_cat = wait_for(port, &format!("/categorie/{cat}/"), &marker, deadline);
+        // Services are search documents in slug order, results 8 to a file.
+        let t_search = wait_for(
+            port,
+            &format!("/search/r/{}.json", i / 8),
+            &marker,
+            deadline,
+        );
         page.push((t_page - saved).as_secs_f64() * 1000.0);
         category.push((t_cat - saved).as_secs_f64() * 1000.0);
+        search.push((t_search - saved).as_secs_f64() * 1000.0);
         // Restore, and let that rebuild finish before the next edit.
         std::fs::write(&path, &text).unwrap();
         let title = title_line
@@ -147,6 +156,7 @@ fn main() {
     let _ = child.wait();
     page.sort_by(f64::total_cmp);
     category.sort_by(f64::total_cmp);
+    search.sort_by(f64::total_cmp);
     println!("serve benchmark: {n} services, {edits} edits (save -> text served over HTTP), debounce 30 ms included");
     println!(
         "  service page   p50 {:.0} ms, p95 {:.0} ms",
@@ -157,5 +167,10 @@ fn main() {
         "  category page  p50 {:.0} ms, p95 {:.0} ms",
         percentile(&category, 0.5),
         percentile(&category, 0.95)
+    );
+    println!(
+        "  search index   p50 {:.0} ms, p95 {:.0} ms",
+        percentile(&search, 0.5),
+        percentile(&search, 0.95)
     );
 }

@@ -23,22 +23,18 @@
 //! what changed and yields exactly the files of a full build.
 
 pub mod builder;
+pub mod files;
 pub mod shard;
 pub mod text;
 
 use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
-use serde_json::json;
 
 use crate::model::Site;
 use crate::write::OutputFile;
-use builder::{index_doc, Doc, DocInput, FxMap, Synonyms, Tokenizer};
-use shard::{Entry, Posting};
+use builder::{index_doc, Doc, DocInput, Synonyms, Tokenizer};
 use text::Pipeline;
-
-/// Postings of a term and the votes for its written forms.
-type TermData<'a> = (Vec<Posting>, FxMap<&'a str, u32>);
 
 /// Directory of the index in the output.
 pub const DIR: &str = "search";
@@ -65,6 +61,8 @@ pub struct SearchIndex {
     docs: Vec<Doc>,
     categories: Vec<Facet>,
     audiences: Vec<Facet>,
+    /// The files as last encoded by [`SearchIndex::edit`], to patch them.
+    encoded: Option<files::Encoded>,
 }
 
 impl Default for SearchIndex {
@@ -77,6 +75,7 @@ impl Default for SearchIndex {
             docs: Vec::new(),
             categories: Vec::new(),
             audiences: Vec::new(),
+            encoded: None,
         }
     }
 }
@@ -112,6 +111,57 @@ impl SearchIndex {
             docs,
             categories: facets(&site.categories),
             audiences: facets(&site.audiences),
+            encoded: None,
+        }
+    }
+
+    /// For `serve`: brings the index up to date after the services named in
+    /// `changed` were edited, added or removed, and returns only the files
+    /// that changed. When the set of services is the same and nothing but
+    /// those services changed (`others_may_change` false), only their
+    /// documents are tokenised and only the files they touch are encoded
+    /// again; otherwise it falls back to [`SearchIndex::update`] and a full
+    /// encoding. Either way the files equal those of a full build.
+    pub fn edit<S: AsRef<str>>(
+        &mut self,
+        site: &Site,
+        changed: &[S],
+        others_may_change: bool,
+    ) -> files::Delta {
+        let same_services = site.services.len() == self.docs.len()
+            && site
+                .services
+                .iter()
+                .zip(&self.docs)
+                .all(|(s, d)| s.slug == d.slug);
+        let in_place = same_services && !others_may_change && site.synonyms == self.synonyms;
+        match self.encoded.take() {
+            Some(mut enc) if in_place => {
+                let mut tok = Tokenizer::new(self.pipeline.clone(), &self.syn);
+                let mut edits = Vec::new();
+                for slug in changed {
+                    let Ok(id) = self
+                        .docs
+                        .binary_search_by(|d| d.slug.as_str().cmp(slug.as_ref()))
+                    else {
+                        continue;
+                    };
+                    let doc = index_doc(&DocInput::new(site, &site.services[id]), &mut tok);
+                    if doc != self.docs[id] {
+                        edits.push((id, std::mem::replace(&mut self.docs[id], doc)));
+                    }
+                }
+                let delta = enc.patch(self, &edits);
+                self.encoded = Some(enc);
+                delta
+            }
+            old => {
+                self.update(site, changed);
+                let enc = files::Encoded::full(self);
+                let delta = enc.delta_from(&old.unwrap_or_default());
+                self.encoded = Some(enc);
+                delta
+            }
         }
     }
 
@@ -214,120 +264,9 @@ impl SearchIndex {
         out
     }
 
-    /// The files of the index, relative to the output directory.
+    /// The files of the index, relative to the output directory, sorted.
     pub fn files(&self) -> Vec<OutputFile> {
-        let n = self.docs.len();
-        let mut files: Vec<OutputFile> = Vec::new();
-
-        // Invert: term -> postings, and the commonest written form.
-        let mut inverted: FxMap<&str, (Vec<Posting>, FxMap<&str, u32>)> = FxMap::default();
-        for (id, d) in self.docs.iter().enumerate() {
-            for (term, t) in &d.terms {
-                let e = inverted.entry(term).or_default();
-                e.0.push(Posting {
-                    doc: id as u32,
-                    payload: shard::payload(t.title, t.weight, d.len),
-                });
-                *e.1.entry(&t.surface).or_default() += t.surface_count;
-            }
-        }
-        let mut terms: Vec<(&str, TermData<'_>)> = inverted.into_iter().collect();
-        terms.sort_unstable_by(|a, b| a.0.cmp(b.0));
-
-        // Dictionary shards and posting files.
-        let mut boundaries: Vec<String> = Vec::new();
-        let mut shard: Vec<Entry> = Vec::new();
-        let flush = |shard: &mut Vec<Entry>, files: &mut Vec<OutputFile>, first: &str| {
-            if !shard.is_empty() {
-                files.push((
-                    format!("{DIR}/t/{}.bin", shard::file_name(first)),
-                    shard::encode_shard(shard),
-                ));
-                shard.clear();
-            }
-        };
-        let mut first = String::new();
-        for (term, (postings, surfaces)) in &terms {
-            if !shard.is_empty() && shard::fnv1a(term).is_multiple_of(SHARD_TERMS) {
-                flush(&mut shard, &mut files, &first);
-                first = term.to_string();
-                boundaries.push(first.clone());
-            }
-            let bytes = shard::encode_postings(postings);
-            let inline = if bytes.len() > shard::INLINE_MAX {
-                files.push((format!("{DIR}/p/{}.bin", shard::file_name(term)), bytes));
-                Vec::new()
-            } else {
-                bytes
-            };
-            let surface = surfaces
-                .iter()
-                .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
-                .map(|(s, _)| s.to_string())
-                .unwrap_or_default();
-            shard.push(Entry {
-                term: term.to_string(),
-                surface,
-                df: postings.len() as u32,
-                inline,
-            });
-        }
-        flush(&mut shard, &mut files, &first);
-
-        // Result fragments, GROUP per file.
-        for (g, chunk) in self.docs.chunks(GROUP).enumerate() {
-            let rows: Vec<_> = chunk
-                .iter()
-                .map(|d| json!([d.title, d.url, d.summary, d.category]))
-                .collect();
-            files.push((
-                format!("{DIR}/r/{g}.json"),
-                serde_json::to_vec(&rows).expect("JSON of strings"),
-            ));
-        }
-
-        // Facet bitmaps.
-        let mut facet_meta = |kind: &str, list: &[Facet], of: &dyn Fn(&Doc, usize) -> bool| {
-            let mut out = Vec::new();
-            for (i, f) in list.iter().enumerate() {
-                let ids: Vec<usize> = (0..n).filter(|&d| of(&self.docs[d], i)).collect();
-                if !ids.is_empty() {
-                    files.push((
-                        format!("{DIR}/f/{kind}-{}.bin", f.slug),
-                        shard::bitmap(n, ids.iter().copied()),
-                    ));
-                }
-                out.push(json!({"slug": f.slug, "name": f.name, "n": ids.len()}));
-            }
-            out
-        };
-        let categories = facet_meta("c", &self.categories, &|d, i| d.category == i);
-        let audiences = facet_meta("a", &self.audiences, &|d, i| d.audiences.contains(&i));
-
-        let total: u64 = self.docs.iter().map(|d| u64::from(d.len)).sum();
-        let avgdl = if n == 0 {
-            0.0
-        } else {
-            (total as f64 / n as f64 * 10.0).round() / 10.0
-        };
-        let meta = json!({
-            "format": FORMAT,
-            "docs": n,
-            "avgdl": avgdl,
-            "group": GROUP,
-            "shards": boundaries,
-            "categories": categories,
-            "audiences": audiences,
-            "stopwords": self.pipeline.stopwords(),
-            "acronyms": self.pipeline.acronyms(),
-            "overrides": self.pipeline.overrides(),
-        });
-        files.push((
-            format!("{DIR}/meta.json"),
-            serde_json::to_vec(&meta).expect("JSON"),
-        ));
-        files.sort_by(|a, b| a.0.cmp(&b.0));
-        files
+        files::Encoded::full(self).files.into_iter().collect()
     }
 }
 
@@ -468,5 +407,75 @@ mod tests {
         assert_eq!(v["di"], None);
         assert!(v.contains_key("invalidita"));
         assert!(v.len() > 1000, "{}", v.len());
+    }
+
+    /// Applies the `Delta`s of `edit` to a map of files, as `serve` does.
+    fn apply(files: &mut BTreeMap<String, Vec<u8>>, delta: files::Delta) {
+        for p in delta.removed {
+            files.remove(&p);
+        }
+        files.extend(delta.written);
+    }
+
+    #[test]
+    fn edits_patch_exactly_the_files_of_a_full_build() {
+        let site = example_site();
+        let mut idx = SearchIndex::build(&site);
+        let mut served: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        apply(&mut served, idx.edit(&site, &[] as &[&str], false));
+        assert_eq!(
+            served,
+            SearchIndex::build(&site).files().into_iter().collect()
+        );
+
+        let mut site = site;
+        let slug = |site: &Site, s: &str| site.services.iter().position(|x| x.slug == s).unwrap();
+        // Rewrite a service's text: words appear and disappear, some only in it.
+        let i = slug(&site, "telesoccorso");
+        site.services[i].title = "Telesoccorso zzyzxparola".into();
+        site.services[i].sections[0].text =
+            "Testo nuovissimo con parole inedite: qwertyuiop asdfgh.".into();
+        let d = idx.edit(&site, &["telesoccorso"], false);
+        assert!(!d.written.is_empty());
+        apply(&mut served, d);
+        assert_eq!(
+            served,
+            SearchIndex::build(&site).files().into_iter().collect()
+        );
+
+        // Many words in two services at once, then back: shards split and merge.
+        let (a, b) = (slug(&site, "isee"), slug(&site, "rsa"));
+        let original = (site.services[a].clone(), site.services[b].clone());
+        let many: String = (0..3000).map(|n| format!("parola{n} ")).collect();
+        site.services[a].sections[1].text = many.clone();
+        site.services[b].summary = many;
+        apply(&mut served, idx.edit(&site, &["isee", "rsa"], false));
+        assert_eq!(
+            served,
+            SearchIndex::build(&site).files().into_iter().collect()
+        );
+        site.services[a] = original.0;
+        site.services[b] = original.1;
+        apply(&mut served, idx.edit(&site, &["isee", "rsa"], false));
+        assert_eq!(
+            served,
+            SearchIndex::build(&site).files().into_iter().collect()
+        );
+
+        // A service changes category and audiences; then one is removed (full path).
+        site.services[i].category = (site.services[i].category + 1) % site.categories.len();
+        site.services[i].audiences.clear();
+        apply(&mut served, idx.edit(&site, &["telesoccorso"], false));
+        assert_eq!(
+            served,
+            SearchIndex::build(&site).files().into_iter().collect()
+        );
+        site.services.remove(i);
+        let d = idx.edit(&site, &["telesoccorso"], false);
+        apply(&mut served, d);
+        assert_eq!(
+            served,
+            SearchIndex::build(&site).files().into_iter().collect()
+        );
     }
 }

@@ -159,7 +159,7 @@ impl Live {
             Ok(t) => t,
             Err(e) => return self.theme_failed(what, &e),
         };
-        let index = SearchIndex::build(&site);
+        let mut index = SearchIndex::build(&site);
         let mut files: Vec<write::OutputFile> =
             match write::read_static(&self.opts.theme.join("static")) {
                 Ok(f) => f,
@@ -170,7 +170,8 @@ impl Live {
             Err(e) => return self.theme_failed(what, &e),
         }
         files.extend(export::export_files(&site));
-        files.extend(index.files());
+        // Encoded through `edit` so that later edits can patch the files.
+        files.extend(index.edit(&site, &[] as &[&str], true).written);
         let new: BTreeMap<String, Arc<[u8]>> =
             files.into_iter().map(|(p, b)| (p, Arc::from(b))).collect();
         let changed = count_changes(&self.files, &new);
@@ -358,6 +359,8 @@ impl Live {
         let mut removed: Vec<String> = Vec::new();
         let mut changed_services: Vec<String> = Vec::new();
         let mut footer_changed = false;
+        // An office or desk edit may change what other services index.
+        let others_changed = !places.is_empty();
         for (slug, new) in services {
             let pos = site
                 .services
@@ -436,15 +439,16 @@ impl Live {
             Ok(r) => r,
             Err(e) => return self.theme_failed(what, &e),
         };
-        // The search index is rebuilt from the model, which is already
-        // parsed: no file is read again.
-        good.index = SearchIndex::build(site);
+        // Only the changed services are tokenised again, and only the index
+        // files they touch are encoded again.
+        let index = good.index.edit(site, &changed_services, others_changed);
+        removed.extend(index.removed);
         let mut updates: Vec<write::OutputFile> = rendered
             .into_iter()
             .map(|(p, h)| (p, h.into_bytes()))
             .collect();
         updates.extend(export::export_files(site));
-        updates.extend(good.index.files());
+        updates.extend(index.written);
         let mut count = 0;
         for path in removed {
             count += usize::from(self.files.remove(&path).is_some());

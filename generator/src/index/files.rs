@@ -1,0 +1,368 @@
+//! The index's files, and how an edit rewrites only the files it touches.
+//!
+//! [`Encoded`] keeps the inverted index (term -> postings, written forms,
+//! encoded postings) and every file. A full encoding and a patch after an
+//! edit share the functions that encode one shard, one postings file, one
+//! group of results, the facets and the meta file, so both give the same
+//! bytes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound::{Excluded, Included, Unbounded};
+
+use serde_json::json;
+
+use super::builder::{Doc, FxMap};
+use super::shard::{self, Entry, Posting};
+use super::{Facet, SearchIndex, DIR, FORMAT, GROUP, SHARD_TERMS};
+use crate::write::OutputFile;
+
+#[derive(Debug, Clone, Default)]
+struct TermState {
+    /// Sorted by document id.
+    postings: Vec<Posting>,
+    /// Written forms and how often each occurs, over all documents.
+    surfaces: BTreeMap<String, u32>,
+    /// `postings`, encoded.
+    bytes: Vec<u8>,
+}
+
+impl TermState {
+    /// The commonest written form; ties go to the first in byte order.
+    fn surface(&self) -> String {
+        self.surfaces
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+            .map(|(s, _)| s.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// The inverted index and the files it makes.
+#[derive(Debug, Clone, Default)]
+pub struct Encoded {
+    terms: BTreeMap<String, TermState>,
+    /// First terms of the shards after the first (whose name is `""`).
+    starts: BTreeSet<String>,
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+/// Files an update wrote or removed.
+#[derive(Debug, Default)]
+pub struct Delta {
+    pub written: Vec<OutputFile>,
+    pub removed: Vec<String>,
+}
+
+fn is_boundary(term: &str) -> bool {
+    shard::fnv1a(term).is_multiple_of(SHARD_TERMS)
+}
+
+fn shard_path(start: &str) -> String {
+    format!("{DIR}/t/{}.bin", shard::file_name(start))
+}
+
+fn postings_path(term: &str) -> String {
+    format!("{DIR}/p/{}.bin", shard::file_name(term))
+}
+
+fn posting_of(id: usize, d: &Doc, t: &super::builder::DocTerm) -> Posting {
+    Posting {
+        doc: id as u32,
+        payload: shard::payload(t.title, t.weight, d.len),
+    }
+}
+
+impl Encoded {
+    /// Inverts every document and encodes every file.
+    pub fn full(index: &SearchIndex) -> Encoded {
+        let mut inverted: FxMap<&str, (Vec<Posting>, FxMap<&str, u32>)> = FxMap::default();
+        for (id, d) in index.docs.iter().enumerate() {
+            for (term, t) in &d.terms {
+                let e = inverted.entry(term).or_default();
+                e.0.push(posting_of(id, d, t));
+                *e.1.entry(&t.surface).or_default() += t.surface_count;
+            }
+        }
+        let mut enc = Encoded::default();
+        for (term, (postings, surfaces)) in inverted {
+            let bytes = shard::encode_postings(&postings);
+            let surfaces = surfaces
+                .into_iter()
+                .map(|(s, n)| (s.to_string(), n))
+                .collect();
+            enc.terms.insert(
+                term.to_string(),
+                TermState {
+                    postings,
+                    surfaces,
+                    bytes,
+                },
+            );
+        }
+        enc.starts = enc.compute_starts();
+        let starts: Vec<String> = std::iter::once(String::new())
+            .chain(enc.starts.iter().cloned())
+            .collect();
+        if !enc.terms.is_empty() {
+            for s in &starts {
+                let (path, bytes) = enc.encode_shard(s);
+                enc.files.insert(path, bytes);
+            }
+        }
+        let big: Vec<(String, Vec<u8>)> = enc
+            .terms
+            .iter()
+            .filter(|(_, t)| t.bytes.len() > shard::INLINE_MAX)
+            .map(|(term, t)| (postings_path(term), t.bytes.clone()))
+            .collect();
+        enc.files.extend(big);
+        for g in 0..index.docs.len().div_ceil(GROUP) {
+            enc.files.insert(results_path(g), results(index, g));
+        }
+        enc.files.extend(facets_and_meta(index, &enc.starts));
+        enc
+    }
+
+    /// Shard starts: terms whose hash is a multiple of [`SHARD_TERMS`],
+    /// except the very first term, which is in the first shard anyway.
+    fn compute_starts(&self) -> BTreeSet<String> {
+        self.terms
+            .keys()
+            .skip(1)
+            .filter(|t| is_boundary(t))
+            .cloned()
+            .collect()
+    }
+
+    /// The shard that holds `term` (present or not): its first term, or `""`.
+    fn start_of(&self, term: &str) -> String {
+        self.starts
+            .range::<str, _>((Unbounded, Included(term)))
+            .next_back()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Encodes the shard beginning at `start` (`""`: the first shard).
+    fn encode_shard(&self, start: &str) -> (String, Vec<u8>) {
+        let mut entries: Vec<Entry> = Vec::new();
+        let range = if start.is_empty() {
+            self.terms.range::<str, _>(..)
+        } else {
+            self.terms.range::<str, _>((Included(start), Unbounded))
+        };
+        for (term, t) in range {
+            if !entries.is_empty() && self.starts.contains(term) {
+                break;
+            }
+            entries.push(Entry {
+                term: term.clone(),
+                surface: t.surface(),
+                df: t.postings.len() as u32,
+                inline: if t.bytes.len() > shard::INLINE_MAX {
+                    Vec::new()
+                } else {
+                    t.bytes.clone()
+                },
+            });
+        }
+        (shard_path(start), shard::encode_shard(&entries))
+    }
+
+    /// After documents were edited in place (ids unchanged): `edits` holds
+    /// each edited id with its document before the edit; `index.docs` holds
+    /// the new ones. Rewrites only the files the edits touch.
+    pub fn patch(&mut self, index: &SearchIndex, edits: &[(usize, Doc)]) -> Delta {
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        for (id, old) in edits {
+            let new = &index.docs[*id];
+            let doc = *id as u32;
+            for (term, t) in &old.terms {
+                if let Some(state) = self.terms.get_mut(term) {
+                    if let Ok(i) = state.postings.binary_search_by_key(&doc, |p| p.doc) {
+                        state.postings.remove(i);
+                    }
+                    if let Some(n) = state.surfaces.get_mut(&t.surface) {
+                        *n = n.saturating_sub(t.surface_count);
+                        if *n == 0 {
+                            state.surfaces.remove(&t.surface);
+                        }
+                    }
+                }
+                touched.insert(term.clone());
+            }
+            for (term, t) in &new.terms {
+                let state = self.terms.entry(term.clone()).or_default();
+                let p = posting_of(*id, new, t);
+                match state.postings.binary_search_by_key(&doc, |p| p.doc) {
+                    Ok(i) => state.postings[i] = p,
+                    Err(i) => state.postings.insert(i, p),
+                }
+                *state.surfaces.entry(t.surface.clone()).or_default() += t.surface_count;
+                touched.insert(term.clone());
+            }
+        }
+        for term in &touched {
+            let gone = match self.terms.get_mut(term) {
+                Some(state) if state.postings.is_empty() => true,
+                Some(state) => {
+                    state.bytes = shard::encode_postings(&state.postings);
+                    false
+                }
+                None => false,
+            };
+            if gone {
+                self.terms.remove(term);
+            }
+        }
+
+        let mut delta = Delta::default();
+        let old_starts = std::mem::take(&mut self.starts);
+        self.starts = self.compute_starts();
+        // Shards to encode again: those holding a touched term, and those
+        // whose extent changed because a start appeared or disappeared.
+        let mut shards: BTreeSet<String> = touched.iter().map(|t| self.start_of(t)).collect();
+        let vanished: Vec<String> = old_starts.difference(&self.starts).cloned().collect();
+        for gone in vanished {
+            self.remove(&shard_path(&gone), &mut delta);
+            shards.insert(self.start_of(&gone));
+        }
+        for new in self.starts.difference(&old_starts) {
+            shards.insert(new.clone());
+            // The shard before it now ends earlier.
+            let before = self
+                .terms
+                .range::<str, _>((Unbounded, Excluded(new.as_str())))
+                .next_back()
+                .map(|(k, _)| k.clone());
+            if let Some(b) = before {
+                shards.insert(self.start_of(&b));
+            }
+        }
+        if self.terms.is_empty() {
+            self.remove(&shard_path(""), &mut delta);
+        } else {
+            for s in &shards {
+                let (path, bytes) = self.encode_shard(s);
+                self.put(path, bytes, &mut delta);
+            }
+        }
+        for term in &touched {
+            let path = postings_path(term);
+            match self.terms.get(term) {
+                Some(t) if t.bytes.len() > shard::INLINE_MAX => {
+                    let bytes = t.bytes.clone();
+                    self.put(path, bytes, &mut delta);
+                }
+                _ => self.remove(&path, &mut delta),
+            }
+        }
+        let groups: BTreeSet<usize> = edits.iter().map(|(id, _)| id / GROUP).collect();
+        for g in groups {
+            self.put(results_path(g), results(index, g), &mut delta);
+        }
+        let facets = facets_and_meta(index, &self.starts);
+        // A facet that lost its last document has no bitmap any more.
+        let stale: Vec<String> = self
+            .files
+            .keys()
+            .filter(|p| p.starts_with(&format!("{DIR}/f/")) && !facets.iter().any(|(q, _)| q == *p))
+            .cloned()
+            .collect();
+        for path in stale {
+            self.remove(&path, &mut delta);
+        }
+        for (path, bytes) in facets {
+            self.put(path, bytes, &mut delta);
+        }
+        delta
+    }
+
+    fn put(&mut self, path: String, bytes: Vec<u8>, delta: &mut Delta) {
+        if self.files.get(&path) != Some(&bytes) {
+            self.files.insert(path.clone(), bytes.clone());
+            delta.written.push((path, bytes));
+        }
+    }
+
+    fn remove(&mut self, path: &str, delta: &mut Delta) {
+        if self.files.remove(path).is_some() {
+            delta.removed.push(path.to_string());
+        }
+    }
+
+    /// The difference from `old` to `self`, file by file.
+    pub fn delta_from(&self, old: &Encoded) -> Delta {
+        let mut delta = Delta::default();
+        for (path, bytes) in &self.files {
+            if old.files.get(path) != Some(bytes) {
+                delta.written.push((path.clone(), bytes.clone()));
+            }
+        }
+        for path in old.files.keys() {
+            if !self.files.contains_key(path) {
+                delta.removed.push(path.clone());
+            }
+        }
+        delta
+    }
+}
+
+fn results_path(g: usize) -> String {
+    format!("{DIR}/r/{g}.json")
+}
+
+/// Result fragments of documents `g*GROUP ..`.
+fn results(index: &SearchIndex, g: usize) -> Vec<u8> {
+    let end = ((g + 1) * GROUP).min(index.docs.len());
+    let rows: Vec<_> = index.docs[g * GROUP..end]
+        .iter()
+        .map(|d| json!([d.title, d.url, d.summary, d.category]))
+        .collect();
+    serde_json::to_vec(&rows).expect("JSON of strings")
+}
+
+/// Facet bitmaps and `meta.json`.
+fn facets_and_meta(index: &SearchIndex, starts: &BTreeSet<String>) -> Vec<OutputFile> {
+    let n = index.docs.len();
+    let mut files = Vec::new();
+    let mut facet_meta = |kind: &str, list: &[Facet], of: &dyn Fn(&Doc, usize) -> bool| {
+        let mut out = Vec::new();
+        for (i, f) in list.iter().enumerate() {
+            let ids: Vec<usize> = (0..n).filter(|&d| of(&index.docs[d], i)).collect();
+            if !ids.is_empty() {
+                files.push((
+                    format!("{DIR}/f/{kind}-{}.bin", f.slug),
+                    shard::bitmap(n, ids.iter().copied()),
+                ));
+            }
+            out.push(json!({"slug": f.slug, "name": f.name, "n": ids.len()}));
+        }
+        out
+    };
+    let categories = facet_meta("c", &index.categories, &|d, i| d.category == i);
+    let audiences = facet_meta("a", &index.audiences, &|d, i| d.audiences.contains(&i));
+    let total: u64 = index.docs.iter().map(|d| u64::from(d.len)).sum();
+    let avgdl = if n == 0 {
+        0.0
+    } else {
+        (total as f64 / n as f64 * 10.0).round() / 10.0
+    };
+    let meta = json!({
+        "format": FORMAT,
+        "docs": n,
+        "avgdl": avgdl,
+        "group": GROUP,
+        "shards": starts.iter().collect::<Vec<_>>(),
+        "categories": categories,
+        "audiences": audiences,
+        "stopwords": index.pipeline.stopwords(),
+        "acronyms": index.pipeline.acronyms(),
+        "overrides": index.pipeline.overrides(),
+    });
+    files.push((
+        format!("{DIR}/meta.json"),
+        serde_json::to_vec(&meta).expect("JSON"),
+    ));
+    files
+}
