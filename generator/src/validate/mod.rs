@@ -1,0 +1,487 @@
+//! Step 3: check every rule of the content model and resolve references,
+//! producing the [`Site`]. Every problem is reported, not just the first.
+//!
+//! [`service`] checks one service entry, [`places`] offices and desks; this
+//! module assembles the site, checks links and derives the lists.
+
+mod places;
+mod service;
+
+pub use places::{desk_place, office_place};
+pub use service::ServiceContext;
+
+use std::collections::{HashMap, HashSet};
+
+use time::{Date, Month};
+use toml::value::Datetime;
+use toml::Spanned;
+
+use crate::diagnostics::{did_you_mean, Diagnostic, Diagnostics};
+use crate::language::{Language, SectionKey};
+use crate::load::{is_valid_slug, suggest_slug, SourceFile};
+use crate::model::{
+    title_sort_key, OpeningHours, Page, Place, Section, Service, Site, SiteInfo, Term,
+};
+use crate::parse::front::{
+    self, Cost, DeskFront, Hours, OfficeFront, ServiceFront, Status, TaxonomyFile,
+};
+use crate::parse::{Doc, InternalLink, Parsed};
+use crate::urls::Urls;
+
+pub const TITLE_MAX: usize = 80;
+pub const SUMMARY_MAX: usize = 200;
+pub const SUMMARY_SNIPPET: usize = 160;
+/// `reviewed` older than this many days is a warning.
+pub const STALE_DAYS: i64 = 365;
+
+/// Inputs that are not content entries.
+pub struct Settings<'a> {
+    pub info: SiteInfo,
+    pub lang: Language,
+    pub urls: Urls,
+    pub taxonomy: Option<(TaxonomyFile, &'a SourceFile)>,
+    pub synonyms: Vec<Vec<String>>,
+    pub today: Date,
+    /// Addresses of every content file found, valid or not, so that an
+    /// entry with an error of its own does not also break the links to it.
+    pub entry_paths: HashSet<String>,
+}
+
+/// A vocabulary with its slug index, while checking references.
+struct Vocabulary {
+    terms: Vec<Term>,
+    slugs: SlugIndex,
+}
+
+/// Slug to position in a list, with the words for error messages.
+#[derive(Debug, Clone)]
+pub struct SlugIndex {
+    label: &'static str,
+    key: &'static str,
+    index: HashMap<String, usize>,
+}
+
+impl SlugIndex {
+    fn of_terms(label: &'static str, key: &'static str, terms: &[Term]) -> Self {
+        SlugIndex {
+            label,
+            key,
+            index: terms
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.slug.clone(), i))
+                .collect(),
+        }
+    }
+}
+
+impl Vocabulary {
+    fn new(
+        label: &'static str,
+        key: &'static str,
+        terms: Vec<front::Term>,
+        src: Option<&SourceFile>,
+        url: impl Fn(&str) -> String,
+        diags: &mut Diagnostics,
+    ) -> Self {
+        let mut v = Vocabulary {
+            terms: Vec::with_capacity(terms.len()),
+            slugs: SlugIndex {
+                label,
+                key,
+                index: HashMap::new(),
+            },
+        };
+        for t in terms {
+            let slug = t.slug.get_ref().clone();
+            let at = |d: Diagnostic| match src {
+                Some(s) => d.at(&s.text, t.slug.span()),
+                None => d,
+            };
+            if !is_valid_slug(&slug) {
+                diags.push(at(Diagnostic::error(
+                    "taxonomy.toml",
+                    format!("`{slug}` cannot be a slug"),
+                )
+                .hint(format!(
+                    "use lowercase letters, digits and hyphens: `{}`",
+                    suggest_slug(&slug)
+                ))));
+                continue;
+            }
+            if v.slugs.index.contains_key(&slug) {
+                diags.push(at(Diagnostic::error(
+                    "taxonomy.toml",
+                    format!("duplicate {label} slug `{slug}`"),
+                )
+                .hint("each slug may appear once in its list: remove or rename one")));
+                continue;
+            }
+            v.slugs.index.insert(slug.clone(), v.terms.len());
+            v.terms.push(Term {
+                url: url(&slug),
+                slug,
+                name: t.name,
+                description: t.description,
+                services: Vec::new(),
+            });
+        }
+        v
+    }
+}
+
+impl SlugIndex {
+    /// Index of a referenced slug, or an error with the closest slug.
+    fn resolve<F>(
+        &self,
+        doc: &Doc<F>,
+        value: &Spanned<String>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<usize> {
+        let slug = value.get_ref();
+        if let Some(&i) = self.index.get(slug) {
+            return Some(i);
+        }
+        let hint = match did_you_mean(slug, self.index.keys().map(String::as_str)) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "use a {} slug listed under `[[{}]]` in taxonomy.toml, or add it there",
+                self.label, self.key
+            ),
+        };
+        diags.push(
+            doc.error_at(value, format!("unknown {} `{slug}`", self.label))
+                .hint(hint),
+        );
+        None
+    }
+}
+
+/// The internal links of each content file, kept to re-check them when other files change.
+pub type FileLinks = Vec<(SourceFile, Vec<InternalLink>)>;
+
+/// Checks everything and builds the site. With errors, the returned site is
+/// still complete enough to report on but must not be written.
+pub fn build_site(
+    parsed: Vec<Parsed>,
+    settings: Settings<'_>,
+    diags: &mut Diagnostics,
+) -> (Site, FileLinks) {
+    let Settings {
+        info,
+        lang,
+        urls,
+        taxonomy,
+        synonyms,
+        today,
+        entry_paths,
+    } = settings;
+    let tax_src = taxonomy.as_ref().map(|(_, s)| *s);
+    let (cats, tops, auds, evs) = match taxonomy {
+        Some((t, _)) => (t.categories, t.topics, t.audiences, t.life_events),
+        None => Default::default(),
+    };
+    let categories = Vocabulary::new(
+        "category",
+        "categories",
+        cats,
+        tax_src,
+        |s| urls.category(s),
+        diags,
+    );
+    let topics = Vocabulary::new("topic", "topics", tops, tax_src, |s| urls.topic(s), diags);
+    let audiences = Vocabulary::new(
+        "audience",
+        "audiences",
+        auds,
+        tax_src,
+        |s| urls.audience(s),
+        diags,
+    );
+    let life_events = Vocabulary::new(
+        "life event",
+        "life_events",
+        evs,
+        tax_src,
+        |_| String::new(),
+        diags,
+    );
+
+    let mut home = None;
+    let mut services_docs = Vec::new();
+    let mut offices_docs = Vec::new();
+    let mut desks_docs = Vec::new();
+    let mut pages_docs = Vec::new();
+    let mut links: Vec<(SourceFile, Vec<InternalLink>)> = Vec::new();
+    for p in parsed {
+        match p {
+            Parsed::Index(d) => home = Some(d),
+            Parsed::Service(d) => services_docs.push(*d),
+            Parsed::Office(d) => offices_docs.push(d),
+            Parsed::Desk(d) => desks_docs.push(d),
+            Parsed::Page(d) => pages_docs.push(d),
+        }
+    }
+
+    let mut offices: Vec<Place> = Vec::new();
+    for d in &mut offices_docs {
+        let place = office_place(d, &urls, &lang, diags);
+        links.push((d.src.clone(), std::mem::take(&mut d.body.links)));
+        offices.push(place);
+    }
+    let mut desks: Vec<Place> = Vec::new();
+    for d in &mut desks_docs {
+        let place = desk_place(d, &urls, &lang, diags);
+        links.push((d.src.clone(), std::mem::take(&mut d.body.links)));
+        desks.push(place);
+    }
+    let office_index: HashMap<String, usize> = offices
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.slug.clone(), i))
+        .collect();
+    let desk_index: HashMap<String, usize> = desks
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.slug.clone(), i))
+        .collect();
+
+    let reserved = urls.reserved_words();
+    let mut pages = Vec::new();
+    for d in &mut pages_docs {
+        if reserved.contains(&d.src.slug.as_str()) {
+            diags.push(
+                d.error_at_top(format!(
+                    "the page `{}` would have the same address as a section of the guide",
+                    d.src.slug
+                ))
+                .hint(format!(
+                    "rename the file: `{}` is reserved for {}",
+                    d.src.slug,
+                    reserved.join(", ")
+                )),
+            );
+        }
+        links.push((d.src.clone(), std::mem::take(&mut d.body.links)));
+        pages.push(Page {
+            url: urls.page(&d.src.slug),
+            slug: d.src.slug.clone(),
+            title: d.front.title.clone(),
+            summary: d.front.summary.clone(),
+            html: std::mem::take(&mut d.body.intro_html),
+        });
+    }
+    let home = match home {
+        Some(mut d) => {
+            links.push((d.src.clone(), std::mem::take(&mut d.body.links)));
+            Page {
+                slug: String::new(),
+                title: d.front.title.clone(),
+                summary: d.front.summary.clone(),
+                url: urls.home(),
+                html: d.body.intro_html,
+            }
+        }
+        None => {
+            diags.push(Diagnostic::warning("_index.md", "there is no home page text").hint(
+                "create `content/_index.md` with `+++`, `title = \"…\"`, `+++` and a welcome paragraph",
+            ));
+            Page {
+                slug: String::new(),
+                title: info.title.clone(),
+                summary: String::new(),
+                url: urls.home(),
+                html: String::new(),
+            }
+        }
+    };
+
+    let ctx = ServiceContext {
+        categories: categories.slugs.clone(),
+        topics: topics.slugs.clone(),
+        audiences: audiences.slugs.clone(),
+        life_events: life_events.slugs.clone(),
+        offices: office_index,
+        desks: desk_index,
+        lang: &lang,
+        urls: &urls,
+        today,
+    };
+    let mut services = Vec::with_capacity(services_docs.len());
+    let mut local = Vec::new();
+    for mut d in services_docs {
+        if let Some(s) = ctx.service(&d, &mut local) {
+            services.push(s);
+        }
+        links.push((d.src.clone(), std::mem::take(&mut d.body.links)));
+    }
+    diags.extend(local);
+    services.sort_by(|a, b| a.slug.cmp(&b.slug));
+
+    let mut site = Site {
+        info,
+        lang,
+        urls,
+        home,
+        categories: categories.terms,
+        topics: topics.terms,
+        audiences: audiences.terms,
+        life_events: life_events.terms,
+        services,
+        offices,
+        desks,
+        pages,
+        az: Vec::new(),
+        synonyms,
+    };
+    let known = known_paths(&site, entry_paths);
+    for (src, file_links) in &links {
+        diags.extend(check_links(src, file_links, &known));
+    }
+    derive_lists(&mut site);
+    (site, links)
+}
+
+/// Every address the site has: `entries` (pages of content files) and the
+/// pages and files generated from the model.
+pub fn known_paths(site: &Site, entries: HashSet<String>) -> HashSet<String> {
+    let urls = &site.urls;
+    let mut known = entries;
+    known.insert(urls.home());
+    known.insert(urls.services_index());
+    known.insert(urls.topics_index());
+    known.insert(urls.search());
+    for t in site
+        .categories
+        .iter()
+        .chain(&site.topics)
+        .chain(&site.audiences)
+    {
+        known.insert(t.url.clone());
+    }
+    for name in crate::export::FILES {
+        known.insert(urls.file(name));
+    }
+    known
+}
+
+/// Errors for the links of one file that point nowhere.
+pub fn check_links(
+    src: &SourceFile,
+    links: &[InternalLink],
+    known: &HashSet<String>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for l in links {
+        if known.contains(&l.path) {
+            continue;
+        }
+        let stem = l.path.trim_end_matches('/');
+        let longer = known
+            .iter()
+            .filter(|k| k.starts_with(stem))
+            .min_by_key(|k| k.len());
+        let hint = match longer
+            .map(String::as_str)
+            .or_else(|| did_you_mean(&l.path, known.iter().map(String::as_str)))
+        {
+            Some(s) => format!("no page has this address; did you mean `{s}`?"),
+            None => "link another entry as `@/services/<slug>.md` and check the slug".into(),
+        };
+        out.push(
+            Diagnostic::error(&src.rel, format!("broken link `{}`", l.written))
+                .at(&src.text, l.span.clone())
+                .hint(hint),
+        );
+    }
+    out
+}
+
+/// Recomputes every list derived from the services (A-Z, by term, by office
+/// and desk), each in A-Z order. `services` must be sorted by slug.
+pub fn derive_lists(site: &mut Site) {
+    let services = &site.services;
+    let mut az: Vec<usize> = (0..services.len()).collect();
+    let keys: Vec<String> = services.iter().map(|s| title_sort_key(&s.title)).collect();
+    az.sort_by(|&a, &b| {
+        keys[a]
+            .cmp(&keys[b])
+            .then_with(|| services[a].slug.cmp(&services[b].slug))
+    });
+    for list in [&mut site.categories, &mut site.topics, &mut site.audiences] {
+        for t in list.iter_mut() {
+            t.services.clear();
+        }
+    }
+    for p in site.offices.iter_mut().chain(site.desks.iter_mut()) {
+        p.services.clear();
+    }
+    for &i in &az {
+        let s = &services[i];
+        site.categories[s.category].services.push(i);
+        for &t in &s.topics {
+            site.topics[t].services.push(i);
+        }
+        for &t in &s.audiences {
+            site.audiences[t].services.push(i);
+        }
+        site.offices[s.office].services.push(i);
+        for &d in &s.desks {
+            site.desks[d].services.push(i);
+        }
+    }
+    site.az = az;
+}
+
+/// Lowercase without accents, for forgiving comparisons.
+pub(crate) fn fold(s: &str) -> String {
+    suggest_slug(s)
+}
+
+pub(crate) fn resolve_place<F>(
+    d: &Doc<F>,
+    value: &Spanned<String>,
+    index: &HashMap<String, usize>,
+    what: &str,
+    folder: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<usize> {
+    let slug = value.get_ref();
+    if let Some(&i) = index.get(slug) {
+        return Some(i);
+    }
+    let hint = match did_you_mean(slug, index.keys().map(String::as_str)) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!(
+            "create `content/{folder}/{slug}.md`, or use the slug of a file in `content/{folder}/`"
+        ),
+    };
+    diags.push(
+        d.error_at(value, format!("unknown {what} `{slug}`"))
+            .hint(hint),
+    );
+    None
+}
+
+pub(crate) fn https_url<F>(
+    d: &Doc<F>,
+    v: Option<&Spanned<String>>,
+    diags: &mut Vec<Diagnostic>,
+) -> String {
+    let Some(v) = v else { return String::new() };
+    let url = v.get_ref().trim();
+    if url.is_empty() {
+        return String::new();
+    }
+    if !url.starts_with("https://") || url.len() <= "https://".len() {
+        let hint = match url.strip_prefix("http://") {
+            Some(rest) => format!("write `https://{rest}`: pages are linked over HTTPS only"),
+            None => "write the full address, starting with https://".to_string(),
+        };
+        diags.push(
+            d.error_at(v, format!("`{url}` is not an HTTPS address"))
+                .hint(hint),
+        );
+    }
+    url.to_string()
+}

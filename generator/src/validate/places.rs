@@ -1,0 +1,181 @@
+//! Offices and desks: contacts, opening hours, step-free access.
+
+use super::*;
+
+fn hours(
+    d: &Doc<impl Sized>,
+    hours: &[Hours],
+    lang: &Language,
+    diags: &mut Diagnostics,
+) -> Vec<OpeningHours> {
+    let mut out = Vec::new();
+    for h in hours {
+        let mut ok = true;
+        for t in [&h.opens, &h.closes] {
+            if parse_hhmm(t.get_ref()).is_none() {
+                ok = false;
+                diags.push(
+                    d.error_at(t, format!("`{}` is not a time", t.get_ref()))
+                        .hint("write times as HH:MM, e.g. \"09:00\""),
+                );
+            }
+        }
+        if ok && parse_hhmm(h.opens.get_ref()) >= parse_hhmm(h.closes.get_ref()) {
+            ok = false;
+            diags.push(
+                d.error_at(&h.closes, "closing time is not after opening time")
+                    .hint("check `opens` and `closes`"),
+            );
+        }
+        if h.days.is_empty() {
+            ok = false;
+            diags.push(
+                d.error_at(&h.opens, "opening hours without days")
+                    .hint("add `days = [\"mon\", \"tue\"]`"),
+            );
+        }
+        if ok {
+            let mut days: Vec<front::Day> = h.days.iter().map(|d| *d.get_ref()).collect();
+            days.sort();
+            days.dedup();
+            out.push(OpeningHours {
+                days_label: days_label(&days, lang),
+                days,
+                opens: h.opens.get_ref().clone(),
+                closes: h.closes.get_ref().clone(),
+            });
+        }
+    }
+    out
+}
+
+/// "Lunedì – venerdì" for a run of three or more days, else "Martedì, giovedì".
+fn days_label(days: &[front::Day], lang: &Language) -> String {
+    let name = |d: front::Day| {
+        lang.days
+            .get(d.key())
+            .cloned()
+            .unwrap_or_else(|| d.key().to_string())
+    };
+    let consecutive = days.windows(2).all(|w| w[1] as u8 == w[0] as u8 + 1);
+    let label = if days.len() >= 3 && consecutive {
+        format!(
+            "{} – {}",
+            name(days[0]),
+            name(days[days.len() - 1]).to_lowercase()
+        )
+    } else {
+        days.iter()
+            .enumerate()
+            .map(|(i, &d)| {
+                if i == 0 {
+                    name(d)
+                } else {
+                    name(d).to_lowercase()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    label
+}
+
+fn parse_hhmm(s: &str) -> Option<(u8, u8)> {
+    let (h, m) = s.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u8, u8) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some((h, m))
+}
+
+fn contact_warning<F>(
+    d: &Doc<F>,
+    phone: &str,
+    email: &str,
+    website: &str,
+    diags: &mut Diagnostics,
+) {
+    if phone.trim().is_empty() && email.trim().is_empty() && website.trim().is_empty() {
+        diags.push(
+            Diagnostic::warning(
+                &d.src.rel,
+                "no contact details: phone, email and website are all empty",
+            )
+            .at(&d.src.text, 0..3)
+            .hint("add the real phone, email or website when known; never invent them"),
+        );
+    }
+}
+
+pub fn office_place(
+    d: &Doc<OfficeFront>,
+    urls: &Urls,
+    lang: &Language,
+    diags: &mut Diagnostics,
+) -> Place {
+    let f = &d.front;
+    let mut local = Vec::new();
+    let website = https_url(d, f.website.as_ref(), &mut local);
+    diags.extend(local);
+    contact_warning(d, &f.phone, &f.email, &website, diags);
+    let url = urls.office(&d.src.slug);
+    Place {
+        permalink: urls.permalink(&url),
+        url,
+        slug: d.src.slug.clone(),
+        name: f.name.clone(),
+        kind: Some(f.kind),
+        organization: f.organization.clone(),
+        address: f.address.clone(),
+        phone: f.phone.clone(),
+        email: f.email.clone(),
+        website,
+        step_free: f.step_free,
+        hours: hours(d, &f.hours, lang, diags),
+        html: d.body.intro_html.clone(),
+        services: Vec::new(),
+    }
+}
+
+pub fn desk_place(
+    d: &Doc<DeskFront>,
+    urls: &Urls,
+    lang: &Language,
+    diags: &mut Diagnostics,
+) -> Place {
+    let f = &d.front;
+    let mut local = Vec::new();
+    let website = https_url(d, f.website.as_ref(), &mut local);
+    diags.extend(local);
+    contact_warning(d, &f.phone, &f.email, &website, diags);
+    let url = urls.desk(&d.src.slug);
+    Place {
+        permalink: urls.permalink(&url),
+        url,
+        slug: d.src.slug.clone(),
+        name: f.name.clone(),
+        kind: None,
+        organization: String::new(),
+        address: f.address.clone(),
+        phone: f.phone.clone(),
+        email: f.email.clone(),
+        website,
+        step_free: f.step_free,
+        hours: hours(d, &f.hours, lang, diags),
+        html: d.body.intro_html.clone(),
+        services: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_hhmm("09:30"), Some((9, 30)));
+        assert_eq!(parse_hhmm("9:30"), None);
+        assert_eq!(parse_hhmm("24:00"), None);
+    }
+}

@@ -1,0 +1,326 @@
+//! Checking one service entry against the rest of the site.
+
+use super::*;
+
+/// What checking a service entry needs to know of the rest of the site.
+pub struct ServiceContext<'a> {
+    pub(super) categories: SlugIndex,
+    pub(super) topics: SlugIndex,
+    pub(super) audiences: SlugIndex,
+    pub(super) life_events: SlugIndex,
+    pub(super) offices: HashMap<String, usize>,
+    pub(super) desks: HashMap<String, usize>,
+    pub(super) lang: &'a Language,
+    pub(super) urls: &'a Urls,
+    pub(super) today: Date,
+}
+
+impl<'a> ServiceContext<'a> {
+    /// The context of an already built site, to check one changed entry.
+    pub fn of_site(site: &'a Site, today: Date) -> Self {
+        let places = |list: &[Place]| {
+            list.iter()
+                .enumerate()
+                .map(|(i, p)| (p.slug.clone(), i))
+                .collect()
+        };
+        ServiceContext {
+            categories: SlugIndex::of_terms("category", "categories", &site.categories),
+            topics: SlugIndex::of_terms("topic", "topics", &site.topics),
+            audiences: SlugIndex::of_terms("audience", "audiences", &site.audiences),
+            life_events: SlugIndex::of_terms("life event", "life_events", &site.life_events),
+            offices: places(&site.offices),
+            desks: places(&site.desks),
+            lang: &site.lang,
+            urls: &site.urls,
+            today,
+        }
+    }
+
+    /// Checks one entry; `None` when a reference is missing (already reported).
+    pub fn service(&self, d: &Doc<ServiceFront>, diags: &mut Vec<Diagnostic>) -> Option<Service> {
+        let f = &d.front;
+        let title = f.title.get_ref().trim();
+        let n = title.chars().count();
+        if n == 0 {
+            diags.push(
+                d.error_at(&f.title, "the title is empty")
+                    .hint("write the service's name as citizens know it"),
+            );
+        } else if n > TITLE_MAX {
+            diags.push(
+                d.error_at(
+                    &f.title,
+                    format!("the title is {n} characters long, more than {TITLE_MAX}"),
+                )
+                .hint("keep the name short; put details in `summary`"),
+            );
+        }
+        let summary = f.summary.get_ref().trim();
+        let n = summary.chars().count();
+        if n == 0 {
+            diags.push(
+                d.error_at(&f.summary, "the summary is empty")
+                    .hint("say in one sentence what the service gives and to whom"),
+            );
+        } else if n > SUMMARY_MAX {
+            diags.push(
+                d.error_at(
+                    &f.summary,
+                    format!("the summary is {n} characters long, more than {SUMMARY_MAX}"),
+                )
+                .hint(
+                    "one sentence: what the service gives and to whom; details go in the sections",
+                ),
+            );
+        } else if n > SUMMARY_SNIPPET {
+            diags.push(
+                d.warning_at(&f.summary, format!("the summary is {n} characters long: search results cut it at {SUMMARY_SNIPPET}"))
+                    .hint("shorten it so it reads whole in search results"),
+            );
+        }
+
+        let category = self.categories.resolve(d, &f.category, diags);
+        let topics: Vec<usize> = f
+            .topics
+            .iter()
+            .filter_map(|t| self.topics.resolve(d, t, diags))
+            .collect();
+        let audiences: Vec<usize> = f
+            .audiences
+            .iter()
+            .filter_map(|t| self.audiences.resolve(d, t, diags))
+            .collect();
+        let life_events: Vec<usize> = f
+            .life_events
+            .iter()
+            .filter_map(|t| self.life_events.resolve(d, t, diags))
+            .collect();
+        let office = resolve_place(d, &f.office, &self.offices, "office", "offices", diags);
+        let desks: Vec<usize> = f
+            .access
+            .desks
+            .iter()
+            .filter_map(|s| resolve_place(d, s, &self.desks, "desk", "desks", diags))
+            .collect();
+
+        let status = *f.status.get_ref();
+        let status_reason = f
+            .status_reason
+            .as_ref()
+            .map(|r| r.get_ref().trim().to_string())
+            .unwrap_or_default();
+        if status != Status::Active && status_reason.is_empty() {
+            diags.push(
+                d.error_at(&f.status, "a service that is not active needs `status_reason`")
+                    .hint("add `status_reason = \"…\"` saying why and until when, e.g. \"Domande chiuse fino a marzo 2027\""),
+            );
+        }
+
+        let updated = self.date(d, &f.updated, diags);
+        let reviewed = self.date(d, &f.reviewed, diags);
+        if let Some(r) = reviewed {
+            let age = (self.today - r).whole_days();
+            if age > STALE_DAYS {
+                diags.push(
+                    d.warning_at(
+                        &f.reviewed,
+                        format!("last reviewed {age} days ago, more than 12 months"),
+                    )
+                    .hint("check the entry with the office, then set `reviewed` to today's date"),
+                );
+            }
+        }
+        if let (Some(min), Some(max)) = (&f.age_min, &f.age_max) {
+            if min.get_ref() > max.get_ref() {
+                diags.push(
+                    d.error_at(max, "`age_max` is lower than `age_min`")
+                        .hint("swap the two values"),
+                );
+            }
+        }
+        let online = https_url(d, f.access.online.as_ref(), diags);
+        let booking = https_url(d, f.access.booking.as_ref(), diags);
+        let sections = self.sections(d, *f.cost.get_ref(), diags);
+
+        let (category, office, updated, reviewed) = (category?, office?, updated?, reviewed?);
+        let url = self.urls.service(&d.src.slug);
+        Some(Service {
+            permalink: self.urls.permalink(&url),
+            url,
+            slug: d.src.slug.clone(),
+            title: title.to_string(),
+            summary: summary.to_string(),
+            category,
+            topics,
+            audiences,
+            life_events,
+            status,
+            status_reason,
+            office,
+            provider: f.provider.clone().unwrap_or_default(),
+            cost: *f.cost.get_ref(),
+            age_min: f.age_min.as_ref().map(|v| *v.get_ref()),
+            age_max: f.age_max.as_ref().map(|v| *v.get_ref()),
+            keywords: f.keywords.clone(),
+            updated,
+            updated_iso: updated.to_string(),
+            updated_label: self.lang.format_date(updated),
+            reviewed,
+            online,
+            booking,
+            desks,
+            sections,
+            file: d.src.rel.clone(),
+        })
+    }
+
+    fn date(
+        &self,
+        d: &Doc<ServiceFront>,
+        v: &Spanned<Datetime>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Date> {
+        let dt = v.get_ref();
+        let converted = match (dt.date, dt.time) {
+            (Some(date), None) => Month::try_from(date.month)
+                .ok()
+                .and_then(|m| Date::from_calendar_date(i32::from(date.year), m, date.day).ok()),
+            _ => None,
+        };
+        if converted.is_none() {
+            diags.push(
+                d.error_at(v, format!("`{dt}` is not a calendar date"))
+                    .hint("write the day only, as YYYY-MM-DD, e.g. 2026-10-01"),
+            );
+        }
+        converted
+    }
+
+    /// Maps `##` headings to sections and checks names, order and presence.
+    fn sections(
+        &self,
+        d: &Doc<ServiceFront>,
+        cost: Cost,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Vec<Section> {
+        let labels = &self.lang.sections;
+        let src = &d.src;
+        if !d.body.intro_text.trim().is_empty() {
+            diags.push(
+                Diagnostic::error(&src.rel, "text before the first section")
+                    .at(&src.text, d.body.intro_span.clone())
+                    .hint(format!(
+                        "put it under `## {}`, or make it the `summary` if it is one sentence",
+                        labels.addressed
+                    )),
+            );
+        }
+        let mut out: Vec<Section> = Vec::with_capacity(7);
+        // Sections an unknown heading probably meant: not reported missing too.
+        let mut misspelt: Vec<SectionKey> = Vec::new();
+        for raw in &d.body.sections {
+            let Some(key) = labels.key_for(&raw.heading) else {
+                let all: Vec<&str> = SectionKey::ALL.iter().map(|&k| labels.label(k)).collect();
+                let folded: Vec<(String, &str)> = all.iter().map(|l| (fold(l), *l)).collect();
+                let close =
+                    did_you_mean(&fold(&raw.heading), folded.iter().map(|(f, _)| f.as_str()))
+                        .and_then(|f| folded.iter().find(|(x, _)| x == f).map(|(_, l)| *l));
+                misspelt.extend(close.and_then(|l| labels.key_for(l)));
+                let hint = match close {
+                    Some(l) => format!("did you mean `## {l}`?"),
+                    None => format!(
+                        "the sections are: {}; use `###` for a sub-heading inside a section",
+                        all.join(", ")
+                    ),
+                };
+                diags.push(
+                    Diagnostic::error(&src.rel, format!("unknown section `## {}`", raw.heading))
+                        .at(&src.text, raw.heading_span.clone())
+                        .hint(hint),
+                );
+                continue;
+            };
+            if out.iter().any(|s| s.key == key) {
+                diags.push(
+                    Diagnostic::error(
+                        &src.rel,
+                        format!("section `## {}` appears twice", labels.label(key)),
+                    )
+                    .at(&src.text, raw.heading_span.clone())
+                    .hint("merge the two sections into one"),
+                );
+                continue;
+            }
+            if let Some(last) = out.last() {
+                if last.key > key {
+                    diags.push(
+                        Diagnostic::error(
+                            &src.rel,
+                            format!("section `## {}` is out of order", labels.label(key)),
+                        )
+                        .at(&src.text, raw.heading_span.clone())
+                        .hint(format!(
+                            "move it before `## {}`: the order is {}",
+                            labels.label(last.key),
+                            SectionKey::ALL
+                                .iter()
+                                .map(|&k| labels.label(k))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                    );
+                }
+            }
+            if raw.text.trim().is_empty() {
+                diags.push(
+                    Diagnostic::error(
+                        &src.rel,
+                        format!("section `## {}` is empty", labels.label(key)),
+                    )
+                    .at(&src.text, raw.heading_span.clone())
+                    .hint("write its text, or remove the heading if the section is optional"),
+                );
+            }
+            out.push(Section {
+                key,
+                data_element: key.data_element(),
+                label: labels.label(key).to_string(),
+                html: raw.html.clone(),
+                text: raw.text.clone(),
+            });
+        }
+        let required: Vec<SectionKey> = SectionKey::ALL
+            .into_iter()
+            .filter(|&k| k != SectionKey::More && (k != SectionKey::Cost || cost != Cost::Free))
+            .collect();
+        for (i, &key) in required.iter().enumerate() {
+            if out.iter().any(|s| s.key == key) || misspelt.contains(&key) {
+                continue;
+            }
+            let after = required[..i]
+                .iter()
+                .rev()
+                .find(|k| out.iter().any(|s| s.key == **k));
+            let placement = match after {
+                Some(&k) => format!("after `## {}`", labels.label(k)),
+                None => "at the start of the text, after the front matter".to_string(),
+            };
+            let why = if key == SectionKey::Cost {
+                " (required because `cost` is not \"free\")"
+            } else {
+                ""
+            };
+            diags.push(
+                Diagnostic::error(
+                    &src.rel,
+                    format!("missing section `## {}`{why}", labels.label(key)),
+                )
+                .at(&src.text, d.body.intro_span.start..d.body.intro_span.start)
+                .hint(format!("add `## {}` {placement}", labels.label(key))),
+            );
+        }
+        out.sort_by_key(|s| s.key);
+        out
+    }
+}
