@@ -16,7 +16,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::smtp::{self, Handler, Security, Smtp};
+use common::smtp;
 use common::*;
 
 fn arg(name: &str, default: usize) -> usize {
@@ -69,21 +69,7 @@ fn main() -> anyhow::Result<()> {
     let interval = Duration::from_millis(arg("--interval-ms", 100) as u64);
     let fx = Fixture::new(1_000_000, 1_000_000)?;
     let op = fx.add_operator("Operatore Esempio", "via-mantova")?;
-    let tls = smtp::tls_files(&fx.dir.path().join("mailtls"))?;
-    let port = smtp::free_port()?;
-    let maildir = fx.dir.path().join("Maildir");
-    let _smtp = Smtp::start(
-        port,
-        &maildir,
-        &tls,
-        Security::Starttls,
-        Handler::Mailbox,
-        &fx.dir.path().join("smtp.log"),
-    )?;
-    fx.configure(
-        &[],
-        &smtp::mail_section(port, &tls.ca, "starttls", "staff@comune.example"),
-    )?;
+    let (_smtp, maildir) = smtp::start_mailbox(&fx, "staff@comune.example")?;
     let server = fx.start(&fx.dir.path().join("server.log"))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -144,21 +144,7 @@ fn json_of(plaintext: &str) -> serde_json::Value {
 async fn referral_arrives_as_pgp_mime_and_decrypts() -> anyhow::Result<()> {
     let fx = Fixture::new(600, 100)?;
     let giulia = fx.add_operator("Giulia Esempio", "via-mantova")?;
-    let tls = smtp::tls_files(&fx.dir.path().join("mailtls"))?;
-    let port = smtp::free_port()?;
-    let maildir = fx.dir.path().join("Maildir");
-    let _smtp = Smtp::start(
-        port,
-        &maildir,
-        &tls,
-        Security::Starttls,
-        Handler::Mailbox,
-        &fx.dir.path().join("smtp.log"),
-    )?;
-    fx.configure(
-        &[],
-        &smtp::mail_section(port, &tls.ca, "starttls", "Staff <staff@comune.example>"),
-    )?;
+    let (_smtp, maildir) = smtp::start_mailbox(&fx, "Staff <staff@comune.example>")?;
     let server = fx.start(&fx.dir.path().join("server.log"))?;
     let mut c = connect(server.https, &fx.ca, Some(&giulia)).await?;
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::smtp::{self, Handler, Security, Smtp};
+use common::smtp;
 use common::*;
 
 const BURST: usize = 200;
@@ -18,21 +18,7 @@ const CLIENTS: usize = 10;
 async fn kill_9_during_delivery_loses_nothing() -> anyhow::Result<()> {
     let fx = Fixture::new(100_000, 100_000)?;
     let op = fx.add_operator("Operatore Esempio", "via-mantova")?;
-    let tls = smtp::tls_files(&fx.dir.path().join("mailtls"))?;
-    let port = smtp::free_port()?;
-    let maildir = fx.dir.path().join("Maildir");
-    let _smtp = Smtp::start(
-        port,
-        &maildir,
-        &tls,
-        Security::Starttls,
-        Handler::Mailbox,
-        &fx.dir.path().join("smtp.log"),
-    )?;
-    fx.configure(
-        &[],
-        &smtp::mail_section(port, &tls.ca, "starttls", "staff@comune.example"),
-    )?;
+    let (_smtp, maildir) = smtp::start_mailbox(&fx, "staff@comune.example")?;
     let log = fx.dir.path().join("server.log");
     let mut server = fx.start(&log)?;
 

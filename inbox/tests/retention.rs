@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::smtp::{self, Handler, Security, Smtp};
+use common::smtp;
 use common::*;
 
 fn wait_delivered(fx: &Fixture, reference: &str) {
@@ -28,21 +28,7 @@ fn ciphertext_present(fx: &Fixture, reference: &str) -> anyhow::Result<bool> {
 async fn ciphertext_then_metadata_are_purged() -> anyhow::Result<()> {
     let fx = Fixture::new(600, 100)?;
     let giulia = fx.add_operator("Giulia Esempio", "via-mantova")?;
-    let tls = smtp::tls_files(&fx.dir.path().join("mailtls"))?;
-    let port = smtp::free_port()?;
-    let maildir = fx.dir.path().join("Maildir");
-    let _smtp = Smtp::start(
-        port,
-        &maildir,
-        &tls,
-        Security::Starttls,
-        Handler::Mailbox,
-        &fx.dir.path().join("smtp.log"),
-    )?;
-    fx.configure(
-        &[],
-        &smtp::mail_section(port, &tls.ca, "starttls", "staff@comune.example"),
-    )?;
+    let (_smtp, _maildir) = smtp::start_mailbox(&fx, "staff@comune.example")?;
     let mut server = fx.start(&fx.dir.path().join("server.log"))?;
     let mut c = connect(server.https, &fx.ca, Some(&giulia)).await?;
     let a = submit(&mut c, valid_fields("", "")).await?;

@@ -274,3 +274,21 @@ poll_seconds = 1
         ca = ca.display()
     )
 }
+
+/// The usual setup: aiosmtpd with STARTTLS delivering to a Maildir inside
+/// the fixture, and the fixture's `[mail]` section pointing at it.
+pub fn start_mailbox(fx: &super::Fixture, to: &str) -> Result<(Smtp, PathBuf)> {
+    let tls = tls_files(&fx.dir.path().join("mailtls"))?;
+    let port = free_port()?;
+    let maildir = fx.dir.path().join("Maildir");
+    let smtp = Smtp::start(
+        port,
+        &maildir,
+        &tls,
+        Security::Starttls,
+        Handler::Mailbox,
+        &fx.dir.path().join("smtp.log"),
+    )?;
+    fx.configure(&[], &mail_section(port, &tls.ca, "starttls", to))?;
+    Ok((smtp, maildir))
+}
