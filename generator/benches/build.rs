@@ -11,16 +11,8 @@
 
 mod synth;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Peak RSS in MiB of the largest child waited for so far (Linux: KiB).
 fn children_peak_rss_mib() -> f64 {
@@ -34,21 +26,10 @@ fn children_peak_rss_mib() -> f64 {
 }
 
 fn main() {
-    let n = env_usize("SPORTELLO_BENCH_N", 10_000);
-    let runs = env_usize("SPORTELLO_BENCH_RUNS", 5).max(1);
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let scratch = if PathBuf::from("/dev/shm").is_dir() {
-        PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
-    };
-    let dir = tempfile::Builder::new()
-        .prefix("sportello-bench-")
-        .tempdir_in(&scratch)
-        .unwrap();
+    let n = synth::env_usize("SPORTELLO_BENCH_N", 10_000);
+    let runs = synth::env_usize("SPORTELLO_BENCH_RUNS", 5).max(1);
+    let root = synth::repo_root();
+    let dir = synth::scratch_dir("sportello-bench-");
     let content = dir.path().join("content");
     let output = dir.path().join("public");
     let t = Instant::now();
@@ -95,7 +76,7 @@ fn main() {
     let median = times[times.len() / 2];
     println!(
         "build benchmark: {n} services, {pages} HTML pages, {runs} runs, output on {}",
-        scratch.display()
+        dir.path().parent().unwrap_or(dir.path()).display()
     );
     println!("  time      best {best:.3} s, median {median:.3} s");
     println!("  speed     {:.0} pages/s (median)", pages as f64 / median);

@@ -10,17 +10,9 @@ mod synth;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn get(port: u16, path: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -51,21 +43,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let n = env_usize("SPORTELLO_BENCH_N", 10_000);
-    let edits = env_usize("SPORTELLO_BENCH_EDITS", 20);
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let scratch = if PathBuf::from("/dev/shm").is_dir() {
-        PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
-    };
-    let dir = tempfile::Builder::new()
-        .prefix("sportello-serve-bench-")
-        .tempdir_in(&scratch)
-        .unwrap();
+    let n = synth::env_usize("SPORTELLO_BENCH_N", 10_000);
+    let edits = synth::env_usize("SPORTELLO_BENCH_EDITS", 20);
+    let root = synth::repo_root();
+    let dir = synth::scratch_dir("sportello-serve-bench-");
     let content = dir.path().join("content");
     synth::write_guide(&content, n);
 

@@ -149,6 +149,40 @@ const AUDIENCES: &[(&str, &str)] = &[
 pub const OFFICES: usize = 20;
 pub const DESKS: usize = 5;
 
+/// A whole-number setting from the environment, or `default`.
+#[allow(dead_code)] // each bench uses what it needs of this module
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The repository root (for the theme).
+#[allow(dead_code)]
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A temporary directory on tmpfs when there is one, so disk speed does not
+/// blur the figures.
+#[allow(dead_code)]
+pub fn scratch_dir(prefix: &str) -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    let base = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(base)
+        .unwrap()
+}
+
 /// Small deterministic generator (xorshift64*), so runs are comparable.
 pub struct Rng(u64);
 

@@ -108,6 +108,17 @@ fn contact_warning<F>(
     }
 }
 
+/// What offices and desks have in common, borrowed from either front matter.
+struct Contact<'a> {
+    name: &'a str,
+    address: &'a str,
+    phone: &'a str,
+    email: &'a str,
+    website: Option<&'a Spanned<String>>,
+    step_free: Option<bool>,
+    hours: &'a [Hours],
+}
+
 pub fn office_place(
     d: &Doc<OfficeFront>,
     urls: &Urls,
@@ -115,27 +126,19 @@ pub fn office_place(
     diags: &mut Diagnostics,
 ) -> Place {
     let f = &d.front;
-    let mut local = Vec::new();
-    let website = https_url(d, f.website.as_ref(), &mut local);
-    diags.extend(local);
-    contact_warning(d, &f.phone, &f.email, &website, diags);
-    let url = urls.office(&d.src.slug);
-    Place {
-        permalink: urls.permalink(&url),
-        url,
-        slug: d.src.slug.clone(),
-        name: f.name.clone(),
-        kind: Some(f.kind),
-        organization: f.organization.clone(),
-        address: f.address.clone(),
-        phone: f.phone.clone(),
-        email: f.email.clone(),
-        website,
+    let contact = Contact {
+        name: &f.name,
+        address: &f.address,
+        phone: &f.phone,
+        email: &f.email,
+        website: f.website.as_ref(),
         step_free: f.step_free,
-        hours: hours(d, &f.hours, lang, diags),
-        html: d.body.intro_html.clone(),
-        services: Vec::new(),
-    }
+        hours: &f.hours,
+    };
+    let mut place = place(d, contact, urls.office(&d.src.slug), urls, lang, diags);
+    place.kind = Some(f.kind);
+    place.organization = f.organization.clone();
+    place
 }
 
 pub fn desk_place(
@@ -145,24 +148,43 @@ pub fn desk_place(
     diags: &mut Diagnostics,
 ) -> Place {
     let f = &d.front;
+    let contact = Contact {
+        name: &f.name,
+        address: &f.address,
+        phone: &f.phone,
+        email: &f.email,
+        website: f.website.as_ref(),
+        step_free: f.step_free,
+        hours: &f.hours,
+    };
+    place(d, contact, urls.desk(&d.src.slug), urls, lang, diags)
+}
+
+fn place<F>(
+    d: &Doc<F>,
+    c: Contact<'_>,
+    url: String,
+    urls: &Urls,
+    lang: &Language,
+    diags: &mut Diagnostics,
+) -> Place {
     let mut local = Vec::new();
-    let website = https_url(d, f.website.as_ref(), &mut local);
+    let website = https_url(d, c.website, &mut local);
     diags.extend(local);
-    contact_warning(d, &f.phone, &f.email, &website, diags);
-    let url = urls.desk(&d.src.slug);
+    contact_warning(d, c.phone, c.email, &website, diags);
     Place {
         permalink: urls.permalink(&url),
         url,
         slug: d.src.slug.clone(),
-        name: f.name.clone(),
+        name: c.name.to_string(),
         kind: None,
         organization: String::new(),
-        address: f.address.clone(),
-        phone: f.phone.clone(),
-        email: f.email.clone(),
+        address: c.address.to_string(),
+        phone: c.phone.to_string(),
+        email: c.email.to_string(),
         website,
-        step_free: f.step_free,
-        hours: hours(d, &f.hours, lang, diags),
+        step_free: c.step_free,
+        hours: hours(d, c.hours, lang, diags),
         html: d.body.intro_html.clone(),
         services: Vec::new(),
     }
