@@ -240,8 +240,15 @@ async fn csrf_idempotency_body_limit() -> anyhow::Result<()> {
     };
     assert_eq!(count(&db), 0);
 
-    // Double submit: one referral, the same reference twice.
-    let first = c.post_form(&f).await?;
+    // Double submit: one referral, the same reference twice. The first is
+    // sent as Chromium sends it under `Referrer-Policy: no-referrer`:
+    // `Origin: null` with `Sec-Fetch-Site: same-origin`.
+    let first = c
+        .post_raw(
+            encode(&f).into_bytes(),
+            &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+        )
+        .await?;
     let second = c.post_form(&f).await?;
     assert_eq!(first.status, 303);
     assert_eq!(second.status, 303);

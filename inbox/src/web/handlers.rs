@@ -122,20 +122,24 @@ pub async fn form_page(
     )
 }
 
-/// A cross-site post fails here even before the token is looked at, in
-/// browsers that send Fetch metadata.
+/// A cross-site post fails here even before the token is looked at.
+/// Fetch metadata, when the browser sends it, decides. Otherwise a foreign
+/// `Origin` is refused; `Origin: null` proves nothing either way (browsers
+/// send it for every form post under our own `Referrer-Policy: no-referrer`),
+/// so the CSRF token decides.
 fn cross_site(headers: &HeaderMap) -> bool {
     match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        Some("same-origin") | Some("none") | None => {}
+        Some("same-origin") | Some("none") => return false,
         Some(_) => return true,
+        None => {}
     }
-    if let (Some(origin), Some(host)) = (
+    match (
         headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
         headers.get(header::HOST).and_then(|v| v.to_str().ok()),
     ) {
-        return origin != format!("https://{host}");
+        (Some(origin), Some(host)) if origin != "null" => origin != format!("https://{host}"),
+        _ => false,
     }
-    false
 }
 
 pub async fn submit(
