@@ -16,11 +16,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { launchOptions } from './chromium.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
 const AXE = path.join(HERE, 'node_modules/axe-core/axe.min.js');
-const CHROMIUM = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
 const STAFF_KEY = path.join(HERE, 'fixtures/staff-test.asc'); // public key of a synthetic test identity
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const run = promisify(execFile);
@@ -80,12 +80,7 @@ before(async () => {
     await new Promise((r) => setTimeout(r, 100));
   }
   origin = `https://127.0.0.1:${https}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run', '--disable-sync'],
-  });
+  browser = await chromium.launch(launchOptions());
 });
 
 after(async () => {

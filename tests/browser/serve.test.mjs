@@ -14,12 +14,12 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { launchOptions } from './chromium.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
 const FIXTURE = path.join(REPO, 'generator/tests/fixtures/valid');
 const THEME = path.join(REPO, 'themes/default');
-const CHROMIUM = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
 const SERVICE_FILE = 'services/trasporto-sociale.md';
 
 function sportelloBin() {
@@ -49,12 +49,7 @@ before(async () => {
       }
     });
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run', '--disable-sync'],
-  });
+  browser = await chromium.launch(launchOptions());
 });
 
 after(async () => {

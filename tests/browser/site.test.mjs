@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { launchOptions } from './chromium.mjs';
 import { start } from './server.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -27,7 +28,6 @@ const REPO = path.resolve(HERE, '../..');
 const CONTENT = path.resolve(process.env.SPORTELLO_CONTENT || path.join(REPO, 'content'));
 const THEME = path.resolve(process.env.SPORTELLO_THEME || path.join(REPO, 'themes/default'));
 const AXE = path.join(HERE, 'node_modules/axe-core/axe.min.js');
-const CHROMIUM = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 
 const SERVICE = '/servizi/assistenza-domiciliare/';
@@ -70,19 +70,7 @@ before(async () => {
   } catch (err) {
     throw new Error(`sportello build failed (${bin}):\n${err.stderr || err.message}`);
   }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-sync',
-    ],
-  });
+  browser = await chromium.launch(launchOptions());
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
   await page.goto(origin + SERVICE);

@@ -20,12 +20,12 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { launchOptions } from '../browser/chromium.mjs';
 import { Pipeline, snowball, fold } from '../../themes/default/static/search.js';
 import { buildGuide, engineFor, top, sportelloBin, HERE } from './lib.mjs';
 import { evaluate, report } from './quality.mjs';
 import { start } from '../browser/server.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
 const AXE = path.join(HERE, 'node_modules/axe-core/axe.min.js');
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'";
 
@@ -166,12 +166,7 @@ describe('in the browser', () => {
   const origin = () => server.url;
 
   before(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-        '--disable-component-update', '--no-first-run', '--disable-sync'],
-    });
+    browser = await chromium.launch(launchOptions());
   });
   after(async () => {
     await browser?.close();
