@@ -18,6 +18,10 @@ use sportello::diagnostics::Diagnostics;
 use sportello::index::SearchIndex;
 use sportello::{load_site, Options};
 
+// The same allocator as the `sportello` binary, so timings compare.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
