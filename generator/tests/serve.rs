@@ -306,3 +306,22 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
         "served differs from a full build: {mismatches:?}"
     );
 }
+
+#[test]
+fn content_broken_from_the_start_shows_a_page_that_waits_for_the_fix() {
+    let site = Site::copy_of("valid");
+    site.replace("services/trasporto-sociale.md", "title =", "tittle =");
+    let server = Server::start(&site.content(), &theme());
+    let (status, body) = server.get("/");
+    assert_eq!(status, 503);
+    let body = String::from_utf8(body).unwrap();
+    assert!(
+        body.contains(RELOAD_SNIPPET),
+        "the page reloads itself once fixed"
+    );
+    assert!(server.status().1, "errors reported");
+    let errors =
+        server.after(|| site.replace("services/trasporto-sociale.md", "tittle =", "title ="));
+    assert!(!errors);
+    assert!(server.text("/").contains("Guida di prova"));
+}

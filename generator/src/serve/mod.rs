@@ -266,7 +266,9 @@ async fn page(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
         Some(b) => (StatusCode::OK, key, b),
         None => match not_found {
             Some(b) => (StatusCode::NOT_FOUND, "404.html".to_string(), b),
-            None => return (StatusCode::NOT_FOUND, "not found").into_response(),
+            // No good build yet (the content had errors from the start): a
+            // page that shows them and reloads once they are fixed.
+            None => return no_site_page(),
         },
     };
     let mime = content_type(&key);
@@ -281,6 +283,21 @@ async fn page(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn no_site_page() -> Response {
+    let html = "<!DOCTYPE html><html lang=\"it\"><head><meta charset=\"utf-8\">\
+        <title>Sportello: errori nel contenuto</title></head><body>\
+        <h1>La guida non si può ancora costruire</h1>\
+        <p>Correggi gli errori indicati nel terminale: la pagina si ricarica da sola.</p>\
+        </body></html>";
+    let mut resp = Response::new(Body::from(inject_reload(html.as_bytes())));
+    *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     resp
 }
 
