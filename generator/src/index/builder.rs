@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use super::text::{self, Pipeline};
 use crate::model::{Service, Site};
@@ -96,7 +97,7 @@ pub struct DocTerm {
     pub weight: u32,
     pub title: bool,
     /// The commonest written form in this document and how often it occurs.
-    pub surface: String,
+    pub surface: Arc<str>,
     pub surface_count: u32,
 }
 
@@ -105,7 +106,9 @@ pub struct DocTerm {
 pub struct Doc {
     pub slug: String,
     pub fingerprint: u64,
-    pub terms: BTreeMap<String, DocTerm>,
+    /// Sorted by term. Terms and written forms are shared with the
+    /// tokeniser's tables (`Arc`), not copied per document.
+    pub terms: Vec<(Arc<str>, DocTerm)>,
     /// Number of indexed words (for BM25's length normalisation).
     pub len: u32,
     pub title: String,
@@ -142,9 +145,9 @@ pub struct Tokenizer {
     p: Pipeline,
     /// lowercase written word -> (term id, written-form id)
     cache: FxMap<String, Option<(u32, u32)>>,
-    terms: Vec<String>,
+    terms: Vec<Arc<str>>,
     term_ids: FxMap<String, u32>,
-    surfaces: Vec<String>,
+    surfaces: Vec<Arc<str>>,
     buf: String,
     syn_ids: Vec<Vec<Vec<u32>>>,
     syn_first: FxMap<u32, Vec<(usize, usize)>>,
@@ -180,7 +183,7 @@ impl Tokenizer {
             return id;
         }
         let id = self.terms.len() as u32;
-        self.terms.push(term.to_string());
+        self.terms.push(Arc::from(term));
         self.term_ids.insert(term.to_string(), id);
         id
     }
@@ -199,7 +202,7 @@ impl Tokenizer {
         let key = self.buf.clone();
         let v = self.p.term(&text::fold(&key)).map(|t| {
             let s = self.surfaces.len() as u32;
-            self.surfaces.push(key.clone());
+            self.surfaces.push(Arc::from(key.as_str()));
             (self.intern(&t), s)
         });
         self.cache.insert(key, v);
@@ -273,17 +276,17 @@ pub fn index_doc(input: &DocInput<'_>, tok: &mut Tokenizer) -> Doc {
             }
         }
     }
-    let terms = acc
+    let mut terms: Vec<(Arc<str>, DocTerm)> = acc
         .into_iter()
         .map(|(t, (weight, title, surfaces))| {
             let term = tok.terms[t as usize].clone();
             let (surface, surface_count) = surfaces
                 .iter()
-                .map(|&(s, n)| (tok.surfaces[s as usize].as_str(), n))
+                .map(|&(s, n)| (&tok.surfaces[s as usize], n))
                 .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))
                 // a term known only from the synonym list: its written
                 // form is unknown, the term itself will do
-                .map_or_else(|| (term.clone(), 0), |(s, n)| (s.to_string(), n));
+                .map_or_else(|| (term.clone(), 0), |(s, n)| (s.clone(), n));
             (
                 term,
                 DocTerm {
@@ -295,6 +298,7 @@ pub fn index_doc(input: &DocInput<'_>, tok: &mut Tokenizer) -> Doc {
             )
         })
         .collect();
+    terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Doc {
         slug: input.slug.to_string(),
         fingerprint: input.fingerprint(),

@@ -178,28 +178,28 @@ impl Encoded {
             let new = &index.docs[*id];
             let doc = *id as u32;
             for (term, t) in &old.terms {
-                if let Some(state) = self.terms.get_mut(term) {
+                if let Some(state) = self.terms.get_mut(&**term) {
                     if let Ok(i) = state.postings.binary_search_by_key(&doc, |p| p.doc) {
                         state.postings.remove(i);
                     }
-                    if let Some(n) = state.surfaces.get_mut(&t.surface) {
+                    if let Some(n) = state.surfaces.get_mut(&*t.surface) {
                         *n = n.saturating_sub(t.surface_count);
                         if *n == 0 {
-                            state.surfaces.remove(&t.surface);
+                            state.surfaces.remove(&*t.surface);
                         }
                     }
                 }
-                touched.insert(term.clone());
+                touched.insert(term.to_string());
             }
             for (term, t) in &new.terms {
-                let state = self.terms.entry(term.clone()).or_default();
+                let state = self.terms.entry(term.to_string()).or_default();
                 let p = posting_of(*id, new, t);
                 match state.postings.binary_search_by_key(&doc, |p| p.doc) {
                     Ok(i) => state.postings[i] = p,
                     Err(i) => state.postings.insert(i, p),
                 }
-                *state.surfaces.entry(t.surface.clone()).or_default() += t.surface_count;
-                touched.insert(term.clone());
+                *state.surfaces.entry(t.surface.to_string()).or_default() += t.surface_count;
+                touched.insert(term.to_string());
             }
         }
         for term in &touched {
