@@ -12,7 +12,7 @@ use std::ops::Bound::{Excluded, Included, Unbounded};
 use serde_json::json;
 
 use super::builder::{Doc, FxMap};
-use super::shard::{self, Entry, Posting};
+use super::shard::{self, Posting};
 use super::{Facet, SearchIndex, DIR, FORMAT, GROUP, SHARD_TERMS};
 use crate::write::OutputFile;
 
@@ -28,12 +28,11 @@ struct TermState {
 
 impl TermState {
     /// The commonest written form; ties go to the first in byte order.
-    fn surface(&self) -> String {
+    fn surface(&self) -> &str {
         self.surfaces
             .iter()
             .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
-            .map(|(s, _)| s.clone())
-            .unwrap_or_default()
+            .map_or("", |(s, _)| s.as_str())
     }
 }
 
@@ -145,9 +144,9 @@ impl Encoded {
 
     /// Encodes the shard beginning at `start` (`""`: the first shard).
     fn encode_shard(&self, start: &str) -> (String, Vec<u8>) {
-        let mut entries: Vec<Entry> = Vec::new();
+        let mut entries: Vec<shard::EntryRef<'_>> = Vec::with_capacity(SHARD_TERMS as usize * 2);
         let range = if start.is_empty() {
-            self.terms.range::<str, _>(..)
+            self.terms.range::<str, _>((Unbounded, Unbounded))
         } else {
             self.terms.range::<str, _>((Included(start), Unbounded))
         };
@@ -155,18 +154,18 @@ impl Encoded {
             if !entries.is_empty() && self.starts.contains(term) {
                 break;
             }
-            entries.push(Entry {
-                term: term.clone(),
+            entries.push(shard::EntryRef {
+                term,
                 surface: t.surface(),
                 df: t.postings.len() as u32,
                 inline: if t.bytes.len() > shard::INLINE_MAX {
-                    Vec::new()
+                    &[]
                 } else {
-                    t.bytes.clone()
+                    &t.bytes
                 },
             });
         }
-        (shard_path(start), shard::encode_shard(&entries))
+        (shard_path(start), shard::encode_shard_from(entries))
     }
 
     /// After documents were edited in place (ids unchanged): `edits` holds

@@ -133,16 +133,39 @@ fn get_front_coded(buf: &[u8], pos: &mut usize, base: &[u8]) -> Option<Vec<u8>> 
 
 /// Entries must be sorted by term (byte order) and unique.
 pub fn encode_shard(entries: &[Entry]) -> Vec<u8> {
+    encode_shard_from(
+        entries
+            .iter()
+            .map(|e| EntryRef {
+                term: &e.term,
+                surface: &e.surface,
+                df: e.df,
+                inline: &e.inline,
+            })
+            .collect(),
+    )
+}
+
+/// An [`Entry`] borrowed from the index, so encoding copies nothing first.
+pub struct EntryRef<'a> {
+    pub term: &'a str,
+    pub surface: &'a str,
+    pub df: u32,
+    pub inline: &'a [u8],
+}
+
+/// [`encode_shard`] on borrowed entries, sorted by term and unique.
+pub fn encode_shard_from(entries: Vec<EntryRef<'_>>) -> Vec<u8> {
     let mut out = Vec::new();
     put_varint(&mut out, entries.len() as u32);
     let mut prev: &[u8] = b"";
-    for e in entries {
+    for e in &entries {
         debug_assert!(prev < e.term.as_bytes() || prev.is_empty());
         put_front_coded(&mut out, prev, e.term.as_bytes());
         put_front_coded(&mut out, e.term.as_bytes(), e.surface.as_bytes());
         put_varint(&mut out, e.df);
         put_varint(&mut out, e.inline.len() as u32);
-        out.extend_from_slice(&e.inline);
+        out.extend_from_slice(e.inline);
         prev = e.term.as_bytes();
     }
     out
