@@ -311,20 +311,12 @@ async fn mail_server_down_then_up_delivers_once() -> anyhow::Result<()> {
 async fn server_without_starttls_gets_nothing() -> anyhow::Result<()> {
     let fx = Fixture::new(600, 100)?;
     let giulia = fx.add_operator("Giulia Esempio", "via-mantova")?;
-    let tls = smtp::tls_files(&fx.dir.path().join("mailtls"))?;
-    let port = smtp::free_port()?;
-    let maildir = fx.dir.path().join("Maildir");
-    let _smtp = Smtp::start(
-        port,
-        &maildir,
-        &tls,
+    let (_smtp, maildir) = smtp::start_server(
+        &fx,
         Security::None,
         Handler::Mailbox,
-        &fx.dir.path().join("smtp.log"),
-    )?;
-    fx.configure(
-        &[],
-        &smtp::mail_section(port, &tls.ca, "starttls", "staff@comune.example"),
+        "starttls",
+        "staff@comune.example",
     )?;
     let server = fx.start(&fx.dir.path().join("server.log"))?;
     let mut c = connect(server.https, &fx.ca, Some(&giulia)).await?;
@@ -357,20 +349,12 @@ async fn server_without_starttls_gets_nothing() -> anyhow::Result<()> {
 async fn permanent_failure_notifies_admin_without_personal_data() -> anyhow::Result<()> {
     let fx = Fixture::new(600, 100)?;
     let giulia = fx.add_operator("Giulia Esempio", "via-mantova")?;
-    let tls = smtp::tls_files(&fx.dir.path().join("mailtls"))?;
-    let port = smtp::free_port()?;
-    let maildir = fx.dir.path().join("Maildir");
-    let _smtp = Smtp::start(
-        port,
-        &maildir,
-        &tls,
+    let (_smtp, maildir) = smtp::start_server(
+        &fx,
         Security::Starttls,
         Handler::RejectSome,
-        &fx.dir.path().join("smtp.log"),
-    )?;
-    fx.configure(
-        &[],
-        &smtp::mail_section(port, &tls.ca, "starttls", "rifiuta@comune.example"),
+        "starttls",
+        "rifiuta@comune.example",
     )?;
     let server = fx.start(&fx.dir.path().join("server.log"))?;
     let mut c = connect(server.https, &fx.ca, Some(&giulia)).await?;
@@ -423,20 +407,12 @@ async fn permanent_failure_notifies_admin_without_personal_data() -> anyhow::Res
 async fn implicit_tls_delivers() -> anyhow::Result<()> {
     let fx = Fixture::new(600, 100)?;
     let giulia = fx.add_operator("Giulia Esempio", "via-mantova")?;
-    let tls = smtp::tls_files(&fx.dir.path().join("mailtls"))?;
-    let port = smtp::free_port()?;
-    let maildir = fx.dir.path().join("Maildir");
-    let _smtp = Smtp::start(
-        port,
-        &maildir,
-        &tls,
+    let (_smtp, maildir) = smtp::start_server(
+        &fx,
         Security::ImplicitTls,
         Handler::Mailbox,
-        &fx.dir.path().join("smtp.log"),
-    )?;
-    fx.configure(
-        &[],
-        &smtp::mail_section(port, &tls.ca, "tls", "staff@comune.example"),
+        "tls",
+        "staff@comune.example",
     )?;
     let server = fx.start(&fx.dir.path().join("server.log"))?;
     let mut c = connect(server.https, &fx.ca, Some(&giulia)).await?;

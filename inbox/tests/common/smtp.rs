@@ -278,6 +278,19 @@ poll_seconds = 1
 /// The usual setup: aiosmtpd with STARTTLS delivering to a Maildir inside
 /// the fixture, and the fixture's `[mail]` section pointing at it.
 pub fn start_mailbox(fx: &super::Fixture, to: &str) -> Result<(Smtp, PathBuf)> {
+    start_server(fx, Security::Starttls, Handler::Mailbox, "starttls", to)
+}
+
+/// aiosmtpd with the given TLS mode and handler (its certificate from a
+/// test CA the inbox trusts), and the fixture configured to use it with
+/// `mail_security` (`starttls` or `tls`).
+pub fn start_server(
+    fx: &super::Fixture,
+    security: Security,
+    handler: Handler,
+    mail_security: &str,
+    to: &str,
+) -> Result<(Smtp, PathBuf)> {
     let tls = tls_files(&fx.dir.path().join("mailtls"))?;
     let port = free_port()?;
     let maildir = fx.dir.path().join("Maildir");
@@ -285,10 +298,10 @@ pub fn start_mailbox(fx: &super::Fixture, to: &str) -> Result<(Smtp, PathBuf)> {
         port,
         &maildir,
         &tls,
-        Security::Starttls,
-        Handler::Mailbox,
+        security,
+        handler,
         &fx.dir.path().join("smtp.log"),
     )?;
-    fx.configure(&[], &mail_section(port, &tls.ca, "starttls", to))?;
+    fx.configure(&[], &mail_section(port, &tls.ca, mail_security, to))?;
     Ok((smtp, maildir))
 }
