@@ -6,8 +6,9 @@
 //!
 //! `SPORTELLO_BENCH_KEEP=1` keeps the generated guide for profiling.
 //!
-//! Prints the build time (best and median), pages per second and the peak
-//! resident memory of the build process.
+//! Prints the build time (best and median), pages per second, the peak
+//! resident memory of the build process, and what the search index adds to
+//! the build time (each run also builds without it, interleaved).
 
 mod synth;
 
@@ -40,24 +41,40 @@ fn main() {
         dir.path().display()
     );
 
-    let mut times = Vec::new();
-    let mut pages = 0usize;
-    for run in 0..runs {
-        let t = Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_sportello"))
-            .arg("build")
+    // Builds with and without the search index, interleaved so that both
+    // see the same machine: the difference is what the index costs.
+    let build = |index: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sportello"));
+        cmd.arg("build")
             .arg("--content")
             .arg(&content)
             .arg("--theme")
             .arg(root.join("themes/default"))
             .arg("--output")
             .arg(&output)
-            .arg("--timings")
-            .output()
-            .expect("run sportello");
-        let elapsed = t.elapsed();
-        let stderr = String::from_utf8_lossy(&out.stderr);
+            .arg("--timings");
+        if !index {
+            cmd.arg("--no-search-index");
+        }
+        let t = Instant::now();
+        let out = cmd.output().expect("run sportello");
+        let elapsed = t.elapsed().as_secs_f64();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "build failed:\n{stderr}");
+        (elapsed, stderr)
+    };
+    let mut times = Vec::new();
+    let mut bare = Vec::new();
+    let mut pages = 0usize;
+    for run in 0..runs {
+        if run % 2 == 1 {
+            bare.push(build(false).0);
+        }
+        let (elapsed, stderr) = build(true);
+        times.push(elapsed);
+        if run % 2 == 0 {
+            bare.push(build(false).0);
+        }
         if run == 0 {
             pages = walk_html(&output);
             eprint!(
@@ -69,18 +86,24 @@ fn main() {
                     .collect::<String>()
             );
         }
-        times.push(elapsed.as_secs_f64());
     }
-    times.sort_by(f64::total_cmp);
-    let best = times[0];
-    let median = times[times.len() / 2];
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let with = median(&mut times);
+    let without = median(&mut bare);
     println!(
         "build benchmark: {n} services, {pages} HTML pages, {runs} runs, output on {}",
         dir.path().parent().unwrap_or(dir.path()).display()
     );
-    println!("  time      best {best:.3} s, median {median:.3} s");
-    println!("  speed     {:.0} pages/s (median)", pages as f64 / median);
+    println!("  time      best {:.3} s, median {with:.3} s", times[0]);
+    println!("  speed     {:.0} pages/s (median)", pages as f64 / with);
     println!("  peak RSS  {:.0} MiB", children_peak_rss_mib());
+    println!(
+        "  search    the index adds {:+.1}% (median {with:.3} s with it, {without:.3} s without)",
+        (with / without - 1.0) * 100.0
+    );
     if std::env::var_os("SPORTELLO_BENCH_KEEP").is_some() {
         eprintln!("kept {}", dir.keep().display());
     }

@@ -37,6 +37,10 @@ pub enum Command {
         /// Print how long each step took.
         #[arg(long)]
         timings: bool,
+        /// Leave out the search index (the build benchmark uses it to
+        /// measure what the index costs; the guide's search needs it).
+        #[arg(long, hide = true)]
+        no_search_index: bool,
     },
     /// Build, serve on 127.0.0.1 and rebuild as files change, reloading the open page.
     Serve {
@@ -101,9 +105,11 @@ pub fn run(cli: Cli) -> ExitCode {
             output,
             base_url,
             timings,
+            no_search_index,
         } => {
             let mut opts = Options::new(dirs.content, dirs.theme);
             opts.base_url = base_url;
+            opts.search_index = !no_search_index;
             let start = Instant::now();
             match build(&opts, &output) {
                 Ok(report) => {

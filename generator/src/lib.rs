@@ -44,6 +44,9 @@ pub struct Options {
     pub base_url: Option<String>,
     /// "Today", for the stale-review warning.
     pub today: time::Date,
+    /// Build the search index (on by default). Off only to measure what
+    /// the index costs: the build benchmark compares the two.
+    pub search_index: bool,
 }
 
 impl Options {
@@ -53,6 +56,7 @@ impl Options {
             theme: theme.into(),
             base_url: None,
             today: time::OffsetDateTime::now_utc().date(),
+            search_index: true,
         }
     }
 }
@@ -291,7 +295,11 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
         },
         || {
             let t = Instant::now();
-            let files = index::SearchIndex::build(&site).files();
+            let files = if opts.search_index {
+                index::SearchIndex::build(&site).files()
+            } else {
+                Vec::new()
+            };
             (files, t.elapsed())
         },
     );

@@ -278,7 +278,26 @@ fn cli_build_writes_the_site() {
     assert!(output
         .join("servizi/trasporto-sociale/index.html")
         .is_file());
+    assert!(output.join("search/meta.json").is_file());
     assert!(String::from_utf8_lossy(&out.stderr).contains("built 2 services"));
+
+    // The benchmark's baseline: the same pages, no search index.
+    let out = sportello()
+        .arg("build")
+        .arg("--content")
+        .arg(site.content())
+        .arg("--theme")
+        .arg(theme())
+        .arg("--output")
+        .arg(&output)
+        .arg("--no-search-index")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(output
+        .join("servizi/trasporto-sociale/index.html")
+        .is_file());
+    assert!(!output.join("search").exists());
 }
 
 #[test]

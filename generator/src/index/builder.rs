@@ -3,37 +3,15 @@
 //! so a document can be re-tokenised alone.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 use super::text::{self, Pipeline};
 use crate::model::{Service, Site};
 
-/// A small fast hasher for the index's in-memory maps (short strings and
-/// integers; no untrusted input, so no need for SipHash's protection).
-#[derive(Default, Clone, Copy)]
-pub struct Fx(u64);
-
-impl Hasher for Fx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let v = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-            self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-pub type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fx>>;
+/// The index's in-memory maps: short strings and integers of our own
+/// content, no untrusted input, so a fast hasher with a fixed seed.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
 /// Field weights: a word in the title counts as twelve in the body.
 pub const W_TITLE: u32 = 12;
@@ -86,9 +64,7 @@ impl<'a> DocInput<'a> {
     pub fn fingerprint(&self) -> u64 {
         // Change detection only: the fast hasher is enough and keeps a
         // full build from hashing all the text twice as slowly.
-        let mut h = Fx::default();
-        self.hash(&mut h);
-        h.finish()
+        foldhash::fast::FixedState::default().hash_one(self)
     }
 }
 
@@ -140,40 +116,80 @@ impl Synonyms {
 }
 
 /// A per-thread tokeniser: the pipeline plus interning, so that the hot
-/// path (one ASCII word seen before) is one hash lookup, no allocation.
+/// path (a word seen before, written the same way) is one hash lookup and
+/// no allocation, and the per-document tables are reused from one document
+/// to the next.
 pub struct Tokenizer {
     p: Pipeline,
-    /// lowercase written word -> (term id, written-form id)
-    cache: FxMap<String, Option<(u32, u32)>>,
+    /// written word, exactly as in the text -> (term id, written-form id);
+    /// `None`: not indexed (a stopword)
+    raw: FastMap<Box<str>, Option<(u32, u32)>>,
+    /// the same, keyed by the lowercase NFC form, so that "Casa" and "casa"
+    /// share one written form
+    lower: FastMap<Box<str>, Option<(u32, u32)>>,
     terms: Vec<Arc<str>>,
-    term_ids: FxMap<String, u32>,
+    /// The first 16 bytes of each term, big-endian: sorting by this first
+    /// rarely needs to compare the strings.
+    prefixes: Vec<u128>,
+    term_ids: FastMap<Box<str>, u32>,
     surfaces: Vec<Arc<str>>,
-    buf: String,
     syn_ids: Vec<Vec<Vec<u32>>>,
-    syn_first: FxMap<u32, Vec<(usize, usize)>>,
+    /// Indexed by term id: the (group, phrase) that start with the term.
+    /// Synonym terms are interned first, so this covers the low ids only.
+    syn_first: Vec<Vec<(usize, usize)>>,
+    /// Per document: term id -> position in `acc` plus one (0: absent).
+    slot: Vec<u32>,
+    /// Per document: the terms seen; entries past `used` keep their
+    /// allocations for the next document.
+    acc: Vec<Acc>,
+    used: usize,
+}
+
+/// What a document has gathered of one term.
+#[derive(Default)]
+struct Acc {
+    term: u32,
+    weight: u32,
+    title: bool,
+    /// (written-form id, occurrences)
+    forms: Vec<(u32, u32)>,
+}
+
+fn prefix(term: &str) -> u128 {
+    let mut b = [0u8; 16];
+    let n = term.len().min(16);
+    b[..n].copy_from_slice(&term.as_bytes()[..n]);
+    u128::from_be_bytes(b)
 }
 
 impl Tokenizer {
     pub fn new(p: Pipeline, syn: &Synonyms) -> Self {
         let mut t = Tokenizer {
             p,
-            cache: FxMap::default(),
+            raw: FastMap::default(),
+            lower: FastMap::default(),
             terms: Vec::new(),
-            term_ids: FxMap::default(),
+            prefixes: Vec::new(),
+            term_ids: FastMap::default(),
             surfaces: Vec::new(),
-            buf: String::new(),
             syn_ids: Vec::new(),
-            syn_first: FxMap::default(),
+            syn_first: Vec::new(),
+            slot: Vec::new(),
+            acc: Vec::new(),
+            used: 0,
         };
-        for (g, group) in syn.groups.iter().enumerate() {
+        for group in &syn.groups {
             let ids: Vec<Vec<u32>> = group
                 .iter()
                 .map(|ph| ph.iter().map(|w| t.intern(w)).collect())
                 .collect();
-            for (i, ph) in ids.iter().enumerate() {
-                t.syn_first.entry(ph[0]).or_default().push((g, i));
-            }
             t.syn_ids.push(ids);
+        }
+        t.syn_first = vec![Vec::new(); t.terms.len()];
+        for (g, group) in t.syn_ids.iter().enumerate() {
+            for (i, ph) in group.iter().enumerate() {
+                t.syn_first[ph[0] as usize].push((g, i));
+            }
         }
         t
     }
@@ -184,37 +200,58 @@ impl Tokenizer {
         }
         let id = self.terms.len() as u32;
         self.terms.push(Arc::from(term));
-        self.term_ids.insert(term.to_string(), id);
+        self.prefixes.push(prefix(term));
+        self.slot.push(0);
+        self.term_ids.insert(term.into(), id);
         id
     }
 
     fn word(&mut self, raw: &str) -> Option<(u32, u32)> {
-        if raw.is_ascii() {
-            self.buf.clear();
-            self.buf
-                .extend(raw.bytes().map(|b| char::from(b.to_ascii_lowercase())));
-        } else {
-            self.buf = text::surface(raw);
-        }
-        if let Some(v) = self.cache.get(self.buf.as_str()) {
+        if let Some(v) = self.raw.get(raw) {
             return *v;
         }
-        let key = self.buf.clone();
+        let v = self.word_uncached(raw);
+        self.raw.insert(raw.into(), v);
+        v
+    }
+
+    fn word_uncached(&mut self, raw: &str) -> Option<(u32, u32)> {
+        let key = text::surface(raw);
+        if let Some(v) = self.lower.get(key.as_str()) {
+            return *v;
+        }
         let v = self.p.term(&text::fold(&key)).map(|t| {
             let s = self.surfaces.len() as u32;
             self.surfaces.push(Arc::from(key.as_str()));
             (self.intern(&t), s)
         });
-        self.cache.insert(key, v);
+        self.lower.insert(key.into(), v);
         v
+    }
+
+    /// Adds `weight` to term `t` in the current document.
+    fn add(&mut self, t: u32, weight: u32) -> &mut Acc {
+        let slot = &mut self.slot[t as usize];
+        if *slot == 0 {
+            if self.used == self.acc.len() {
+                self.acc.push(Acc::default());
+            }
+            let a = &mut self.acc[self.used];
+            a.term = t;
+            a.weight = 0;
+            a.title = false;
+            a.forms.clear();
+            self.used += 1;
+            *slot = self.used as u32;
+        }
+        let a = &mut self.acc[*slot as usize - 1];
+        a.weight += weight;
+        a
     }
 }
 
-type TermAcc = (u32, bool, Vec<(u32, u32)>);
-
 /// Tokenises one service.
 pub fn index_doc(input: &DocInput<'_>, tok: &mut Tokenizer) -> Doc {
-    let mut acc: FxMap<u32, TermAcc> = FxMap::default();
     let mut len = 0u32;
     let mut segments: Vec<(&str, u32, bool)> = vec![(input.title, W_TITLE, true)];
     segments.extend(
@@ -239,22 +276,18 @@ pub fn index_doc(input: &DocInput<'_>, tok: &mut Tokenizer) -> Doc {
                 continue;
             };
             ids.push(t);
-            let e = acc.entry(t).or_insert_with(|| (0, false, Vec::new()));
-            e.0 += weight;
-            e.1 |= title;
-            match e.2.iter_mut().find(|x| x.0 == s) {
+            let a = tok.add(t, weight);
+            a.title |= title;
+            match a.forms.iter_mut().find(|x| x.0 == s) {
                 Some(x) => x.1 += 1,
-                None => e.2.push((s, 1)),
+                None => a.forms.push((s, 1)),
             }
         }
         for i in 0..ids.len() {
-            if let Some(cands) = tok.syn_first.get(&ids[i]) {
-                for &(g, ph) in cands {
-                    let phrase = &tok.syn_ids[g][ph];
-                    if ids[i..].starts_with(phrase) {
-                        let m = matched.entry(g).or_default();
-                        *m = (*m).max(weight);
-                    }
+            for &(g, ph) in tok.syn_first.get(ids[i] as usize).into_iter().flatten() {
+                if ids[i..].starts_with(&tok.syn_ids[g][ph]) {
+                    let m = matched.entry(g).or_default();
+                    *m = (*m).max(weight);
                 }
             }
         }
@@ -267,20 +300,34 @@ pub fn index_doc(input: &DocInput<'_>, tok: &mut Tokenizer) -> Doc {
             W_SYNONYM
         };
         let mut seen: Vec<u32> = Vec::new();
-        for phrase in &tok.syn_ids[g] {
-            for &t in phrase {
+        for p in 0..tok.syn_ids[g].len() {
+            for i in 0..tok.syn_ids[g][p].len() {
+                let t = tok.syn_ids[g][p][i];
                 if !seen.contains(&t) {
                     seen.push(t);
-                    acc.entry(t).or_insert_with(|| (0, false, Vec::new())).0 += w;
+                    tok.add(t, w);
                 }
             }
         }
     }
-    let mut terms: Vec<(Arc<str>, DocTerm)> = acc
-        .into_iter()
-        .map(|(t, (weight, title, surfaces))| {
-            let term = tok.terms[t as usize].clone();
-            let (surface, surface_count) = surfaces
+    let mut order: Vec<(u128, u32)> = tok.acc[..tok.used]
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (tok.prefixes[a.term as usize], i as u32))
+        .collect();
+    order.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0).then_with(|| {
+            let term = |i: u32| &*tok.terms[tok.acc[i as usize].term as usize];
+            term(a.1).cmp(term(b.1))
+        })
+    });
+    let terms: Vec<(Arc<str>, DocTerm)> = order
+        .iter()
+        .map(|&(_, i)| {
+            let a = &tok.acc[i as usize];
+            let term = tok.terms[a.term as usize].clone();
+            let (surface, surface_count) = a
+                .forms
                 .iter()
                 .map(|&(s, n)| (&tok.surfaces[s as usize], n))
                 .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))
@@ -290,15 +337,18 @@ pub fn index_doc(input: &DocInput<'_>, tok: &mut Tokenizer) -> Doc {
             (
                 term,
                 DocTerm {
-                    weight,
-                    title,
+                    weight: a.weight,
+                    title: a.title,
                     surface,
                     surface_count,
                 },
             )
         })
         .collect();
-    terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for a in &tok.acc[..tok.used] {
+        tok.slot[a.term as usize] = 0;
+    }
+    tok.used = 0;
     Doc {
         slug: input.slug.to_string(),
         fingerprint: input.fingerprint(),

@@ -11,7 +11,7 @@ use std::ops::Bound::{Excluded, Included, Unbounded};
 
 use serde_json::json;
 
-use super::builder::{Doc, FxMap};
+use super::builder::{Doc, FastMap};
 use super::shard::{self, Posting};
 use super::{Facet, SearchIndex, DIR, FORMAT, GROUP, SHARD_TERMS};
 use crate::write::OutputFile;
@@ -74,11 +74,15 @@ fn posting_of(id: usize, d: &Doc, t: &super::builder::DocTerm) -> Posting {
 impl Encoded {
     /// Inverts every document and encodes every file.
     pub fn full(index: &SearchIndex) -> Encoded {
-        let mut inverted: FxMap<&str, (Vec<Posting>, FxMap<&str, u32>)> = FxMap::default();
+        let mut inverted: FastMap<&str, (Vec<Posting>, FastMap<&str, u32>)> = FastMap::default();
         for (id, d) in index.docs.iter().enumerate() {
+            let bucket = shard::length_bucket(d.len);
             for (term, t) in &d.terms {
                 let e = inverted.entry(term).or_default();
-                e.0.push(posting_of(id, d, t));
+                e.0.push(Posting {
+                    doc: id as u32,
+                    payload: shard::payload_in_bucket(t.title, t.weight, bucket),
+                });
                 *e.1.entry(&t.surface).or_default() += t.surface_count;
             }
         }

@@ -25,6 +25,8 @@
 //!
 //! Varints are LEB128 (7 bits per byte, low first).
 
+use std::sync::LazyLock;
+
 /// Postings longer than this go to their own file, so a dictionary shard
 /// stays a few KB.
 pub const INLINE_MAX: usize = 48;
@@ -56,6 +58,14 @@ pub fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u32> {
 
 /// Quantised weighted term frequency (4 bits).
 pub fn quantise_tf(weight: u32) -> u8 {
+    // A table for the weights that occur, computed once: this runs for
+    // every posting of a build. From 256 on the value is always 15.
+    static TABLE: LazyLock<[u8; 256]> =
+        LazyLock::new(|| std::array::from_fn(|w| quantise_tf_exact(w as u32)));
+    TABLE.get(weight as usize).copied().unwrap_or(15)
+}
+
+fn quantise_tf_exact(weight: u32) -> u8 {
     let q = (2.0 * (1.0 + f64::from(weight)).log2()).round();
     q.clamp(1.0, 15.0) as u8
 }
@@ -67,7 +77,12 @@ pub fn length_bucket(len: u32) -> u8 {
 }
 
 pub fn payload(title: bool, weight: u32, len: u32) -> u8 {
-    (u8::from(title) << 7) | (quantise_tf(weight) << 3) | length_bucket(len)
+    payload_in_bucket(title, weight, length_bucket(len))
+}
+
+/// [`payload`] with the document's [`length_bucket`] already computed.
+pub fn payload_in_bucket(title: bool, weight: u32, bucket: u8) -> u8 {
+    (u8::from(title) << 7) | (quantise_tf(weight) << 3) | bucket
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,6 +282,14 @@ mod tests {
         let b = encode_postings(&p);
         assert_eq!(b, [3, 0x81, 1, 2, 196, 1, 3]);
         assert_eq!(decode_postings(&b).unwrap(), p);
+    }
+
+    #[test]
+    fn quantised_tf_table_matches_the_formula() {
+        for w in 0..2000 {
+            assert_eq!(quantise_tf(w), quantise_tf_exact(w), "{w}");
+        }
+        assert_eq!(quantise_tf(u32::MAX), 15);
     }
 
     #[test]
