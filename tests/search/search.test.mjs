@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { launchOptions } from '../browser/chromium.mjs';
-import { Pipeline, snowball, fold } from '../../themes/default/static/search.js';
+import { Pipeline, snowball, fold, decodeShard, decodeEndings, fileName, reversed } from '../../themes/default/static/search.js';
 import { buildGuide, engineFor, top, sportelloBin, HERE } from './lib.mjs';
 import { evaluate, report } from './quality.mjs';
 import { start } from '../browser/server.mjs';
@@ -100,6 +100,32 @@ describe('quality', () => {
     assert.equal(typo.suggestion, 'telesoccorso');
     const known = await engine.search('telesoccorso');
     assert.equal(known.suggestion, null);
+  });
+
+  test('a typo in the first letters is found from the end of the word', async () => {
+    const e = engineFor(siteDir);
+    const typo = await e.search('vadante');
+    assert.equal(typo.suggestion, 'badante');
+    const files = e.read.map((f) => path.relative(path.join(siteDir, 'search'), f));
+    assert.ok(files.some((f) => f.startsWith('e/')), files.join(' '));
+    // a word in the dictionary never needs the ending shards
+    const k = engineFor(siteDir);
+    await k.search('badante');
+    assert.ok(!k.read.some((f) => f.includes('/e/')), k.read.join(' '));
+  });
+
+  test('the ending shards hold every term of the dictionary, backwards', async () => {
+    const ends = [];
+    for (const first of ['', ...meta.ends]) {
+      ends.push(...decodeEndings(await fsp.readFile(path.join(siteDir, 'search/e', `${fileName(first)}.bin`))));
+    }
+    const terms = [];
+    for (const first of ['', ...meta.shards]) {
+      terms.push(...decodeShard(await fsp.readFile(path.join(siteDir, 'search/t', `${fileName(first)}.bin`))).terms);
+    }
+    assert.ok(terms.length > 500);
+    assert.deepEqual(ends.map(reversed).sort(), [...terms].sort());
+    assert.equal(reversed('città'), 'àttic');
   });
 
   test('filters by category and audience', async () => {

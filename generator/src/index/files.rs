@@ -42,6 +42,10 @@ pub struct Encoded {
     terms: BTreeMap<String, TermState>,
     /// First terms of the shards after the first (whose name is `""`).
     starts: BTreeSet<String>,
+    /// Every term written backwards: the keys of the ending shards.
+    ends: BTreeSet<String>,
+    /// First keys of the ending shards after the first.
+    end_starts: BTreeSet<String>,
     pub files: BTreeMap<String, Vec<u8>>,
 }
 
@@ -58,6 +62,52 @@ fn is_boundary(term: &str) -> bool {
 
 fn shard_path(start: &str) -> String {
     format!("{DIR}/t/{}.bin", shard::file_name(start))
+}
+
+fn ending_path(start: &str) -> String {
+    format!("{DIR}/e/{}.bin", shard::file_name(start))
+}
+
+/// Shard starts of sorted keys: the keys whose hash is a multiple of
+/// [`SHARD_TERMS`], except the very first key, which is in the first shard
+/// anyway.
+fn starts_of<'a>(keys: impl Iterator<Item = &'a String>) -> BTreeSet<String> {
+    keys.skip(1).filter(|k| is_boundary(k)).cloned().collect()
+}
+
+/// The shard that holds `key` (present or not): its first key, or `""`.
+fn start_of(starts: &BTreeSet<String>, key: &str) -> String {
+    starts
+        .range::<str, _>((Unbounded, Included(key)))
+        .next_back()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// After the keys `touched` were added or removed and the starts went from
+/// `before` to `after`: the shards to encode again (by start), and the
+/// starts that are gone (whose files go). A shard is encoded again when it
+/// holds a touched key, or when its extent changed because a start
+/// appeared or disappeared. `key_before` gives the greatest key below a key.
+fn reshard<'a>(
+    before: &BTreeSet<String>,
+    after: &BTreeSet<String>,
+    touched: impl Iterator<Item = &'a str>,
+    key_before: impl Fn(&str) -> Option<String>,
+) -> (BTreeSet<String>, Vec<String>) {
+    let mut shards: BTreeSet<String> = touched.map(|k| start_of(after, k)).collect();
+    let vanished: Vec<String> = before.difference(after).cloned().collect();
+    for gone in &vanished {
+        shards.insert(start_of(after, gone));
+    }
+    for new in after.difference(before) {
+        shards.insert(new.clone());
+        // The shard before it now ends earlier.
+        if let Some(b) = key_before(new) {
+            shards.insert(start_of(after, &b));
+        }
+    }
+    (shards, vanished)
 }
 
 fn postings_path(term: &str) -> String {
@@ -102,7 +152,7 @@ impl Encoded {
                 },
             );
         }
-        enc.starts = enc.compute_starts();
+        enc.starts = starts_of(enc.terms.keys());
         let starts: Vec<String> = std::iter::once(String::new())
             .chain(enc.starts.iter().cloned())
             .collect();
@@ -110,6 +160,13 @@ impl Encoded {
             for s in &starts {
                 let (path, bytes) = enc.encode_shard(s);
                 enc.files.insert(path, bytes);
+            }
+        }
+        enc.ends = enc.terms.keys().map(|t| shard::reversed(t)).collect();
+        enc.end_starts = starts_of(enc.ends.iter());
+        if !enc.ends.is_empty() {
+            for s in std::iter::once("").chain(enc.end_starts.iter().map(String::as_str)) {
+                enc.files.insert(ending_path(s), enc.encode_ending_shard(s));
             }
         }
         let big: Vec<(String, Vec<u8>)> = enc
@@ -122,28 +179,9 @@ impl Encoded {
         for g in 0..index.docs.len().div_ceil(GROUP) {
             enc.files.insert(results_path(g), results(index, g));
         }
-        enc.files.extend(facets_and_meta(index, &enc.starts));
+        enc.files
+            .extend(facets_and_meta(index, &enc.starts, &enc.end_starts));
         enc
-    }
-
-    /// Shard starts: terms whose hash is a multiple of [`SHARD_TERMS`],
-    /// except the very first term, which is in the first shard anyway.
-    fn compute_starts(&self) -> BTreeSet<String> {
-        self.terms
-            .keys()
-            .skip(1)
-            .filter(|t| is_boundary(t))
-            .cloned()
-            .collect()
-    }
-
-    /// The shard that holds `term` (present or not): its first term, or `""`.
-    fn start_of(&self, term: &str) -> String {
-        self.starts
-            .range::<str, _>((Unbounded, Included(term)))
-            .next_back()
-            .cloned()
-            .unwrap_or_default()
     }
 
     /// Encodes the shard beginning at `start` (`""`: the first shard).
@@ -170,6 +208,18 @@ impl Encoded {
             });
         }
         (shard_path(start), shard::encode_shard_from(entries))
+    }
+
+    /// Encodes the ending shard beginning at `start` (`""`: the first).
+    fn encode_ending_shard(&self, start: &str) -> Vec<u8> {
+        let keys: Vec<&str> = self
+            .ends
+            .range::<str, _>((Included(start), Unbounded))
+            .enumerate()
+            .take_while(|(i, k)| *i == 0 || !self.end_starts.contains(*k))
+            .map(|(_, k)| k.as_str())
+            .collect();
+        shard::encode_ending_shard(&keys)
     }
 
     /// After documents were edited in place (ids unchanged): `edits` holds
@@ -220,27 +270,21 @@ impl Encoded {
         }
 
         let mut delta = Delta::default();
-        let old_starts = std::mem::take(&mut self.starts);
-        self.starts = self.compute_starts();
-        // Shards to encode again: those holding a touched term, and those
-        // whose extent changed because a start appeared or disappeared.
-        let mut shards: BTreeSet<String> = touched.iter().map(|t| self.start_of(t)).collect();
-        let vanished: Vec<String> = old_starts.difference(&self.starts).cloned().collect();
+        let before = std::mem::take(&mut self.starts);
+        self.starts = starts_of(self.terms.keys());
+        let (shards, vanished) = reshard(
+            &before,
+            &self.starts,
+            touched.iter().map(String::as_str),
+            |k| {
+                self.terms
+                    .range::<str, _>((Unbounded, Excluded(k)))
+                    .next_back()
+                    .map(|(k, _)| k.clone())
+            },
+        );
         for gone in vanished {
             self.remove(&shard_path(&gone), &mut delta);
-            shards.insert(self.start_of(&gone));
-        }
-        for new in self.starts.difference(&old_starts) {
-            shards.insert(new.clone());
-            // The shard before it now ends earlier.
-            let before = self
-                .terms
-                .range::<str, _>((Unbounded, Excluded(new.as_str())))
-                .next_back()
-                .map(|(k, _)| k.clone());
-            if let Some(b) = before {
-                shards.insert(self.start_of(&b));
-            }
         }
         if self.terms.is_empty() {
             self.remove(&shard_path(""), &mut delta);
@@ -250,6 +294,7 @@ impl Encoded {
                 self.put(path, bytes, &mut delta);
             }
         }
+        self.patch_endings(&touched, &mut delta);
         for term in &touched {
             let path = postings_path(term);
             match self.terms.get(term) {
@@ -264,7 +309,7 @@ impl Encoded {
         for g in groups {
             self.put(results_path(g), results(index, g), &mut delta);
         }
-        let facets = facets_and_meta(index, &self.starts);
+        let facets = facets_and_meta(index, &self.starts, &self.end_starts);
         // A facet that lost its last document has no bitmap any more.
         let stale: Vec<String> = self
             .files
@@ -279,6 +324,46 @@ impl Encoded {
             self.put(path, bytes, &mut delta);
         }
         delta
+    }
+
+    /// The ending shards after the terms `touched` changed: a term that
+    /// appeared or disappeared changes its shard.
+    fn patch_endings(&mut self, touched: &BTreeSet<String>, delta: &mut Delta) {
+        let mut changed: BTreeSet<String> = BTreeSet::new();
+        for term in touched {
+            let key = shard::reversed(term);
+            let now = self.terms.contains_key(term);
+            if (now && self.ends.insert(key.clone())) || (!now && self.ends.remove(&key)) {
+                changed.insert(key);
+            }
+        }
+        if changed.is_empty() {
+            return;
+        }
+        let before = std::mem::take(&mut self.end_starts);
+        self.end_starts = starts_of(self.ends.iter());
+        let (shards, vanished) = reshard(
+            &before,
+            &self.end_starts,
+            changed.iter().map(String::as_str),
+            |k| {
+                self.ends
+                    .range::<str, _>((Unbounded, Excluded(k)))
+                    .next_back()
+                    .cloned()
+            },
+        );
+        for gone in vanished {
+            self.remove(&ending_path(&gone), delta);
+        }
+        if self.ends.is_empty() {
+            self.remove(&ending_path(""), delta);
+        } else {
+            for s in &shards {
+                let bytes = self.encode_ending_shard(s);
+                self.put(ending_path(s), bytes, delta);
+            }
+        }
     }
 
     fn put(&mut self, path: String, bytes: Vec<u8>, delta: &mut Delta) {
@@ -326,7 +411,11 @@ fn results(index: &SearchIndex, g: usize) -> Vec<u8> {
 }
 
 /// Facet bitmaps and `meta.json`.
-fn facets_and_meta(index: &SearchIndex, starts: &BTreeSet<String>) -> Vec<OutputFile> {
+fn facets_and_meta(
+    index: &SearchIndex,
+    starts: &BTreeSet<String>,
+    end_starts: &BTreeSet<String>,
+) -> Vec<OutputFile> {
     let n = index.docs.len();
     let mut files = Vec::new();
     let mut facet_meta = |kind: &str, list: &[Facet], of: &dyn Fn(&Doc, usize) -> bool| {
@@ -357,6 +446,7 @@ fn facets_and_meta(index: &SearchIndex, starts: &BTreeSet<String>) -> Vec<Output
         "avgdl": avgdl,
         "group": GROUP,
         "shards": starts.iter().collect::<Vec<_>>(),
+        "ends": end_starts.iter().collect::<Vec<_>>(),
         "categories": categories,
         "audiences": audiences,
         "stopwords": index.pipeline.stopwords(),

@@ -9,10 +9,13 @@
 //! Files, under `search/` in the output directory:
 //!
 //! ```text
-//! meta.json          document count, average length, shard boundaries,
+//! meta.json          document count, average length, shard boundaries
+//!                    (of the dictionary and of the endings),
 //!                    categories, audiences, the pipeline's tables
 //! t/<term>.bin       dictionary shard starting at <term> (`_` for the first)
 //! p/<term>.bin       postings of a frequent term
+//! e/<key>.bin        ending shard: the terms written backwards, from <key>,
+//!                    to find a word whose first letters carry a typo
 //! r/<n>.json         result fragments [title, url, summary, category] of
 //!                    documents n*GROUP .. n*GROUP+GROUP-1
 //! f/c-<slug>.bin     bitmap of the documents of a category (a-<slug>: audience)
@@ -326,6 +329,28 @@ mod tests {
             seen += entries.len();
         }
         assert!(seen > 500, "{seen} terms");
+
+        // The ending shards hold every term once, backwards, in order and
+        // each in its shard's range.
+        let ends: Vec<String> = serde_json::from_value(meta["ends"].clone()).unwrap();
+        let mut keys = Vec::new();
+        for (i, first) in std::iter::once(String::new())
+            .chain(ends.clone())
+            .enumerate()
+        {
+            let name = format!("search/e/{}.bin", shard::file_name(&first));
+            let shard_keys = shard::decode_ending_shard(file(&a, &name)).expect(&name);
+            assert!(shard_keys[0] >= first);
+            if let Some(next) = ends.get(i) {
+                assert!(shard_keys.last().unwrap() < next);
+            }
+            keys.extend(shard_keys);
+        }
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(keys.len(), seen);
+        assert!(keys.contains(&shard::reversed("telesoccors")));
+        let end_files = a.iter().filter(|f| f.0.starts_with("search/e/")).count();
+        assert_eq!(end_files, ends.len() + 1);
     }
 
     #[test]

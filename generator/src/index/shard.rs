@@ -23,6 +23,12 @@
 //! varint n, n bytes                  postings inline; n = 0: they are in p/<term>.bin
 //! ```
 //!
+//! Ending shard (`e/<first key>.bin`): the same terms written backwards
+//! (by characters), so that a word whose first letters carry a typo can
+//! still be found from its end: `varint(count)`, then the reversed terms in
+//! byte order, each front-coded on the previous (`varint shared, varint
+//! len, bytes`). The browser looks a candidate up in the dictionary after.
+//!
 //! Varints are LEB128 (7 bits per byte, low first).
 
 use std::sync::LazyLock;
@@ -209,6 +215,37 @@ pub fn decode_shard(buf: &[u8]) -> Option<Vec<Entry>> {
     (pos == buf.len()).then_some(out)
 }
 
+/// A term written backwards, by characters: the key of the ending shards.
+pub fn reversed(term: &str) -> String {
+    term.chars().rev().collect()
+}
+
+/// Encodes an ending shard: reversed terms, sorted and unique.
+pub fn encode_ending_shard(keys: &[&str]) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_varint(&mut out, keys.len() as u32);
+    let mut prev: &[u8] = b"";
+    for k in keys {
+        debug_assert!(prev < k.as_bytes() || prev.is_empty());
+        put_front_coded(&mut out, prev, k.as_bytes());
+        prev = k.as_bytes();
+    }
+    out
+}
+
+pub fn decode_ending_shard(buf: &[u8]) -> Option<Vec<String>> {
+    let mut pos = 0;
+    let n = get_varint(buf, &mut pos)?;
+    let mut out = Vec::with_capacity(n as usize);
+    let mut prev = Vec::new();
+    for _ in 0..n {
+        let key = get_front_coded(buf, &mut pos, &prev)?;
+        out.push(String::from_utf8(key.clone()).ok()?);
+        prev = key;
+    }
+    (pos == buf.len()).then_some(out)
+}
+
 /// File name of a term (a shard's first term, or a term's postings):
 /// the term itself when it is `[a-z0-9]+`, else `_` and its UTF-8 in hex.
 pub fn file_name(term: &str) -> String {
@@ -328,6 +365,14 @@ mod tests {
         assert!(second.is_some(), "{b:?}");
         assert_eq!(decode_shard(&b).unwrap(), entries);
         assert_eq!(decode_shard(&b[..b.len() - 1]), None);
+
+        // The ending shard: reversed terms, front-coded.
+        let keys = ["atticcatnemila", "ettol", "ettolb", "àttic"];
+        assert_eq!(reversed("città"), "àttic");
+        let b = encode_ending_shard(&keys);
+        assert_eq!(&b[..3], &[4, 0, 14]);
+        assert_eq!(decode_ending_shard(&b).unwrap(), keys);
+        assert_eq!(decode_ending_shard(&b[..b.len() - 1]), None);
     }
 
     #[test]

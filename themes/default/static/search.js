@@ -257,6 +257,24 @@ export function decodeShard(buf) {
   return { terms, surfaces, df, inline, index };
 }
 
+/** An ending shard: terms written backwards, sorted. */
+export function decodeEndings(buf) {
+  const st = { pos: 0 };
+  const n = varint(buf, st);
+  const keys = [];
+  let prev = new Uint8Array(0);
+  for (let i = 0; i < n; i++) {
+    prev = frontCoded(buf, st, prev);
+    keys.push(utf8.decode(prev));
+  }
+  return keys;
+}
+
+/** A string written backwards, by characters (as `shard::reversed`). */
+export function reversed(s) {
+  return [...s].reverse().join('');
+}
+
 /** Postings: doc ids and payload bytes. */
 export function decodePostings(buf) {
   const docs = [];
@@ -317,6 +335,31 @@ const PREFIX_TERMS = 6;
 // ---------------------------------------------------------------------------
 // Engine
 
+/** Index of the shard holding `key`: the number of shard starts <= key. */
+function position(starts, key) {
+  let lo = 0;
+  let hi = starts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (starts[mid] <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The shards holding `keys`, and their neighbours that may hold keys of the same first letter. */
+function around(starts, keys) {
+  const out = new Set();
+  for (const key of keys) {
+    const at = position(starts, key);
+    out.add(at);
+    if (at > 0 && starts[at - 1][0] === key[0]) out.add(at - 1);
+    else if (at > 0 && at - 1 === 0) out.add(0);
+    if (at < starts.length && starts[at][0] === key[0]) out.add(at + 1);
+  }
+  return out;
+}
+
 async function fetchBytes(url) {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
@@ -361,15 +404,19 @@ export class SearchEngine {
   }
 
   #shardIndex(meta, term) {
-    // number of boundaries <= term
-    let lo = 0;
-    let hi = meta.shards.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (meta.shards[mid] <= term) lo = mid + 1;
-      else hi = mid;
+    return position(meta.shards, term);
+  }
+
+  async #ending(meta, i) {
+    const key = 'e' + i;
+    let s = this.files.get(key);
+    if (!s) {
+      const first = i === 0 ? '' : meta.ends[i - 1];
+      s = this.#file(`e/${fileName(first)}.bin`).then(decodeEndings);
+      this.files.set(key, s);
+      s.catch(() => this.files.delete(key));
     }
-    return lo;
+    return s;
   }
 
   async #shard(meta, i) {
@@ -427,33 +474,48 @@ export class SearchEngine {
     const letters = [...word.folded].length;
     if (out.length === 0 && word.term !== null && letters >= 4 && !/\p{N}/u.test(word.folded)) {
       const max = letters >= 8 ? 2 : 1;
-      // the shard of the word and its neighbours that hold words of the same first letter
-      const shards = new Set();
-      const first = word.term[0];
-      for (const at of [this.#shardIndex(meta, word.term), this.#shardIndex(meta, word.folded)]) {
-        shards.add(at);
-        if (at > 0 && meta.shards[at - 1][0] === first) shards.add(at - 1);
-        else if (at > 0 && at - 1 === 0) shards.add(0);
-        if (at < meta.shards.length && meta.shards[at][0] === first) shards.add(at + 1);
-      }
       // rank: distance, then a match of the written word before a match of the stem
       let best = [];
       let bestKey = Infinity;
-      for (const s of shards) {
+      const considered = new Set();
+      const consider = (shard, i) => {
+        const t = shard.terms[i];
+        if (considered.has(t)) return;
+        considered.add(t);
+        const dw = distance(word.folded, fold(shard.surfaces[i]), max);
+        const dt = distance(word.term, t, max);
+        const d = Math.min(dw, dt);
+        if (d > max) return;
+        const key = 2 * d + (dw <= dt ? 0 : 1);
+        if (key < bestKey) {
+          bestKey = key;
+          best = [{ shard, i }];
+        } else if (key === bestKey) {
+          best.push({ shard, i });
+        }
+      };
+      // the shard of the word and its neighbours that hold words of the same first letter
+      for (const s of around(meta.shards, [word.term, word.folded])) {
         const shard = await this.#shard(meta, s);
-        shard.terms.forEach((t, i) => {
-          const dw = distance(word.folded, fold(shard.surfaces[i]), max);
-          const dt = distance(word.term, t, max);
-          const d = Math.min(dw, dt);
-          if (d > max) return;
-          const key = 2 * d + (dw <= dt ? 0 : 1);
-          if (key < bestKey) {
-            bestKey = key;
-            best = [{ shard, i }];
-          } else if (key === bestKey) {
-            best.push({ shard, i });
+        shard.terms.forEach((t, i) => consider(shard, i));
+      }
+      // A typo in the first letters puts the word in another part of the
+      // dictionary: look for it from its end too, in the ending shards.
+      if (meta.ends) {
+        const near = [];
+        for (const e of around(meta.ends, [reversed(word.term), reversed(word.folded)])) {
+          for (const key of await this.#ending(meta, e)) {
+            const t = reversed(key);
+            if (!considered.has(t) && Math.min(distance(word.folded, t, max), distance(word.term, t, max)) <= max) {
+              near.push(t);
+            }
           }
-        });
+        }
+        for (const t of near) {
+          const shard = await this.#shard(meta, this.#shardIndex(meta, t));
+          const i = shard.index.get(t);
+          if (i !== undefined) consider(shard, i);
+        }
       }
       best.sort((a, b) => b.shard.df[b.i] - a.shard.df[a.i]);
       for (const c of best.slice(0, 3)) add(c.shard, c.i, TYPO);
