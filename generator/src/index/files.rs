@@ -60,12 +60,22 @@ fn is_boundary(term: &str) -> bool {
     shard::fnv1a(term).is_multiple_of(SHARD_TERMS)
 }
 
-fn shard_path(start: &str) -> String {
-    format!("{DIR}/t/{}.bin", shard::file_name(start))
+/// The two sharded dictionaries: the terms (`t/`), and the same terms
+/// written backwards (`e/`), which find a word by its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dict {
+    Terms,
+    Endings,
 }
 
-fn ending_path(start: &str) -> String {
-    format!("{DIR}/e/{}.bin", shard::file_name(start))
+impl Dict {
+    fn path(self, start: &str) -> String {
+        let dir = match self {
+            Dict::Terms => "t",
+            Dict::Endings => "e",
+        };
+        format!("{DIR}/{dir}/{}.bin", shard::file_name(start))
+    }
 }
 
 /// Shard starts of sorted keys: the keys whose hash is a multiple of
@@ -82,32 +92,6 @@ fn start_of(starts: &BTreeSet<String>, key: &str) -> String {
         .next_back()
         .cloned()
         .unwrap_or_default()
-}
-
-/// After the keys `touched` were added or removed and the starts went from
-/// `before` to `after`: the shards to encode again (by start), and the
-/// starts that are gone (whose files go). A shard is encoded again when it
-/// holds a touched key, or when its extent changed because a start
-/// appeared or disappeared. `key_before` gives the greatest key below a key.
-fn reshard<'a>(
-    before: &BTreeSet<String>,
-    after: &BTreeSet<String>,
-    touched: impl Iterator<Item = &'a str>,
-    key_before: impl Fn(&str) -> Option<String>,
-) -> (BTreeSet<String>, Vec<String>) {
-    let mut shards: BTreeSet<String> = touched.map(|k| start_of(after, k)).collect();
-    let vanished: Vec<String> = before.difference(after).cloned().collect();
-    for gone in &vanished {
-        shards.insert(start_of(after, gone));
-    }
-    for new in after.difference(before) {
-        shards.insert(new.clone());
-        // The shard before it now ends earlier.
-        if let Some(b) = key_before(new) {
-            shards.insert(start_of(after, &b));
-        }
-    }
-    (shards, vanished)
 }
 
 fn postings_path(term: &str) -> String {
@@ -152,21 +136,18 @@ impl Encoded {
                 },
             );
         }
-        enc.starts = starts_of(enc.terms.keys());
-        let starts: Vec<String> = std::iter::once(String::new())
-            .chain(enc.starts.iter().cloned())
-            .collect();
-        if !enc.terms.is_empty() {
-            for s in &starts {
-                let (path, bytes) = enc.encode_shard(s);
-                enc.files.insert(path, bytes);
-            }
-        }
         enc.ends = enc.terms.keys().map(|t| shard::reversed(t)).collect();
-        enc.end_starts = starts_of(enc.ends.iter());
-        if !enc.ends.is_empty() {
-            for s in std::iter::once("").chain(enc.end_starts.iter().map(String::as_str)) {
-                enc.files.insert(ending_path(s), enc.encode_ending_shard(s));
+        for dict in [Dict::Terms, Dict::Endings] {
+            let starts = starts_of(enc.keys(dict));
+            *enc.starts_mut(dict) = starts;
+            if enc.keys(dict).next().is_some() {
+                let starts: Vec<String> = std::iter::once(String::new())
+                    .chain(enc.starts(dict).iter().cloned())
+                    .collect();
+                for s in starts {
+                    let bytes = enc.encode(dict, &s);
+                    enc.files.insert(dict.path(&s), bytes);
+                }
             }
         }
         let big: Vec<(String, Vec<u8>)> = enc
@@ -184,42 +165,106 @@ impl Encoded {
         enc
     }
 
-    /// Encodes the shard beginning at `start` (`""`: the first shard).
-    fn encode_shard(&self, start: &str) -> (String, Vec<u8>) {
-        let mut entries: Vec<shard::EntryRef<'_>> = Vec::with_capacity(SHARD_TERMS as usize * 2);
-        let range = if start.is_empty() {
-            self.terms.range::<str, _>((Unbounded, Unbounded))
-        } else {
-            self.terms.range::<str, _>((Included(start), Unbounded))
-        };
-        for (term, t) in range {
-            if !entries.is_empty() && self.starts.contains(term) {
-                break;
-            }
-            entries.push(shard::EntryRef {
-                term,
-                surface: t.surface(),
-                df: t.postings.len() as u32,
-                inline: if t.bytes.len() > shard::INLINE_MAX {
-                    &[]
-                } else {
-                    &t.bytes
-                },
-            });
+    fn keys(&self, dict: Dict) -> Box<dyn Iterator<Item = &String> + '_> {
+        match dict {
+            Dict::Terms => Box::new(self.terms.keys()),
+            Dict::Endings => Box::new(self.ends.iter()),
         }
-        (shard_path(start), shard::encode_shard_from(entries))
     }
 
-    /// Encodes the ending shard beginning at `start` (`""`: the first).
-    fn encode_ending_shard(&self, start: &str) -> Vec<u8> {
-        let keys: Vec<&str> = self
-            .ends
-            .range::<str, _>((Included(start), Unbounded))
-            .enumerate()
-            .take_while(|(i, k)| *i == 0 || !self.end_starts.contains(*k))
-            .map(|(_, k)| k.as_str())
-            .collect();
-        shard::encode_ending_shard(&keys)
+    /// First keys of the shards after the first (whose name is `""`).
+    fn starts(&self, dict: Dict) -> &BTreeSet<String> {
+        match dict {
+            Dict::Terms => &self.starts,
+            Dict::Endings => &self.end_starts,
+        }
+    }
+
+    fn starts_mut(&mut self, dict: Dict) -> &mut BTreeSet<String> {
+        match dict {
+            Dict::Terms => &mut self.starts,
+            Dict::Endings => &mut self.end_starts,
+        }
+    }
+
+    /// The greatest key below `key`.
+    fn key_before(&self, dict: Dict, key: &str) -> Option<String> {
+        let below = (Unbounded, Excluded(key));
+        match dict {
+            Dict::Terms => self.terms.range::<str, _>(below).next_back().map(|e| e.0),
+            Dict::Endings => self.ends.range::<str, _>(below).next_back(),
+        }
+        .cloned()
+    }
+
+    /// Encodes the shard of `dict` beginning at `start` (`""`: the first).
+    fn encode(&self, dict: Dict, start: &str) -> Vec<u8> {
+        let starts = self.starts(dict);
+        let in_shard = |i: usize, key: &String| i == 0 || !starts.contains(key);
+        match dict {
+            Dict::Terms => {
+                let entries = self
+                    .terms
+                    .range::<str, _>((Included(start), Unbounded))
+                    .enumerate()
+                    .take_while(|(i, (term, _))| in_shard(*i, term))
+                    .map(|(_, (term, t))| shard::EntryRef {
+                        term,
+                        surface: t.surface(),
+                        df: t.postings.len() as u32,
+                        inline: if t.bytes.len() > shard::INLINE_MAX {
+                            &[]
+                        } else {
+                            &t.bytes
+                        },
+                    })
+                    .collect();
+                shard::encode_shard_from(entries)
+            }
+            Dict::Endings => {
+                let keys: Vec<&str> = self
+                    .ends
+                    .range::<str, _>((Included(start), Unbounded))
+                    .enumerate()
+                    .take_while(|(i, k)| in_shard(*i, k))
+                    .map(|(_, k)| k.as_str())
+                    .collect();
+                shard::encode_ending_shard(&keys)
+            }
+        }
+    }
+
+    /// After the keys `touched` of `dict` were added, removed or changed:
+    /// the shard starts again, and the shards encoded again that hold a
+    /// touched key or whose extent changed because a start appeared or
+    /// disappeared (a vanished start's file goes).
+    fn reshard(&mut self, dict: Dict, touched: &BTreeSet<String>, delta: &mut Delta) {
+        let after = starts_of(self.keys(dict));
+        let before = std::mem::replace(self.starts_mut(dict), after);
+        let after = self.starts(dict);
+        let mut shards: BTreeSet<String> = touched.iter().map(|k| start_of(after, k)).collect();
+        let vanished: Vec<String> = before.difference(after).cloned().collect();
+        for gone in &vanished {
+            shards.insert(start_of(after, gone));
+        }
+        for new in after.difference(&before) {
+            shards.insert(new.clone());
+            // The shard before it now ends earlier.
+            if let Some(b) = self.key_before(dict, new) {
+                shards.insert(start_of(after, &b));
+            }
+        }
+        for gone in vanished {
+            self.remove(&dict.path(&gone), delta);
+        }
+        if self.keys(dict).next().is_none() {
+            self.remove(&dict.path(""), delta);
+        } else {
+            for s in &shards {
+                let bytes = self.encode(dict, s);
+                self.put(dict.path(s), bytes, delta);
+            }
+        }
     }
 
     /// After documents were edited in place (ids unchanged): `edits` holds
@@ -270,31 +315,19 @@ impl Encoded {
         }
 
         let mut delta = Delta::default();
-        let before = std::mem::take(&mut self.starts);
-        self.starts = starts_of(self.terms.keys());
-        let (shards, vanished) = reshard(
-            &before,
-            &self.starts,
-            touched.iter().map(String::as_str),
-            |k| {
-                self.terms
-                    .range::<str, _>((Unbounded, Excluded(k)))
-                    .next_back()
-                    .map(|(k, _)| k.clone())
-            },
-        );
-        for gone in vanished {
-            self.remove(&shard_path(&gone), &mut delta);
-        }
-        if self.terms.is_empty() {
-            self.remove(&shard_path(""), &mut delta);
-        } else {
-            for s in &shards {
-                let (path, bytes) = self.encode_shard(s);
-                self.put(path, bytes, &mut delta);
+        self.reshard(Dict::Terms, &touched, &mut delta);
+        // A term that appeared or disappeared changes its ending shard.
+        let mut endings: BTreeSet<String> = BTreeSet::new();
+        for term in &touched {
+            let key = shard::reversed(term);
+            let now = self.terms.contains_key(term);
+            if (now && self.ends.insert(key.clone())) || (!now && self.ends.remove(&key)) {
+                endings.insert(key);
             }
         }
-        self.patch_endings(&touched, &mut delta);
+        if !endings.is_empty() {
+            self.reshard(Dict::Endings, &endings, &mut delta);
+        }
         for term in &touched {
             let path = postings_path(term);
             match self.terms.get(term) {
@@ -324,46 +357,6 @@ impl Encoded {
             self.put(path, bytes, &mut delta);
         }
         delta
-    }
-
-    /// The ending shards after the terms `touched` changed: a term that
-    /// appeared or disappeared changes its shard.
-    fn patch_endings(&mut self, touched: &BTreeSet<String>, delta: &mut Delta) {
-        let mut changed: BTreeSet<String> = BTreeSet::new();
-        for term in touched {
-            let key = shard::reversed(term);
-            let now = self.terms.contains_key(term);
-            if (now && self.ends.insert(key.clone())) || (!now && self.ends.remove(&key)) {
-                changed.insert(key);
-            }
-        }
-        if changed.is_empty() {
-            return;
-        }
-        let before = std::mem::take(&mut self.end_starts);
-        self.end_starts = starts_of(self.ends.iter());
-        let (shards, vanished) = reshard(
-            &before,
-            &self.end_starts,
-            changed.iter().map(String::as_str),
-            |k| {
-                self.ends
-                    .range::<str, _>((Unbounded, Excluded(k)))
-                    .next_back()
-                    .cloned()
-            },
-        );
-        for gone in vanished {
-            self.remove(&ending_path(&gone), delta);
-        }
-        if self.ends.is_empty() {
-            self.remove(&ending_path(""), delta);
-        } else {
-            for s in &shards {
-                let bytes = self.encode_ending_shard(s);
-                self.put(ending_path(s), bytes, delta);
-            }
-        }
     }
 
     fn put(&mut self, path: String, bytes: Vec<u8>, delta: &mut Delta) {

@@ -407,27 +407,25 @@ export class SearchEngine {
     return position(meta.shards, term);
   }
 
-  async #ending(meta, i) {
-    const key = 'e' + i;
-    let s = this.files.get(key);
-    if (!s) {
-      const first = i === 0 ? '' : meta.ends[i - 1];
-      s = this.#file(`e/${fileName(first)}.bin`).then(decodeEndings);
-      this.files.set(key, s);
-      s.catch(() => this.files.delete(key));
+  /** A file decoded once: `key` names the decoded form in the cache. */
+  #decoded(key, path, decode) {
+    let d = this.files.get(key);
+    if (!d) {
+      d = this.#file(path).then(decode);
+      this.files.set(key, d);
+      d.catch(() => this.files.delete(key));
     }
-    return s;
+    return d;
   }
 
-  async #shard(meta, i) {
-    const key = 't' + i;
-    let s = this.files.get(key);
-    if (!s) {
-      const first = i === 0 ? '' : meta.shards[i - 1];
-      s = this.#file(`t/${fileName(first)}.bin`).then(decodeShard);
-      this.files.set(key, s);
-    }
-    return s;
+  /** Dictionary shard `i`. */
+  #shard(meta, i) {
+    return this.#decoded('t' + i, `t/${fileName(i === 0 ? '' : meta.shards[i - 1])}.bin`, decodeShard);
+  }
+
+  /** Ending shard `i`. */
+  #ending(meta, i) {
+    return this.#decoded('e' + i, `e/${fileName(i === 0 ? '' : meta.ends[i - 1])}.bin`, decodeEndings);
   }
 
   async #postings(shard, i) {
