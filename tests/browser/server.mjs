@@ -2,6 +2,7 @@
 //
 //   const srv = await start(dir);          // ephemeral port on 127.0.0.1
 //   const srv = await start(dir, {port});  // a chosen port
+//   const srv = await start(dir, {cacheControl: 'max-age=3600'});  // like a host that caches
 //   srv.url   -> "http://127.0.0.1:PORT"  (no trailing slash)
 //   await srv.close();
 //
@@ -57,7 +58,7 @@ async function isDir(p) {
   }
 }
 
-export async function start(root, { port = 0, host = '127.0.0.1' } = {}) {
+export async function start(root, { port = 0, host = '127.0.0.1', cacheControl = 'no-cache' } = {}) {
   const base = path.resolve(root);
 
   async function notFound(req, res) {
@@ -102,7 +103,7 @@ export async function start(root, { port = 0, host = '127.0.0.1' } = {}) {
       res.writeHead(200, {
         'Content-Type': contentType(file),
         'Content-Length': body.length,
-        'Cache-Control': 'no-cache',
+        'Cache-Control': cacheControl,
       });
       res.end(req.method === 'HEAD' ? undefined : body);
     } catch (err) {

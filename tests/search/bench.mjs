@@ -113,7 +113,8 @@ async function pagefindIndex(site) {
 function ours(site) {
   const read = [];
   const dir = path.join(site, 'search') + '/';
-  const engine = new SearchEngine(dir, async (f) => {
+  const engine = new SearchEngine(dir, async (url) => {
+    const f = url.replace(/\?v=[0-9a-f]+$/, '');
     read.push(f);
     return new Uint8Array(await fsp.readFile(f));
   });

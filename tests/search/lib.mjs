@@ -35,7 +35,8 @@ export async function buildGuide(out, { content = CONTENT, baseUrl, timings = fa
 /** A search engine reading the index of a built site from disk; counts what it reads. */
 export function engineFor(siteDir) {
   const read = [];
-  const engine = new SearchEngine(path.join(siteDir, 'search') + '/', async (file) => {
+  const engine = new SearchEngine(path.join(siteDir, 'search') + '/', async (url) => {
+    const file = url.replace(/\?v=[0-9a-f]+$/, '');
     read.push(file);
     return new Uint8Array(await fsp.readFile(file));
   });

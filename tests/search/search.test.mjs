@@ -22,7 +22,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { launchOptions } from '../browser/chromium.mjs';
 import { Pipeline, snowball, fold, decodeShard, decodeEndings, fileName, reversed } from '../../themes/default/static/search.js';
-import { buildGuide, engineFor, top, sportelloBin, HERE } from './lib.mjs';
+import { buildGuide, engineFor, top, sportelloBin, HERE, CONTENT } from './lib.mjs';
 import { evaluate, report } from './quality.mjs';
 import { start } from '../browser/server.mjs';
 
@@ -203,6 +203,8 @@ describe('in the browser', () => {
     ctx = await browser.newContext({ javaScriptEnabled: js });
     const page = await ctx.newPage();
     const problems = [];
+    const requests = [];
+    page.on('request', (r) => requests.push(r));
     page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
     page.on('pageerror', (e) => problems.push(String(e)));
     page.on('request', (r) => {
@@ -215,7 +217,7 @@ describe('in the browser', () => {
       await route.fulfill({ response, headers });
     });
     await page.goto(origin() + pathname, { waitUntil: 'load' });
-    return { page, problems };
+    return { page, problems, requests };
   }
 
   async function axe(page) {
@@ -229,7 +231,7 @@ describe('in the browser', () => {
   }
 
   test('typing on the home page shows results and announces their number', async () => {
-    const { page, problems } = await open('/');
+    const { page, problems, requests } = await open('/');
     const input = page.getByLabel('Cerca un servizio');
     await input.click();
     await input.pressSequentially('badante', { delay: 60 });
@@ -248,6 +250,13 @@ describe('in the browser', () => {
     assert.deepEqual(await axe(page), []);
     await page.keyboard.press('Enter');
     await page.waitForURL(/\/servizi\//);
+    // meta.json is revalidated; every other index file carries its version
+    const index = requests.map((r) => ({ r, u: new URL(r.url()) })).filter((x) => x.u.pathname.startsWith('/search/'));
+    const metaReq = index.find((x) => x.u.pathname === '/search/meta.json');
+    const others = index.filter((x) => x !== metaReq);
+    assert.ok(others.length >= 2, index.map((x) => x.u.pathname).join(' '));
+    for (const { u } of others) assert.equal(u.searchParams.get('v'), meta.version, u.href);
+    assert.match(meta.version, /^[0-9a-f]{16}$/);
     assert.deepEqual(problems, []);
     await ctx.close();
   });
@@ -283,6 +292,42 @@ describe('in the browser', () => {
     assert.deepEqual(await axe(page), []);
     assert.deepEqual(problems, []);
     await ctx.close();
+  });
+
+  test('a browser cache never mixes the index files of two builds', async () => {
+    // A host that lets browsers keep every file for an hour; the guide is
+    // rebuilt with a new title meanwhile. meta.json is revalidated and names
+    // the new version, so the result fragments come from the new build.
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'sportello-cache-'));
+    const content = path.join(dir, 'content');
+    const site = path.join(dir, 'site');
+    await fsp.cp(CONTENT, content, { recursive: true });
+    const caching = await start(site, { cacheControl: 'max-age=3600' });
+    try {
+      await buildGuide(site, { content, baseUrl: caching.url });
+      ctx = await browser.newContext();
+      const firstResult = async () => {
+        const page = await ctx.newPage();
+        await page.goto(`${caching.url}/cerca/?q=badante`);
+        const first = page.locator('#q-results .search-item a').first();
+        await first.waitFor();
+        const title = (await first.textContent()).trim();
+        await page.close();
+        return title;
+      };
+      const title = 'Bonus assistenti familiari della Regione Lombardia';
+      assert.equal(await firstResult(), title);
+      const entry = path.join(content, 'services/bonus-assistenti-familiari.md');
+      const text = await fsp.readFile(entry, 'utf8');
+      assert.ok(text.includes(`title = "${title}"`));
+      await fsp.writeFile(entry, text.replace(`title = "${title}"`, `title = "${title} (nuovo)"`));
+      await buildGuide(site, { content, baseUrl: caching.url });
+      assert.equal(await firstResult(), `${title} (nuovo)`);
+      await ctx.close();
+    } finally {
+      await caching.close();
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('without JavaScript /cerca/ says so and offers categories and the A-Z list', async () => {

@@ -7,6 +7,7 @@
 //! bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::ops::Bound::{Excluded, Included, Unbounded};
 
 use serde_json::json;
@@ -94,6 +95,10 @@ fn start_of(starts: &BTreeSet<String>, key: &str) -> String {
         .unwrap_or_default()
 }
 
+fn meta_path() -> String {
+    format!("{DIR}/meta.json")
+}
+
 fn postings_path(term: &str) -> String {
     format!("{DIR}/p/{}.bin", shard::file_name(term))
 }
@@ -160,9 +165,28 @@ impl Encoded {
         for g in 0..index.docs.len().div_ceil(GROUP) {
             enc.files.insert(results_path(g), results(index, g));
         }
-        enc.files
-            .extend(facets_and_meta(index, &enc.starts, &enc.end_starts));
+        let (facets, meta) = facets_and_meta(index, &enc.starts, &enc.end_starts);
+        enc.files.extend(facets);
+        enc.put_meta(meta, &mut Delta::default());
         enc
+    }
+
+    /// Writes `meta.json` with the version of the other files: a hash of
+    /// them all. The browser always revalidates `meta.json` and asks for
+    /// the other files with `?v=<version>`, so a cache never mixes files
+    /// of two builds, and files are cached for as long as nothing changed.
+    fn put_meta(&mut self, mut meta: serde_json::Value, delta: &mut Delta) {
+        let meta_path = meta_path();
+        let mut h = foldhash::fast::FixedState::default().build_hasher();
+        for (path, bytes) in &self.files {
+            if *path != meta_path {
+                path.hash(&mut h);
+                bytes.hash(&mut h);
+            }
+        }
+        meta["version"] = format!("{:016x}", h.finish()).into();
+        let bytes = serde_json::to_vec(&meta).expect("JSON");
+        self.put(meta_path, bytes, delta);
     }
 
     fn keys(&self, dict: Dict) -> Box<dyn Iterator<Item = &String> + '_> {
@@ -342,7 +366,7 @@ impl Encoded {
         for g in groups {
             self.put(results_path(g), results(index, g), &mut delta);
         }
-        let facets = facets_and_meta(index, &self.starts, &self.end_starts);
+        let (facets, meta) = facets_and_meta(index, &self.starts, &self.end_starts);
         // A facet that lost its last document has no bitmap any more.
         let stale: Vec<String> = self
             .files
@@ -356,6 +380,7 @@ impl Encoded {
         for (path, bytes) in facets {
             self.put(path, bytes, &mut delta);
         }
+        self.put_meta(meta, &mut delta);
         delta
     }
 
@@ -403,12 +428,12 @@ fn results(index: &SearchIndex, g: usize) -> Vec<u8> {
     serde_json::to_vec(&rows).expect("JSON of strings")
 }
 
-/// Facet bitmaps and `meta.json`.
+/// Facet bitmaps, and `meta.json` but for its `version`.
 fn facets_and_meta(
     index: &SearchIndex,
     starts: &BTreeSet<String>,
     end_starts: &BTreeSet<String>,
-) -> Vec<OutputFile> {
+) -> (Vec<OutputFile>, serde_json::Value) {
     let n = index.docs.len();
     let mut files = Vec::new();
     let mut facet_meta = |kind: &str, list: &[Facet], of: &dyn Fn(&Doc, usize) -> bool| {
@@ -446,9 +471,5 @@ fn facets_and_meta(
         "acronyms": index.pipeline.acronyms(),
         "overrides": index.pipeline.overrides(),
     });
-    files.push((
-        format!("{DIR}/meta.json"),
-        serde_json::to_vec(&meta).expect("JSON"),
-    ));
-    files
+    (files, meta)
 }

@@ -472,6 +472,12 @@ mod tests {
 
         // Many words in two services at once, then back: shards split and merge.
         let (a, b) = (slug(&site, "isee"), slug(&site, "rsa"));
+        let version = |files: &BTreeMap<String, Vec<u8>>| {
+            let meta: serde_json::Value =
+                serde_json::from_slice(&files["search/meta.json"]).unwrap();
+            meta["version"].as_str().unwrap().to_string()
+        };
+        let before = version(&served);
         let original = (site.services[a].clone(), site.services[b].clone());
         let many: String = (0..3000).map(|n| format!("parola{n} ")).collect();
         site.services[a].sections[1].text = many.clone();
@@ -481,9 +487,11 @@ mod tests {
             served,
             SearchIndex::build(&site).files().into_iter().collect()
         );
+        assert_ne!(version(&served), before, "an edit changes the version");
         site.services[a] = original.0;
         site.services[b] = original.1;
         apply(&mut served, idx.edit(&site, &["isee", "rsa"], false));
+        assert_eq!(version(&served), before, "the same files, the same version");
         assert_eq!(
             served,
             SearchIndex::build(&site).files().into_iter().collect()

@@ -361,7 +361,9 @@ function around(starts, keys) {
 }
 
 async function fetchBytes(url) {
-  const res = await fetch(url);
+  // meta.json is revalidated every time: it names the version of the other
+  // files (`?v=`), which caches may then keep without mixing two builds.
+  const res = await fetch(url, /\/meta\.json$/.test(url) ? { cache: 'no-cache' } : {});
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   return new Uint8Array(await res.arrayBuffer());
 }
@@ -369,7 +371,8 @@ async function fetchBytes(url) {
 export class SearchEngine {
   /**
    * @param {string|URL} base  URL of the index directory (ending in `/`)
-   * @param {(url: string) => Promise<Uint8Array>} [load]  fetches a file
+   * @param {(url: string) => Promise<Uint8Array>} [load]  fetches a file (every URL but
+   *   meta.json's ends in `?v=<version of the index>`)
    */
   constructor(base, load = fetchBytes) {
     this.base = String(base);
@@ -380,7 +383,7 @@ export class SearchEngine {
   #file(path) {
     let p = this.files.get(path);
     if (!p) {
-      p = this.load(this.base + path);
+      p = this.load(this.base + path + (this.version ? `?v=${this.version}` : ''));
       this.files.set(path, p);
       p.catch(() => this.files.delete(path));
     }
@@ -396,6 +399,7 @@ export class SearchEngine {
       this.metaP = this.#json('meta.json').then((m) => {
         if (m.format !== 1) throw new Error(`unknown index format ${m.format}`);
         this.pipeline = new Pipeline(m);
+        this.version = m.version;
         return m;
       });
       this.metaP.catch(() => { this.metaP = null; });
