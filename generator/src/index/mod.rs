@@ -11,7 +11,9 @@
 //! ```text
 //! meta.json          document count, average length, shard boundaries
 //!                    (of the dictionary and of the endings),
-//!                    categories, audiences, the pipeline's tables
+//!                    categories, audiences, the pipeline's tables, and
+//!                    `version`, a hash of every other file (the browser
+//!                    asks for them with `?v=<version>`)
 //! t/<term>.bin       dictionary shard starting at <term> (`_` for the first)
 //! p/<term>.bin       postings of a frequent term
 //! e/<key>.bin        ending shard: the terms written backwards, from <key>,
