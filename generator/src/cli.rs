@@ -77,7 +77,7 @@ pub struct Dirs {
 
 #[derive(Debug, Subcommand)]
 pub enum NewWhat {
-    /// A service entry: content/services/<slug>.md.
+    /// A service entry: content/services/SLUG.md.
     Service {
         /// File name without `.md`: lowercase letters, digits and hyphens.
         slug: String,

@@ -3,7 +3,7 @@
 //! The modules follow the data: [`load`] reads files, [`parse`] turns them
 //! into front matter and HTML sections, [`validate`] checks the content model
 //! and resolves references into the [`model::Site`], [`render`] applies the
-//! theme, [`export`] writes the files for machines and [`write`] puts it all
+//! theme, [`export`] writes the files for machines and [`write`](mod@write) puts it all
 //! on disk. [`diagnostics`] carries every problem to the editor with its
 //! file, line, column and a hint.
 

@@ -1,7 +1,7 @@
 //! Step 3: check every rule of the content model and resolve references,
 //! producing the [`Site`]. Every problem is reported, not just the first.
 //!
-//! [`service`] checks one service entry, [`places`] offices and desks; this
+//! `service` checks one service entry, `places` offices and desks; this
 //! module assembles the site, checks links and derives the lists.
 
 mod places;
