@@ -167,15 +167,16 @@ impl Encoded {
         }
         let (facets, meta) = facets_and_meta(index, &enc.starts, &enc.end_starts);
         enc.files.extend(facets);
-        enc.put_meta(meta, &mut Delta::default());
+        let (path, bytes) = enc.meta_file(meta);
+        enc.files.insert(path, bytes);
         enc
     }
 
-    /// Writes `meta.json` with the version of the other files: a hash of
+    /// `meta.json`, with the version of the other files: a hash of
     /// them all. The browser always revalidates `meta.json` and asks for
     /// the other files with `?v=<version>`, so a cache never mixes files
     /// of two builds, and files are cached for as long as nothing changed.
-    fn put_meta(&mut self, mut meta: serde_json::Value, delta: &mut Delta) {
+    fn meta_file(&self, mut meta: serde_json::Value) -> OutputFile {
         let meta_path = meta_path();
         let mut h = foldhash::fast::FixedState::default().build_hasher();
         for (path, bytes) in &self.files {
@@ -185,8 +186,7 @@ impl Encoded {
             }
         }
         meta["version"] = format!("{:016x}", h.finish()).into();
-        let bytes = serde_json::to_vec(&meta).expect("JSON");
-        self.put(meta_path, bytes, delta);
+        (meta_path, serde_json::to_vec(&meta).expect("JSON"))
     }
 
     fn keys(&self, dict: Dict) -> Box<dyn Iterator<Item = &String> + '_> {
@@ -380,7 +380,8 @@ impl Encoded {
         for (path, bytes) in facets {
             self.put(path, bytes, &mut delta);
         }
-        self.put_meta(meta, &mut delta);
+        let (path, bytes) = self.meta_file(meta);
+        self.put(path, bytes, &mut delta);
         delta
     }
 

@@ -464,8 +464,8 @@ export class SearchEngine {
       const from = this.#shardIndex(meta, word.folded);
       const to = this.#shardIndex(meta, word.folded + '\uffff');
       const found = [];
-      for (let s = from; s <= to; s++) {
-        const shard = await this.#shard(meta, s);
+      const range = Array.from({ length: to - from + 1 }, (_, k) => this.#shard(meta, from + k));
+      for (const shard of await Promise.all(range)) {
         shard.terms.forEach((t, i) => {
           if (t.startsWith(word.folded) && t !== word.term) found.push({ shard, i });
         });
@@ -496,29 +496,29 @@ export class SearchEngine {
           best.push({ shard, i });
         }
       };
-      // the shard of the word and its neighbours that hold words of the same first letter
-      for (const s of around(meta.shards, [word.term, word.folded])) {
-        const shard = await this.#shard(meta, s);
-        shard.terms.forEach((t, i) => consider(shard, i));
-      }
-      // A typo in the first letters puts the word in another part of the
-      // dictionary: look for it from its end too, in the ending shards.
-      if (meta.ends) {
-        const near = [];
-        for (const e of around(meta.ends, [reversed(word.term), reversed(word.folded)])) {
-          for (const key of await this.#ending(meta, e)) {
-            const t = reversed(key);
-            if (!considered.has(t) && Math.min(distance(word.folded, t, max), distance(word.term, t, max)) <= max) {
-              near.push(t);
-            }
+      // The shard of the word and its neighbours that hold words of the same
+      // first letter; and, since a typo in the first letters puts the word in
+      // another part of the dictionary, the ending shards around it written
+      // backwards. Fetched together: on a slow phone every round trip counts.
+      const shards = [...around(meta.shards, [word.term, word.folded])].map((s) => this.#shard(meta, s));
+      const ends = meta.ends
+        ? [...around(meta.ends, [reversed(word.term), reversed(word.folded)])].map((e) => this.#ending(meta, e))
+        : [];
+      for (const shard of await Promise.all(shards)) shard.terms.forEach((t, i) => consider(shard, i));
+      const near = [];
+      for (const keys of await Promise.all(ends)) {
+        for (const key of keys) {
+          const t = reversed(key);
+          if (!considered.has(t) && Math.min(distance(word.folded, t, max), distance(word.term, t, max)) <= max) {
+            near.push(t);
           }
         }
-        for (const t of near) {
-          const shard = await this.#shard(meta, this.#shardIndex(meta, t));
-          const i = shard.index.get(t);
-          if (i !== undefined) consider(shard, i);
-        }
       }
+      const nearShards = await Promise.all(near.map((t) => this.#shard(meta, this.#shardIndex(meta, t))));
+      near.forEach((t, k) => {
+        const i = nearShards[k].index.get(t);
+        if (i !== undefined) consider(nearShards[k], i);
+      });
       best.sort((a, b) => b.shard.df[b.i] - a.shard.df[a.i]);
       for (const c of best.slice(0, 3)) add(c.shard, c.i, TYPO);
       if (best.length) word.suggestion = best[0].shard.surfaces[best[0].i];
