@@ -283,7 +283,7 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
     let ids = render::all_pages(&site);
     let t = Instant::now();
     // Pages are written as they are rendered; the search index is built
-    // meanwhile on the other threads of the pool.
+    // and written meanwhile on the other threads of the pool.
     let (pages, index) = rayon::join(
         || -> Result<Duration> {
             let paths: Vec<String> = ids.iter().map(|&id| render::page_file(&site, id)).collect();
@@ -293,21 +293,21 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
             })?;
             Ok(t.elapsed())
         },
-        || {
+        || -> Result<(usize, Duration)> {
             let t = Instant::now();
-            let files = if opts.search_index {
-                index::SearchIndex::build(&site).files()
-            } else {
-                Vec::new()
-            };
-            (files, t.elapsed())
+            if !opts.search_index {
+                return Ok((0, t.elapsed()));
+            }
+            let files = index::SearchIndex::build(&site).files();
+            staging.write_all(&files)?;
+            Ok((files.len(), t.elapsed()))
         },
     );
     timings.render = pages?;
-    let (mut files, index_time) = index;
+    let (index_files, index_time) = index?;
     timings.index = index_time;
     let t = Instant::now();
-    files.extend(write::read_static(&opts.theme.join("static"))?);
+    let mut files = write::read_static(&opts.theme.join("static"))?;
     files.extend(export::export_files(&site));
     timings.export = t.elapsed();
     let t = Instant::now();
@@ -318,7 +318,7 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
     timings.write = t.elapsed();
     Ok(BuildReport {
         diagnostics: diags,
-        files: ids.len() + files.len(),
+        files: ids.len() + index_files + files.len(),
         services: site.services.len(),
         timings,
     })
