@@ -6,11 +6,13 @@
 //! browser in `meta.json`, so the two sides cannot drift apart; only the
 //! Snowball algorithm itself is written twice (and tested for equality).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use rust_stemmers::{Algorithm, Stemmer};
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
+
+use super::builder::{FastMap, FastSet};
 
 /// Italian stopwords (Snowball's list, accents folded) plus a few words that
 /// people put in natural questions ("non riesco a pagare l'affitto") and
@@ -480,10 +482,11 @@ pub fn looks_like_acronym(raw: &str) -> bool {
 /// to share (holds a cache): make one per thread with [`Pipeline::clone`].
 pub struct Pipeline {
     stemmer: Stemmer,
-    stop: BTreeSet<String>,
-    overrides: BTreeMap<String, String>,
-    acronyms: BTreeSet<String>,
-    cache: HashMap<String, Option<String>>,
+    // Hash tables: every new word of a build is looked up in each.
+    stop: FastSet<String>,
+    overrides: FastMap<String, String>,
+    acronyms: FastSet<String>,
+    cache: FastMap<String, Option<String>>,
 }
 
 impl Clone for Pipeline {
@@ -493,7 +496,7 @@ impl Clone for Pipeline {
             stop: self.stop.clone(),
             overrides: self.overrides.clone(),
             acronyms: self.acronyms.clone(),
-            cache: HashMap::new(),
+            cache: FastMap::default(),
         }
     }
 }
@@ -501,7 +504,7 @@ impl Clone for Pipeline {
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pipeline")
-            .field("acronyms", &self.acronyms)
+            .field("acronyms", &self.acronyms())
             .finish_non_exhaustive()
     }
 }
@@ -509,7 +512,7 @@ impl std::fmt::Debug for Pipeline {
 impl Pipeline {
     /// The pipeline for a site whose synonym groups are `synonyms`.
     pub fn new(synonyms: &[Vec<String>]) -> Pipeline {
-        let mut acronyms: BTreeSet<String> = ACRONYMS.iter().map(|s| s.to_string()).collect();
+        let mut acronyms: FastSet<String> = ACRONYMS.iter().map(|s| s.to_string()).collect();
         for phrase in synonyms.iter().flatten() {
             for w in raw_words(phrase) {
                 if looks_like_acronym(w) {
@@ -517,7 +520,7 @@ impl Pipeline {
                 }
             }
         }
-        let mut overrides = BTreeMap::new();
+        let mut overrides = FastMap::default();
         for (term, words) in FAMILIES {
             for w in *words {
                 overrides.insert(w.to_string(), term.to_string());
@@ -528,18 +531,22 @@ impl Pipeline {
             stop: STOPWORDS.iter().map(|s| s.to_string()).collect(),
             overrides,
             acronyms,
-            cache: HashMap::new(),
+            cache: FastMap::default(),
         }
     }
 
-    pub fn stopwords(&self) -> &BTreeSet<String> {
-        &self.stop
+    /// The tables, sorted (for `meta.json`).
+    pub fn stopwords(&self) -> BTreeSet<&str> {
+        self.stop.iter().map(String::as_str).collect()
     }
-    pub fn overrides(&self) -> &BTreeMap<String, String> {
-        &self.overrides
+    pub fn overrides(&self) -> BTreeMap<&str, &str> {
+        self.overrides
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
     }
-    pub fn acronyms(&self) -> &BTreeSet<String> {
-        &self.acronyms
+    pub fn acronyms(&self) -> BTreeSet<&str> {
+        self.acronyms.iter().map(String::as_str).collect()
     }
 
     /// Snowball Italian alone, for the equivalence test with the browser.
