@@ -32,7 +32,7 @@ use diagnostics::{Diagnostic, Diagnostics};
 use language::Language;
 use model::{Site, SiteInfo};
 use parse::front::{SiteConfig, SynonymsFile, TaxonomyFile};
-use parse::parse_toml;
+use parse::{parse_toml, parse_toml_strict};
 use urls::Urls;
 
 /// Where to read and write.
@@ -84,13 +84,10 @@ pub fn load_site_with_links(
 ) -> Option<(Site, validate::FileLinks)> {
     let loaded = load::load(&opts.content, diags);
     let site_src = loaded.site.as_ref()?;
-    let config: SiteConfig = match parse_toml(&site_src.rel, &site_src.text, &site_src.text, 0) {
-        Ok(c) => c,
-        Err(d) => {
-            diags.push(d);
-            return None;
-        }
-    };
+    let (config, ds) = parse_toml::<SiteConfig>(&site_src.rel, &site_src.text, &site_src.text, 0);
+    let site_ok = ds.is_empty();
+    diags.extend(ds);
+    let config = config.filter(|_| site_ok)?;
     let lang = match load_language(&opts.theme, &config, site_src) {
         Ok(l) => l,
         Err(d) => {
@@ -135,26 +132,18 @@ pub fn load_site_with_links(
     }
 
     let taxonomy = loaded.taxonomy.as_ref().and_then(|src| {
-        match parse_toml::<TaxonomyFile>(&src.rel, &src.text, &src.text, 0) {
-            Ok(t) => Some((t, src)),
-            Err(d) => {
-                diags.push(d);
-                None
-            }
-        }
+        let (t, ds) = parse_toml::<TaxonomyFile>(&src.rel, &src.text, &src.text, 0);
+        diags.extend(ds);
+        t.map(|t| (t, src))
     });
     let synonyms = loaded
         .synonyms
         .as_ref()
-        .and_then(
-            |src| match parse_toml::<SynonymsFile>(&src.rel, &src.text, &src.text, 0) {
-                Ok(s) => Some(s.groups),
-                Err(d) => {
-                    diags.push(d);
-                    None
-                }
-            },
-        )
+        .and_then(|src| {
+            let (s, ds) = parse_toml::<SynonymsFile>(&src.rel, &src.text, &src.text, 0);
+            diags.extend(ds);
+            s.map(|s| s.groups)
+        })
         .unwrap_or_default();
 
     let info = SiteInfo {
@@ -221,7 +210,7 @@ fn load_language(
     }
     let rel = path.display().to_string();
     let text = load::read_text(&path, &rel).map_err(Box::new)?;
-    let lang: Language = parse_toml(&rel, &text, &text, 0).map_err(Box::new)?;
+    let lang: Language = parse_toml_strict(&rel, &text, &text, 0).map_err(Box::new)?;
     if lang.months.len() != 12 {
         return Err(Box::new(Diagnostic::error(
             rel,

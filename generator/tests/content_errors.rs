@@ -47,7 +47,7 @@ const CASES: &[Case] = &[
         edits: &[("## Cosa serve\n\n- documento d'identità\n\n", "")],
         severity: Severity::Error,
         message: "missing section `## Cosa serve`",
-        at: None,
+        at: Some("## Cosa si ottiene"),
         hint: "add `## Cosa serve` after `## Come fare`",
     },
     Case {
@@ -96,7 +96,7 @@ const CASES: &[Case] = &[
         edits: &[("## Quanto costa\n\nIl costo dipende dall'ISEE.\n\n", "")],
         severity: Severity::Error,
         message: "missing section `## Quanto costa` (required because `cost` is not \"free\")",
-        at: None,
+        at: Some("cost ="),
         hint: "add `## Quanto costa` after `## Tempi e scadenze`",
     },
     Case {
@@ -214,7 +214,7 @@ const CASES: &[Case] = &[
         severity: Severity::Error,
         message: "broken link `@/services/trasporto.md`",
         at: Some("[trasporto sociale]"),
-        hint: "did you mean `/servizi/trasporto-sociale/`?",
+        hint: "did you mean `@/services/trasporto-sociale.md`?",
     },
     Case {
         name: "broken relative link",

@@ -8,6 +8,13 @@ use serde::Deserialize;
 use toml::value::Datetime;
 use toml::Spanned;
 
+use super::schema::{Field, Schema, Ty};
+
+pub const STATUS: &[&str] = &["active", "suspended", "closed"];
+pub const COST: &[&str] = &["free", "paid", "isee"];
+pub const OFFICE_KIND: &[&str] = &["municipal", "health", "national", "third-party"];
+pub const DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
 /// `content/site.toml`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +26,20 @@ pub struct SiteConfig {
     pub owner: String,
     #[serde(default)]
     pub inbox_url: Option<Spanned<String>>,
+    /// Licence of the open data (an address), for the DCAT catalogue.
+    #[serde(default)]
+    pub licence: String,
+    /// The guide's town, for addresses that do not name it.
+    #[serde(default)]
+    pub city: String,
+    /// Province code (`CR`), for the open data's `state_province`.
+    #[serde(default)]
+    pub province: String,
+    #[serde(default)]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2; `IT` when empty.
+    #[serde(default)]
+    pub country: String,
 }
 
 /// One entry of a controlled vocabulary in `content/taxonomy.toml`.
@@ -36,8 +57,11 @@ pub struct Term {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaxonomyFile {
+    #[serde(default)]
     pub categories: Vec<Term>,
+    #[serde(default)]
     pub topics: Vec<Term>,
+    #[serde(default)]
     pub audiences: Vec<Term>,
     #[serde(default)]
     pub life_events: Vec<Term>,
@@ -124,36 +148,70 @@ pub struct Access {
     pub desks: Vec<Spanned<String>>,
 }
 
-/// Front matter of `services/<slug>.md`.
+/// Front matter of `services/<slug>.md`. Keys the content model requires
+/// are `Option` here: the schema reports them missing, and the rest of the
+/// entry is still checked.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceFront {
-    pub title: Spanned<String>,
-    pub summary: Spanned<String>,
-    pub category: Spanned<String>,
+    pub title: Option<Spanned<String>>,
+    pub summary: Option<Spanned<String>>,
+    pub category: Option<Spanned<String>>,
     #[serde(default)]
     pub topics: Vec<Spanned<String>>,
     #[serde(default)]
     pub audiences: Vec<Spanned<String>>,
     #[serde(default)]
     pub life_events: Vec<Spanned<String>>,
-    pub status: Spanned<Status>,
+    pub status: Option<Spanned<Status>>,
     #[serde(default)]
     pub status_reason: Option<Spanned<String>>,
-    pub office: Spanned<String>,
+    pub office: Option<Spanned<String>>,
     #[serde(default)]
     pub provider: Option<String>,
-    pub cost: Spanned<Cost>,
+    pub cost: Option<Spanned<Cost>>,
     #[serde(default)]
     pub age_min: Option<Spanned<u32>>,
     #[serde(default)]
     pub age_max: Option<Spanned<u32>>,
     #[serde(default)]
     pub keywords: Vec<String>,
-    pub updated: Spanned<Datetime>,
-    pub reviewed: Spanned<Datetime>,
+    pub updated: Option<Spanned<Datetime>>,
+    pub reviewed: Option<Spanned<Datetime>>,
+    /// A draft is checked but not published (unless `--drafts`).
+    #[serde(default)]
+    pub draft: bool,
     #[serde(default)]
     pub access: Access,
+}
+
+const ACCESS_FIELDS: &[Field] = &[
+    Field::opt("online", Ty::Text, "online = \"https://…\""),
+    Field::opt("booking", Ty::Text, "booking = \"https://…\""),
+    Field::opt("desks", Ty::TextList, "desks = [\"…\"]"),
+];
+
+impl Schema for ServiceFront {
+    const FIELDS: &'static [Field] = &[
+        Field::req("title", Ty::Text, "title = \"…\""),
+        Field::req("summary", Ty::Text, "summary = \"…\""),
+        Field::req("category", Ty::Text, "category = \"…\""),
+        Field::opt("topics", Ty::TextList, "topics = [\"…\"]"),
+        Field::opt("audiences", Ty::TextList, "audiences = [\"…\"]"),
+        Field::opt("life_events", Ty::TextList, "life_events = [\"…\"]"),
+        Field::req("status", Ty::Choice(STATUS), "status = \"active\""),
+        Field::opt("status_reason", Ty::Text, "status_reason = \"…\""),
+        Field::req("office", Ty::Text, "office = \"…\""),
+        Field::opt("provider", Ty::Text, "provider = \"…\""),
+        Field::req("cost", Ty::Choice(COST), "cost = \"free\""),
+        Field::opt("age_min", Ty::Count, "age_min = 65"),
+        Field::opt("age_max", Ty::Count, "age_max = 99"),
+        Field::opt("keywords", Ty::TextList, "keywords = [\"…\"]"),
+        Field::req("updated", Ty::Date, "updated = 2026-10-01"),
+        Field::req("reviewed", Ty::Date, "reviewed = 2026-10-01"),
+        Field::opt("draft", Ty::Bool, "draft = true"),
+        Field::opt("access", Ty::Table(ACCESS_FIELDS), "[access]"),
+    ];
 }
 
 /// Opening hours: the same times on the listed days.
@@ -165,12 +223,35 @@ pub struct Hours {
     pub closes: Spanned<String>,
 }
 
+const HOURS_FIELDS: &[Field] = &[
+    Field::req("days", Ty::ChoiceList(DAYS), "days = [\"mon\", \"tue\"]"),
+    Field::req("opens", Ty::Text, "opens = \"09:00\""),
+    Field::req("closes", Ty::Text, "closes = \"12:30\""),
+];
+
+/// The keys offices and desks share.
+macro_rules! place_fields {
+    ($($extra:expr),*) => {
+        &[
+            Field::req("name", Ty::Text, "name = \"…\""),
+            $($extra,)*
+            Field::opt("address", Ty::Text, "address = \"Via …, 26100 Cremona\""),
+            Field::opt("phone", Ty::Text, "phone = \"\""),
+            Field::opt("email", Ty::Text, "email = \"\""),
+            Field::opt("website", Ty::Text, "website = \"https://…\""),
+            Field::opt("step_free", Ty::Bool, "step_free = true"),
+            Field::opt("draft", Ty::Bool, "draft = true"),
+            Field::opt("hours", Ty::Tables(HOURS_FIELDS), "[[hours]]"),
+        ]
+    };
+}
+
 /// Contact details shared by offices and desks.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OfficeFront {
-    pub name: String,
-    pub kind: OfficeKind,
+    pub name: Option<String>,
+    pub kind: Option<OfficeKind>,
     #[serde(default)]
     pub organization: String,
     #[serde(default)]
@@ -184,14 +265,23 @@ pub struct OfficeFront {
     #[serde(default)]
     pub step_free: Option<bool>,
     #[serde(default)]
+    pub draft: bool,
+    #[serde(default)]
     pub hours: Vec<Hours>,
+}
+
+impl Schema for OfficeFront {
+    const FIELDS: &'static [Field] = place_fields!(
+        Field::req("kind", Ty::Choice(OFFICE_KIND), "kind = \"municipal\""),
+        Field::opt("organization", Ty::Text, "organization = \"…\"")
+    );
 }
 
 /// Front matter of `desks/<slug>.md`: an office without kind and organization.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeskFront {
-    pub name: String,
+    pub name: Option<String>,
     #[serde(default)]
     pub address: String,
     #[serde(default)]
@@ -203,14 +293,73 @@ pub struct DeskFront {
     #[serde(default)]
     pub step_free: Option<bool>,
     #[serde(default)]
+    pub draft: bool,
+    #[serde(default)]
     pub hours: Vec<Hours>,
+}
+
+impl Schema for DeskFront {
+    const FIELDS: &'static [Field] = place_fields!();
 }
 
 /// Front matter of `pages/<slug>.md` and `_index.md`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageFront {
+    #[serde(default)]
     pub title: String,
     #[serde(default)]
     pub summary: String,
+    #[serde(default)]
+    pub draft: bool,
+}
+
+impl Schema for PageFront {
+    const FIELDS: &'static [Field] = &[
+        Field::req("title", Ty::Text, "title = \"…\""),
+        Field::opt("summary", Ty::Text, "summary = \"…\""),
+        Field::opt("draft", Ty::Bool, "draft = true"),
+    ];
+}
+
+impl Schema for SiteConfig {
+    const FIELDS: &'static [Field] = &[
+        Field::req("title", Ty::Text, "title = \"…\""),
+        Field::req("base_url", Ty::Text, "base_url = \"https://…\""),
+        Field::req("language", Ty::Text, "language = \"it\""),
+        Field::opt("owner", Ty::Text, "owner = \"Comune di …\""),
+        Field::opt("inbox_url", Ty::Text, "inbox_url = \"https://…\""),
+        Field::opt(
+            "licence",
+            Ty::Text,
+            "licence = \"https://creativecommons.org/licenses/by/4.0/\"",
+        ),
+        Field::opt("city", Ty::Text, "city = \"Cremona\""),
+        Field::opt("province", Ty::Text, "province = \"CR\""),
+        Field::opt("postal_code", Ty::Text, "postal_code = \"26100\""),
+        Field::opt("country", Ty::Text, "country = \"IT\""),
+    ];
+}
+
+const TERM_FIELDS: &[Field] = &[
+    Field::req("slug", Ty::Text, "slug = \"…\""),
+    Field::req("name", Ty::Text, "name = \"…\""),
+    Field::opt("description", Ty::Text, "description = \"…\""),
+];
+
+impl Schema for TaxonomyFile {
+    const FIELDS: &'static [Field] = &[
+        Field::req("categories", Ty::Tables(TERM_FIELDS), "[[categories]]"),
+        Field::req("topics", Ty::Tables(TERM_FIELDS), "[[topics]]"),
+        Field::req("audiences", Ty::Tables(TERM_FIELDS), "[[audiences]]"),
+        Field::opt("life_events", Ty::Tables(TERM_FIELDS), "[[life_events]]"),
+    ];
+}
+
+impl Schema for SynonymsFile {
+    const FIELDS: &'static [Field] = &[Field::opt(
+        "groups",
+        Ty::TextLists,
+        "groups = [[\"badante\", \"assistente familiare\"]]",
+    )];
 }

@@ -3,6 +3,7 @@
 
 pub mod front;
 pub mod markdown;
+pub mod schema;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 
-use crate::diagnostics::{did_you_mean, Diagnostic};
+use crate::diagnostics::Diagnostic;
 use crate::load::{Kind, SourceFile};
 use crate::urls::Urls;
 use front::{DeskFront, OfficeFront, PageFront, ServiceFront};
@@ -99,117 +100,39 @@ pub fn split_front_matter<'a>(rel: &str, text: &'a Arc<str>) -> Result<Split<'a>
         .hint("add a line with just `+++` after the last front-matter key"))
 }
 
-/// Deserializes TOML, turning serde's message into a positioned error with a hint.
-/// `offset` is where `toml_text` starts in the file `source`.
-pub fn parse_toml<T: DeserializeOwned>(
+/// Reads TOML checked against its schema: every problem of the text is
+/// reported, and what is valid is returned (`None` only when even that
+/// cannot be read). `offset` is where `toml_text` starts in the file `source`.
+pub fn parse_toml<T: schema::Schema + DeserializeOwned>(
+    rel: &str,
+    source: &Arc<str>,
+    toml_text: &str,
+    offset: usize,
+) -> (Option<T>, Vec<Diagnostic>) {
+    let src = schema::Source {
+        rel,
+        file: source,
+        offset,
+    };
+    schema::read(&src, toml_text)
+}
+
+/// [`parse_toml`] for files that must be wholly valid (site.toml, the
+/// theme's language file): the first problem is the error.
+pub fn parse_toml_strict<T: DeserializeOwned>(
     rel: &str,
     source: &Arc<str>,
     toml_text: &str,
     offset: usize,
 ) -> Result<T, Diagnostic> {
-    toml::from_str(toml_text).map_err(|e| toml_error(rel, source, offset, &e))
-}
-
-fn toml_error(rel: &str, source: &Arc<str>, offset: usize, e: &toml::de::Error) -> Diagnostic {
-    let raw = e.message().trim().to_string();
-    let mut span = e
-        .span()
-        .map_or(offset..offset + 1, |s| s.start + offset..s.end + offset);
-    if raw.starts_with("missing field") {
-        // The span covers the whole table; point at its start (the `+++` fence).
-        span = 0..source.find('\n').unwrap_or(source.len()).min(3);
-    }
-    let (message, hint) = explain_toml_message(&raw);
-    let mut d = Diagnostic::error(rel, message).at(source, span);
-    if let Some(h) = hint {
-        d = d.hint(h);
-    }
-    d
-}
-
-/// Rewrites serde's wording for editors and finds a hint.
-fn explain_toml_message(raw: &str) -> (String, Option<String>) {
-    let ticked: Vec<&str> = raw.split('`').skip(1).step_by(2).collect();
-    if let Some(rest) = raw.strip_prefix("unknown field `") {
-        let word = rest.split('`').next().unwrap_or_default();
-        let expected = &ticked[1.min(ticked.len())..];
-        let hint = match did_you_mean(word, expected.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None if expected.is_empty() => "remove this key".to_string(),
-            None => format!("the keys allowed here are: {}", expected.join(", ")),
-        };
-        return (format!("unknown key `{word}`"), Some(hint));
-    }
-    if let Some(rest) = raw.strip_prefix("unknown variant `") {
-        let word = rest.split('`').next().unwrap_or_default();
-        let expected = &ticked[1.min(ticked.len())..];
-        let hint = match did_you_mean(word, expected.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!("write one of: {}", expected.join(", ")),
-        };
-        return (format!("`{word}` is not an allowed value"), Some(hint));
-    }
-    if let Some(rest) = raw.strip_prefix("missing field `") {
-        let word = rest.split('`').next().unwrap_or_default();
-        return (
-            format!("missing required key `{word}`"),
-            Some(format!(
-                "add `{word} = …` to the front matter (see `sportello new service` for an example)"
-            )),
-        );
-    }
-    if raw.contains("expected a TOML datetime")
-        || raw.contains("expected a datetime")
-        || raw.contains("invalid type: string") && raw.contains("datetime")
-    {
-        return (
-            "a date is written without quotes".to_string(),
-            Some(
-                "write the date as YYYY-MM-DD without quotes, e.g. `updated = 2026-10-01`"
-                    .to_string(),
-            ),
-        );
-    }
-    if raw.contains("invalid type: string") && raw.contains("expected a sequence") {
-        return (
-            "a list was expected here".to_string(),
-            Some("write a list in square brackets, e.g. `[\"anziani\"]`".to_string()),
-        );
-    }
-    if raw.contains("invalid type: string") && raw.contains("expected a boolean") {
-        return (
-            "`true` or `false` was expected here".to_string(),
-            Some("write true or false without quotes".to_string()),
-        );
-    }
-    if raw.contains("invalid type") && raw.contains("expected u32") {
-        return (
-            "a whole number was expected here".to_string(),
-            Some("write a number without quotes, e.g. `age_min = 65`".to_string()),
-        );
-    }
-    if raw.contains("duplicate key") {
-        return (
-            raw.to_string(),
-            Some("each key may appear once: remove one of them".to_string()),
-        );
-    }
-    if raw.contains("invalid") && raw.contains("date")
-        || raw.contains("month")
-        || raw.contains("day")
-    {
-        return (
-            raw.to_string(),
-            Some("write a real date as YYYY-MM-DD, e.g. 2026-10-01".to_string()),
-        );
-    }
-    (
-        raw.to_string(),
-        Some(
-            "check the TOML syntax: `key = \"text\"`, lists in [ ], dates as 2026-10-01"
-                .to_string(),
-        ),
-    )
+    toml::from_str(toml_text).map_err(|e| {
+        let span = e
+            .span()
+            .map_or(offset..offset, |s| s.start + offset..s.end + offset);
+        Diagnostic::error(rel, e.message().trim().to_string())
+            .at(source, span)
+            .hint("check the TOML syntax: `key = \"text\"`, lists in [ ], dates as 2026-10-01")
+    })
 }
 
 /// Parses one content file.
@@ -246,25 +169,21 @@ pub fn parse_file(src: SourceFile, urls: &Urls) -> (Option<Parsed>, Vec<Diagnost
             }
         }};
     }
-    let parsed = match src.kind {
-        Kind::Service => parse_toml::<ServiceFront>(&src.rel, &src.text, split.front, front_offset)
-            .map(|f| Parsed::Service(Box::new(doc!(f, true)))),
-        Kind::Office => parse_toml::<OfficeFront>(&src.rel, &src.text, split.front, front_offset)
-            .map(|f| Parsed::Office(doc!(f, false))),
-        Kind::Desk => parse_toml::<DeskFront>(&src.rel, &src.text, split.front, front_offset)
-            .map(|f| Parsed::Desk(doc!(f, false))),
-        Kind::Page => parse_toml::<PageFront>(&src.rel, &src.text, split.front, front_offset)
-            .map(|f| Parsed::Page(doc!(f, false))),
-        Kind::Index => parse_toml::<PageFront>(&src.rel, &src.text, split.front, front_offset)
-            .map(|f| Parsed::Index(doc!(f, false))),
-    };
-    match parsed {
-        Ok(p) => (Some(p), diags),
-        Err(d) => {
-            diags.push(d);
-            (None, diags)
-        }
+    macro_rules! read {
+        ($ty:ty, $variant:expr, $split_sections:expr) => {{
+            let (front, ds) = parse_toml::<$ty>(&src.rel, &src.text, split.front, front_offset);
+            diags.extend(ds);
+            front.map(|f| $variant(doc!(f, $split_sections)))
+        }};
     }
+    let parsed = match src.kind {
+        Kind::Service => read!(ServiceFront, |d| Parsed::Service(Box::new(d)), true),
+        Kind::Office => read!(OfficeFront, Parsed::Office, false),
+        Kind::Desk => read!(DeskFront, Parsed::Desk, false),
+        Kind::Page => read!(PageFront, Parsed::Page, false),
+        Kind::Index => read!(PageFront, Parsed::Index, false),
+    };
+    (parsed, diags)
 }
 
 #[cfg(test)]
@@ -273,10 +192,11 @@ mod tests {
 
     #[test]
     fn unknown_key_gets_a_suggestion() {
-        let (msg, hint) =
-            explain_toml_message("unknown field `tittle`, expected one of `title`, `summary`");
-        assert_eq!(msg, "unknown key `tittle`");
-        assert_eq!(hint.as_deref(), Some("did you mean `title`?"));
+        let t: Arc<str> = "+++\ntittle = \"a\"\n+++\n".into();
+        let (_, diags) = parse_toml::<PageFront>("p.md", &t, &t[4..17], 4);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].message, "unknown key `tittle`");
+        assert_eq!(diags[0].hint.as_deref(), Some("did you mean `title`?"));
     }
 
     #[test]

@@ -381,11 +381,15 @@ pub fn check_links(
             .iter()
             .filter(|k| k.starts_with(stem))
             .min_by_key(|k| k.len());
-        let hint = match longer
+        let suggestion = longer
             .map(String::as_str)
-            .or_else(|| did_you_mean(&l.path, known.iter().map(String::as_str)))
-        {
-            Some(s) => format!("no page has this address; did you mean `{s}`?"),
+            .or_else(|| did_you_mean(&l.path, known.iter().map(String::as_str)));
+        let hint = match suggestion {
+            // Answer in the form the editor used.
+            Some(s) => match content_path_form(l, s) {
+                Some(p) => format!("no entry has this path; did you mean `{p}`?"),
+                None => format!("no page has this address; did you mean `{s}`?"),
+            },
             None => "link another entry as `@/services/<slug>.md` and check the slug".into(),
         };
         out.push(
@@ -395,6 +399,19 @@ pub fn check_links(
         );
     }
     out
+}
+
+/// A suggested address written as `@/folder/slug.md`, when the link was
+/// written that way and the suggestion is in the same folder.
+fn content_path_form(link: &InternalLink, suggestion: &str) -> Option<String> {
+    let rest = link.written.strip_prefix("@/")?;
+    let (folder, _) = rest.split_once('/')?;
+    let parent = link.path.trim_end_matches('/').rsplit_once('/')?.0;
+    let slug = suggestion
+        .strip_prefix(parent)?
+        .strip_prefix('/')?
+        .strip_suffix('/')?;
+    (!slug.is_empty() && !slug.contains('/')).then(|| format!("@/{folder}/{slug}.md"))
 }
 
 /// Recomputes every list derived from the services (A-Z, by term, by office

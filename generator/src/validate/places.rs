@@ -127,7 +127,7 @@ pub fn office_place(
 ) -> Place {
     let f = &d.front;
     let contact = Contact {
-        name: &f.name,
+        name: f.name.as_deref().unwrap_or_default(),
         address: &f.address,
         phone: &f.phone,
         email: &f.email,
@@ -136,7 +136,7 @@ pub fn office_place(
         hours: &f.hours,
     };
     let mut place = place(d, contact, urls.office(&d.src.slug), urls, lang, diags);
-    place.kind = Some(f.kind);
+    place.kind = f.kind;
     place.organization = f.organization.clone();
     place
 }
@@ -149,7 +149,7 @@ pub fn desk_place(
 ) -> Place {
     let f = &d.front;
     let contact = Contact {
-        name: &f.name,
+        name: f.name.as_deref().unwrap_or_default(),
         address: &f.address,
         phone: &f.phone,
         email: &f.email,

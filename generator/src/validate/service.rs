@@ -40,47 +40,56 @@ impl<'a> ServiceContext<'a> {
     /// Checks one entry; `None` when a reference is missing (already reported).
     pub fn service(&self, d: &Doc<ServiceFront>, diags: &mut Vec<Diagnostic>) -> Option<Service> {
         let f = &d.front;
-        let title = f.title.get_ref().trim();
+        // A required key that is missing was reported by the schema; the
+        // other checks still run, so that one run shows every problem.
+        let title = f.title.as_ref().map_or("", |t| t.get_ref().trim());
         let n = title.chars().count();
-        if n == 0 {
-            diags.push(
-                d.error_at(&f.title, "the title is empty")
-                    .hint("write the service's name as citizens know it"),
-            );
-        } else if n > TITLE_MAX {
-            diags.push(
-                d.error_at(
-                    &f.title,
-                    format!("the title is {n} characters long, more than {TITLE_MAX}"),
-                )
-                .hint("keep the name short; put details in `summary`"),
-            );
+        if let Some(t) = f.title.as_ref() {
+            if n == 0 {
+                diags.push(
+                    d.error_at(t, "the title is empty")
+                        .hint("write the service's name as citizens know it"),
+                );
+            } else if n > TITLE_MAX {
+                diags.push(
+                    d.error_at(
+                        t,
+                        format!("the title is {n} characters long, more than {TITLE_MAX}"),
+                    )
+                    .hint("keep the name short; put details in `summary`"),
+                );
+            }
         }
-        let summary = f.summary.get_ref().trim();
+        let summary = f.summary.as_ref().map_or("", |t| t.get_ref().trim());
         let n = summary.chars().count();
-        if n == 0 {
-            diags.push(
-                d.error_at(&f.summary, "the summary is empty")
-                    .hint("say in one sentence what the service gives and to whom"),
-            );
-        } else if n > SUMMARY_MAX {
-            diags.push(
-                d.error_at(
-                    &f.summary,
-                    format!("the summary is {n} characters long, more than {SUMMARY_MAX}"),
-                )
-                .hint(
-                    "one sentence: what the service gives and to whom; details go in the sections",
-                ),
-            );
-        } else if n > SUMMARY_SNIPPET {
-            diags.push(
-                d.warning_at(&f.summary, format!("the summary is {n} characters long: search results cut it at {SUMMARY_SNIPPET}"))
-                    .hint("shorten it so it reads whole in search results"),
-            );
+        if let Some(sm) = f.summary.as_ref() {
+            if n == 0 {
+                diags.push(
+                    d.error_at(sm, "the summary is empty")
+                        .hint("say in one sentence what the service gives and to whom"),
+                );
+            } else if n > SUMMARY_MAX {
+                diags.push(
+                    d.error_at(
+                        sm,
+                        format!("the summary is {n} characters long, more than {SUMMARY_MAX}"),
+                    )
+                    .hint(
+                        "one sentence: what the service gives and to whom; details go in the sections",
+                    ),
+                );
+            } else if n > SUMMARY_SNIPPET {
+                diags.push(
+                    d.warning_at(sm, format!("the summary is {n} characters long: search results cut it at {SUMMARY_SNIPPET}"))
+                        .hint("shorten it so it reads whole in search results"),
+                );
+            }
         }
 
-        let category = self.categories.resolve(d, &f.category, diags);
+        let category = f
+            .category
+            .as_ref()
+            .and_then(|c| self.categories.resolve(d, c, diags));
         let topics: Vec<usize> = f
             .topics
             .iter()
@@ -96,7 +105,10 @@ impl<'a> ServiceContext<'a> {
             .iter()
             .filter_map(|t| self.life_events.resolve(d, t, diags))
             .collect();
-        let office = resolve_place(d, &f.office, &self.offices, "office", "offices", diags);
+        let office = f
+            .office
+            .as_ref()
+            .and_then(|o| resolve_place(d, o, &self.offices, "office", "offices", diags));
         let desks: Vec<usize> = f
             .access
             .desks
@@ -104,27 +116,31 @@ impl<'a> ServiceContext<'a> {
             .filter_map(|s| resolve_place(d, s, &self.desks, "desk", "desks", diags))
             .collect();
 
-        let status = *f.status.get_ref();
+        let status = f.status.as_ref().map(|s| *s.get_ref());
         let status_reason = f
             .status_reason
             .as_ref()
             .map(|r| r.get_ref().trim().to_string())
             .unwrap_or_default();
-        if status != Status::Active && status_reason.is_empty() {
+        if let Some(st) = f
+            .status
+            .as_ref()
+            .filter(|s| *s.get_ref() != Status::Active && status_reason.is_empty())
+        {
             diags.push(
-                d.error_at(&f.status, "a service that is not active needs `status_reason`")
+                d.error_at(st, "a service that is not active needs `status_reason`")
                     .hint("add `status_reason = \"…\"` saying why and until when, e.g. \"Domande chiuse fino a marzo 2027\""),
             );
         }
 
-        let updated = self.date(d, &f.updated, diags);
-        let reviewed = self.date(d, &f.reviewed, diags);
+        let updated = f.updated.as_ref().and_then(|v| self.date(d, v, diags));
+        let reviewed = f.reviewed.as_ref().and_then(|v| self.date(d, v, diags));
         if let Some(r) = reviewed {
             let age = (self.today - r).whole_days();
             if age > STALE_DAYS {
                 diags.push(
                     d.warning_at(
-                        &f.reviewed,
+                        f.reviewed.as_ref()?,
                         format!("last reviewed {age} days ago, more than 12 months"),
                     )
                     .hint("check the entry with the office, then set `reviewed` to today's date"),
@@ -141,9 +157,13 @@ impl<'a> ServiceContext<'a> {
         }
         let online = https_url(d, f.access.online.as_ref(), diags);
         let booking = https_url(d, f.access.booking.as_ref(), diags);
-        let sections = self.sections(d, *f.cost.get_ref(), diags);
+        let cost = f.cost.as_ref().map(|c| *c.get_ref());
+        let sections = self.sections(d, cost, diags);
 
         let (category, office, updated, reviewed) = (category?, office?, updated?, reviewed?);
+        let (status, cost) = (status?, cost?);
+        f.title.as_ref()?;
+        f.summary.as_ref()?;
         let url = self.urls.service(&d.src.slug);
         Some(Service {
             permalink: self.urls.permalink(&url),
@@ -159,7 +179,7 @@ impl<'a> ServiceContext<'a> {
             status_reason,
             office,
             provider: f.provider.clone().unwrap_or_default(),
-            cost: *f.cost.get_ref(),
+            cost,
             age_min: f.age_min.as_ref().map(|v| *v.get_ref()),
             age_max: f.age_max.as_ref().map(|v| *v.get_ref()),
             keywords: f.keywords.clone(),
@@ -201,7 +221,7 @@ impl<'a> ServiceContext<'a> {
     fn sections(
         &self,
         d: &Doc<ServiceFront>,
-        cost: Cost,
+        cost: Option<Cost>,
         diags: &mut Vec<Diagnostic>,
     ) -> Vec<Section> {
         let labels = &self.lang.sections;
@@ -219,6 +239,8 @@ impl<'a> ServiceContext<'a> {
         let mut out: Vec<Section> = Vec::with_capacity(7);
         // Sections an unknown heading probably meant: not reported missing too.
         let mut misspelt: Vec<SectionKey> = Vec::new();
+        // Where each section present starts, to place a missing one.
+        let mut headings: Vec<(SectionKey, usize)> = Vec::new();
         for raw in &d.body.sections {
             let Some(key) = labels.key_for(&raw.heading) else {
                 let all: Vec<&str> = SectionKey::ALL.iter().map(|&k| labels.label(k)).collect();
@@ -282,6 +304,7 @@ impl<'a> ServiceContext<'a> {
                     .hint("write its text, or remove the heading if the section is optional"),
                 );
             }
+            headings.push((key, raw.heading_span.start));
             out.push(Section {
                 key,
                 data_element: key.data_element(),
@@ -290,10 +313,15 @@ impl<'a> ServiceContext<'a> {
                 text: raw.text.clone(),
             });
         }
+        // With `cost` missing or wrong (already reported), `## Quanto costa` is not required.
         let required: Vec<SectionKey> = SectionKey::ALL
             .into_iter()
-            .filter(|&k| k != SectionKey::More && (k != SectionKey::Cost || cost != Cost::Free))
+            .filter(|&k| {
+                k != SectionKey::More
+                    && (k != SectionKey::Cost || cost.is_some_and(|c| c != Cost::Free))
+            })
             .collect();
+        let body_end = src.text.len();
         for (i, &key) in required.iter().enumerate() {
             if out.iter().any(|s| s.key == key) || misspelt.contains(&key) {
                 continue;
@@ -306,21 +334,48 @@ impl<'a> ServiceContext<'a> {
                 Some(&k) => format!("after `## {}`", labels.label(k)),
                 None => "at the start of the text, after the front matter".to_string(),
             };
-            let why = if key == SectionKey::Cost {
-                " (required because `cost` is not \"free\")"
-            } else {
-                ""
+            // It belongs before the first section present that comes after it.
+            let next = headings
+                .iter()
+                .filter(|(k, _)| *k > key)
+                .map(|&(_, at)| at)
+                .min();
+            let (why, span) = match (key, f_cost_span(d)) {
+                (SectionKey::Cost, Some(span)) => {
+                    (" (required because `cost` is not \"free\")", span)
+                }
+                _ => {
+                    let at = next.unwrap_or(body_end);
+                    ("", at..at)
+                }
+            };
+            let before = match (key, next) {
+                (SectionKey::Cost, _) | (_, None) => String::new(),
+                (_, Some(at)) => {
+                    let k = headings.iter().find(|(_, a)| *a == at).map(|(k, _)| *k);
+                    k.map_or(String::new(), |k| {
+                        format!(", before `## {}`", labels.label(k))
+                    })
+                }
             };
             diags.push(
                 Diagnostic::error(
                     &src.rel,
                     format!("missing section `## {}`{why}", labels.label(key)),
                 )
-                .at(&src.text, d.body.intro_span.start..d.body.intro_span.start)
-                .hint(format!("add `## {}` {placement}", labels.label(key))),
+                .at(&src.text, span)
+                .hint(format!(
+                    "add `## {}` {placement}{before}",
+                    labels.label(key)
+                )),
             );
         }
         out.sort_by_key(|s| s.key);
         out
     }
+}
+
+/// The span in the file of the `cost` value, which requires `## Quanto costa`.
+fn f_cost_span(d: &Doc<ServiceFront>) -> Option<std::ops::Range<usize>> {
+    d.front.cost.as_ref().map(|c| d.span(c))
 }
