@@ -81,6 +81,17 @@ impl Diagnostic {
         }
     }
 
+    /// A warning on two lines: where and what, then the hint. The snippet
+    /// is left out: a warning does not stop the build, and a guide with many
+    /// of them should still print a readable page.
+    pub fn render_short(&self) -> String {
+        let mut out = format!("warning: {}: {}\n", self.location(), self.message);
+        if let Some(h) = &self.hint {
+            out.push_str(&format!("  help: {h}\n"));
+        }
+        out
+    }
+
     /// Full report with the snippet, as printed in the terminal.
     pub fn render(&self, color: bool) -> String {
         let theme = if color {
@@ -234,10 +245,53 @@ impl Diagnostics {
 
     /// Every diagnostic with its snippet, then a one-line summary.
     pub fn render(&self, color: bool) -> String {
+        self.render_with(color, Verbosity::All)
+    }
+
+    /// Errors in full; warnings as `verbosity` says: all, the first
+    /// [`WARNINGS_PER_KIND`] of each kind and a count of the rest, or none.
+    pub fn render_with(&self, color: bool, verbosity: Verbosity) -> String {
         let mut out = String::new();
+        // Warnings of one kind share their hint (the message may name a
+        // number or a word): that is what groups them.
+        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for d in &self.items {
-            out.push_str(&d.render(color));
-            out.push('\n');
+            if d.is_error() {
+                out.push_str(&d.render(color));
+                out.push('\n');
+                continue;
+            }
+            let shown = match verbosity {
+                Verbosity::All => true,
+                Verbosity::Quiet => false,
+                Verbosity::Summary => {
+                    let n = seen.entry(kind_of(d)).or_default();
+                    *n += 1;
+                    *n <= WARNINGS_PER_KIND
+                }
+            };
+            if shown {
+                out.push_str(&d.render_short());
+            }
+        }
+        if verbosity == Verbosity::Summary {
+            let mut more: Vec<(&str, usize)> = seen
+                .into_iter()
+                .filter(|&(_, n)| n > WARNINGS_PER_KIND)
+                .map(|(k, n)| (k, n - WARNINGS_PER_KIND))
+                .collect();
+            more.sort();
+            for (kind, n) in more {
+                let first = self
+                    .items
+                    .iter()
+                    .find(|d| !d.is_error() && kind_of(d) == kind)
+                    .map_or("", |d| d.message.as_str());
+                out.push_str(&format!(
+                    "warning: and {} more like this ({first}): `--verbose` shows all\n",
+                    thousands(n)
+                ));
+            }
         }
         let (e, w) = (self.error_count(), self.warning_count());
         if e + w > 0 {
@@ -249,6 +303,37 @@ impl Diagnostics {
         }
         out
     }
+}
+
+/// How many warnings of one kind are printed before the rest are counted.
+pub const WARNINGS_PER_KIND: usize = 3;
+
+/// How much of the warnings to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Every warning (`--verbose`, and the overlay of `serve`).
+    All,
+    /// A few of each kind, then "and N more like this".
+    Summary,
+    /// Only the count (`--quiet`).
+    Quiet,
+}
+
+fn kind_of(d: &Diagnostic) -> &str {
+    d.hint.as_deref().unwrap_or(&d.message)
+}
+
+/// `9990` as `9,990`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Suggests the closest candidate to a misspelt word, if one is close enough.
@@ -277,6 +362,37 @@ mod tests {
         assert_eq!(line_col(text, x), (3, 1));
         let quote = text.rfind('"').unwrap();
         assert_eq!(line_col(text, quote), (2, 12));
+    }
+
+    #[test]
+    fn many_warnings_of_a_kind_are_summarised() {
+        let src: Arc<str> = "+++\n+++\n".into();
+        let mut ds = Diagnostics::default();
+        for i in 0..10_000 {
+            ds.push(
+                Diagnostic::warning(format!("offices/o{i}.md"), format!("stale {i}"))
+                    .at(&src, 0..3)
+                    .hint("review it"),
+            );
+        }
+        ds.push(Diagnostic::warning("desks/d.md", "no contact details").hint("add them"));
+        let out = ds.render_with(false, Verbosity::Summary);
+        assert_eq!(
+            out.matches("help: review it").count(),
+            WARNINGS_PER_KIND,
+            "{out}"
+        );
+        assert!(
+            out.contains("and 9,997 more like this (stale 0): `--verbose` shows all"),
+            "{out}"
+        );
+        assert!(out.contains("desks/d.md: no contact details"), "{out}");
+        assert!(out.ends_with("0 errors, 10001 warnings\n"), "{out}");
+        let quiet = ds.render_with(false, Verbosity::Quiet);
+        assert_eq!(quiet, "0 errors, 10001 warnings\n");
+        let all = ds.render_with(false, Verbosity::All);
+        assert_eq!(all.matches("help: review it").count(), 10_000);
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]

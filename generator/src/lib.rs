@@ -47,6 +47,8 @@ pub struct Options {
     /// Build the search index (on by default). Off only to measure what
     /// the index costs: the build benchmark compares the two.
     pub search_index: bool,
+    /// Publish entries with `draft = true` (`--drafts`; `serve` always does).
+    pub drafts: bool,
 }
 
 impl Options {
@@ -57,6 +59,7 @@ impl Options {
             base_url: None,
             today: time::OffsetDateTime::now_utc().date(),
             search_index: true,
+            drafts: false,
         }
     }
 }
@@ -164,6 +167,7 @@ pub fn load_site_with_links(
         synonyms,
         today: opts.today,
         entry_paths,
+        drafts: opts.drafts,
     };
     let built = validate::build_site(docs, settings, diags);
     diags.sort();

@@ -74,6 +74,8 @@ pub struct Service {
     #[serde(skip)]
     pub desks: Vec<usize>,
     pub sections: Vec<Section>,
+    /// Published only with `--drafts` (and by `serve`, marked).
+    pub draft: bool,
     /// Source file, for messages.
     #[serde(skip)]
     pub file: String,
@@ -104,6 +106,7 @@ pub struct Place {
     pub step_free: Option<bool>,
     pub hours: Vec<OpeningHours>,
     pub html: String,
+    pub draft: bool,
     /// Services it is responsible for (offices) or where one can ask (desks), A-Z.
     #[serde(skip)]
     pub services: Vec<usize>,
@@ -116,6 +119,7 @@ pub struct Page {
     pub summary: String,
     pub url: String,
     pub html: String,
+    pub draft: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -363,3 +363,21 @@ impl Schema for SynonymsFile {
         "groups = [[\"badante\", \"assistente familiare\"]]",
     )];
 }
+
+/// What every entry's front matter has.
+pub trait Front {
+    /// `draft = true`: checked, but published only with `--drafts`.
+    fn draft(&self) -> bool;
+}
+
+macro_rules! impl_front {
+    ($($t:ty),*) => {
+        $(impl Front for $t {
+            fn draft(&self) -> bool {
+                self.draft
+            }
+        })*
+    };
+}
+
+impl_front!(ServiceFront, OfficeFront, DeskFront, PageFront);

@@ -25,6 +25,8 @@ pub struct Doc<F> {
     /// Byte offset of the front matter's TOML in the file, to turn spans into file positions.
     pub front_offset: usize,
     pub body: RenderedBody,
+    /// `draft = true` in the front matter.
+    pub draft: bool,
 }
 
 impl<F> Doc<F> {
@@ -161,10 +163,16 @@ pub fn parse_file(src: SourceFile, urls: &Urls) -> (Option<Parsed>, Vec<Diagnost
                 $split_sections,
                 &mut diags,
             );
+            let front = $front;
+            let draft = front::Front::draft(&front);
+            if !draft {
+                diags.extend(crate::scaffold::placeholders(&src));
+            }
             Doc {
-                front: $front,
+                front,
                 front_offset,
                 body,
+                draft,
                 src: src.clone(),
             }
         }};

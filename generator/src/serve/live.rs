@@ -298,6 +298,7 @@ impl Live {
                         title: d.front.title.clone(),
                         summary: d.front.summary.clone(),
                         html: std::mem::take(&mut d.body.intro_html),
+                        draft: d.draft,
                     };
                     let idx = if is_home {
                         None

@@ -43,6 +43,8 @@ pub struct ServeOptions {
     pub theme: PathBuf,
     /// 0 picks a free port.
     pub port: u16,
+    /// 127.0.0.1 unless the editor asks (`--bind 0.0.0.0` to preview on a phone).
+    pub bind: std::net::IpAddr,
     pub open: bool,
 }
 
@@ -71,19 +73,23 @@ pub fn run(opts: ServeOptions) -> Result<()> {
 }
 
 async fn serve(opts: ServeOptions) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], opts.port)))
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(opts.bind, opts.port))
         .await
         .with_context(|| {
             format!(
-                "cannot listen on 127.0.0.1:{} (is another serve running? try --port)",
-                opts.port
+                "cannot listen on {}:{} (is another serve running? try --port)",
+                opts.bind, opts.port
             )
         })?;
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
 
     let mut build_opts = Options::new(&opts.content, &opts.theme);
+    // Links are root-relative, so the pages also work when reached by
+    // another address of this machine (a phone on the same network).
     build_opts.base_url = Some(base.clone());
+    // The editor sees drafts while writing them, marked as such.
+    build_opts.drafts = true;
     let (live, outcome) = Live::new(build_opts);
     report(&outcome);
     let (events, _) = broadcast::channel(16);

@@ -45,6 +45,8 @@ pub struct Settings<'a> {
     /// Addresses of every content file found, valid or not, so that an
     /// entry with an error of its own does not also break the links to it.
     pub entry_paths: HashSet<String>,
+    /// Publish drafts too (`--drafts`, and `serve`).
+    pub drafts: bool,
 }
 
 /// A vocabulary with its slug index, while checking references.
@@ -174,8 +176,11 @@ pub fn build_site(
         taxonomy,
         synonyms,
         today,
-        entry_paths,
+        mut entry_paths,
+        drafts,
     } = settings;
+    // A draft left out is checked like any entry, but links to it are broken.
+    let left_out = |draft: bool| draft && !drafts;
     let tax_src = taxonomy.as_ref().map(|(_, s)| *s);
     let (cats, tops, auds, evs) = match taxonomy {
         Some((t, _)) => (t.categories, t.topics, t.audiences, t.life_events),
@@ -227,13 +232,21 @@ pub fn build_site(
     for d in &mut offices_docs {
         let place = office_place(d, &urls, &lang, diags);
         links.push((d.src.clone(), std::mem::take(&mut d.body.links)));
-        offices.push(place);
+        if left_out(d.draft) {
+            entry_paths.remove(&place.url);
+        } else {
+            offices.push(place);
+        }
     }
     let mut desks: Vec<Place> = Vec::new();
     for d in &mut desks_docs {
         let place = desk_place(d, &urls, &lang, diags);
         links.push((d.src.clone(), std::mem::take(&mut d.body.links)));
-        desks.push(place);
+        if left_out(d.draft) {
+            entry_paths.remove(&place.url);
+        } else {
+            desks.push(place);
+        }
     }
     let office_index: HashMap<String, usize> = offices
         .iter()
@@ -263,12 +276,17 @@ pub fn build_site(
             );
         }
         links.push((d.src.clone(), std::mem::take(&mut d.body.links)));
+        if left_out(d.draft) {
+            entry_paths.remove(&urls.page(&d.src.slug));
+            continue;
+        }
         pages.push(Page {
             url: urls.page(&d.src.slug),
             slug: d.src.slug.clone(),
             title: d.front.title.clone(),
             summary: d.front.summary.clone(),
             html: std::mem::take(&mut d.body.intro_html),
+            draft: d.draft,
         });
     }
     let home = match home {
@@ -280,6 +298,7 @@ pub fn build_site(
                 summary: d.front.summary.clone(),
                 url: urls.home(),
                 html: d.body.intro_html,
+                draft: false,
             }
         }
         None => {
@@ -292,6 +311,7 @@ pub fn build_site(
                 summary: String::new(),
                 url: urls.home(),
                 html: String::new(),
+                draft: false,
             }
         }
     };
@@ -311,7 +331,11 @@ pub fn build_site(
     let mut local = Vec::new();
     for mut d in services_docs {
         if let Some(s) = ctx.service(&d, &mut local) {
-            services.push(s);
+            if left_out(s.draft) {
+                entry_paths.remove(&s.url);
+            } else {
+                services.push(s);
+            }
         }
         links.push((d.src.clone(), std::mem::take(&mut d.body.links)));
     }

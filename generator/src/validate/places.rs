@@ -186,6 +186,7 @@ fn place<F>(
         step_free: c.step_free,
         hours: hours(d, c.hours, lang, diags),
         html: d.body.intro_html.clone(),
+        draft: d.draft,
         services: Vec::new(),
     }
 }

@@ -191,6 +191,7 @@ impl<'a> ServiceContext<'a> {
             booking,
             desks,
             sections,
+            draft: d.draft,
             file: d.src.rel.clone(),
         })
     }
