@@ -16,6 +16,8 @@ use sportello::serve::RELOAD_SNIPPET;
 struct Server {
     child: Child,
     port: u16,
+    /// What serve printed in the terminal so far.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Server {
@@ -39,9 +41,12 @@ impl Server {
             .unwrap();
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log_w = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 eprintln!("[serve] {line}");
+                log_w.lock().unwrap().push(line.clone());
                 if let Some(rest) = line.strip_prefix("serving http://127.0.0.1:") {
                     let port: u16 = rest.split('/').next().unwrap().parse().unwrap();
                     let _ = tx.send(port);
@@ -51,7 +56,37 @@ impl Server {
         let port = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("serve did not start");
-        Server { child, port }
+        Server { child, port, log }
+    }
+
+    fn printed(&self, what: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(what))
+            .count()
+    }
+
+    /// The events a newly opened page receives first (`event: …` and `data: …` lines).
+    fn first_events(&self) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "GET /__sportello/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        )
+        .unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&raw).into_owned()
     }
 
     fn get(&self, path: &str) -> (u16, Vec<u8>) {
@@ -323,4 +358,46 @@ fn content_broken_from_the_start_shows_a_page_that_waits_for_the_fix() {
         server.after(|| site.replace("services/trasporto-sociale.md", "tittle =", "title ="));
     assert!(!errors);
     assert!(server.text("/").contains("Guida di prova"));
+}
+
+#[test]
+fn serve_marks_drafts_and_shows_warnings_in_the_terminal_and_the_page() {
+    let site = Site::copy_of("valid");
+    let text = site.read("services/trasporto-sociale.md");
+    site.write(
+        "services/bozza-di-prova.md",
+        &text.replacen("+++\n", "+++\ndraft = true\n", 1),
+    );
+    site.replace(
+        "desks/sportello-centro.md",
+        "website = \"https://sportello.example.org\"\n",
+        "",
+    );
+    let server = Server::start(&site.content(), &theme());
+    let draft = server.text("/servizi/bozza-di-prova/");
+    assert!(
+        draft.contains(sportello::serve::DRAFT_SNIPPET),
+        "draft not marked"
+    );
+    let published = server.text("/servizi/trasporto-sociale/");
+    assert!(!published.contains("sportello-draft"));
+    // The warning, once, in the terminal and in the page's events.
+    assert_eq!(server.printed("no contact details"), 1);
+    let events = server.first_events();
+    assert!(events.contains("event: warnings"), "{events}");
+    assert!(
+        events.contains("desks/sportello-centro.md:1:1: no contact details"),
+        "{events}"
+    );
+    // Fixed: the terminal says so and a new page gets no warnings.
+    let errors = server.after(|| {
+        site.replace(
+            "desks/sportello-centro.md",
+            "email = \"\"",
+            "email = \"sportello@example.org\"",
+        )
+    });
+    assert!(!errors);
+    assert_eq!(server.printed("no warnings left"), 1);
+    assert!(!server.first_events().contains("event: warnings"));
 }

@@ -55,6 +55,9 @@ pub struct Live {
     dirty: BTreeSet<String>,
     /// Errors of the current content, rendered as in the terminal.
     pub errors: Option<String>,
+    /// Warnings of the last good content, by file, for the terminal and
+    /// the overlay's strip.
+    warnings: BTreeMap<String, Vec<Diagnostic>>,
 }
 
 /// A change the watcher saw, relative to the content or the theme.
@@ -66,6 +69,34 @@ pub enum Change {
 }
 
 impl Live {
+    /// The warnings of the content, summarised as in the terminal; `None` when there are none.
+    pub fn warnings_report(&self) -> Option<String> {
+        if self.warnings.is_empty() {
+            return None;
+        }
+        let mut all = Diagnostics::default();
+        all.extend(self.warnings.values().flatten().cloned());
+        all.sort();
+        Some(all.render_with(false, crate::diagnostics::Verbosity::Summary))
+    }
+
+    /// Whether the served file `key` (`servizi/x/index.html`) is the page of a draft.
+    pub fn is_draft_page(&self, key: &str) -> bool {
+        let Some(good) = &self.good else { return false };
+        let Some(dir) = key.strip_suffix("index.html") else {
+            return false;
+        };
+        let site = &good.site;
+        let path = format!("{}{dir}", site.urls.root());
+        site.services.iter().any(|s| s.draft && s.url == path)
+            || site
+                .offices
+                .iter()
+                .chain(&site.desks)
+                .any(|p| p.draft && p.url == path)
+            || site.pages.iter().any(|p| p.draft && p.url == path)
+    }
+
     /// Builds the whole site. Errors are kept in `errors`, not returned.
     pub fn new(opts: Options) -> (Live, Outcome) {
         let mut live = Live {
@@ -74,6 +105,7 @@ impl Live {
             files: BTreeMap::new(),
             dirty: BTreeSet::new(),
             errors: None,
+            warnings: BTreeMap::new(),
         };
         let outcome = live.full_rebuild("initial build".into());
         (live, outcome)
@@ -147,6 +179,13 @@ impl Live {
         self.dirty.clear();
         let mut diags = Diagnostics::default();
         let built = crate::load_site_with_links(&self.opts, &mut diags);
+        self.warnings.clear();
+        for d in diags.iter().filter(|d| !d.is_error()) {
+            self.warnings
+                .entry(d.file.clone())
+                .or_default()
+                .push(d.clone());
+        }
         let Some((site, links)) = built.filter(|_| !diags.has_errors()) else {
             let report = diags.render(false);
             self.errors = Some(report.clone());
@@ -345,6 +384,15 @@ impl Live {
             let report = all.render(false);
             self.errors = Some(report.clone());
             return Outcome::Errors { what, report };
+        }
+        for rel in &self.dirty {
+            self.warnings.remove(rel);
+        }
+        for d in &diags {
+            self.warnings
+                .entry(d.file.clone())
+                .or_default()
+                .push(d.clone());
         }
 
         // 3. Apply: update the model and note the pages that show the changes.

@@ -60,7 +60,12 @@ struct Shared {
 enum Message {
     Reload,
     Errors(String),
+    /// The warnings after a rebuild (empty: none left).
+    Warnings(String),
 }
+
+/// Marks the page of a draft while previewing; `build` never writes it.
+pub const DRAFT_SNIPPET: &str = "<p id=\"sportello-draft\" role=\"note\" style=\"position:sticky;top:0;z-index:2147483646;margin:0;padding:.5rem 1rem;background:#fff3cd;color:#3d2e00;border-bottom:2px solid #8a6d00;font:bold 16px/1.4 system-ui,sans-serif\">Bozza: questa pagina non viene pubblicata finché nella scheda c'è <code>draft = true</code>.</p>";
 
 /// Runs until Ctrl-C.
 pub fn run(opts: ServeOptions) -> Result<()> {
@@ -92,6 +97,11 @@ async fn serve(opts: ServeOptions) -> Result<()> {
     build_opts.drafts = true;
     let (live, outcome) = Live::new(build_opts);
     report(&outcome);
+    // With errors the report above has the warnings already.
+    let mut last_warnings = live.warnings_report();
+    if let (Some(w), false) = (&last_warnings, matches!(outcome, Outcome::Errors { .. })) {
+        eprint!("{w}");
+    }
     let (events, _) = broadcast::channel(16);
     let shared = Arc::new(Shared {
         live: RwLock::new(live),
@@ -106,7 +116,7 @@ async fn serve(opts: ServeOptions) -> Result<()> {
         .name("watch".into())
         .spawn(move || {
             let _watcher = watcher;
-            rebuild_loop(watch_shared, rx);
+            rebuild_loop(watch_shared, rx, &mut last_warnings);
         })
         .context("starting the watcher")?;
 
@@ -161,7 +171,11 @@ fn start_watcher(
 }
 
 /// Gathers bursts of events and applies them, one rebuild per burst.
-fn rebuild_loop(shared: Arc<Shared>, rx: mpsc::Receiver<PathBuf>) {
+fn rebuild_loop(
+    shared: Arc<Shared>,
+    rx: mpsc::Receiver<PathBuf>,
+    last_warnings: &mut Option<String>,
+) {
     while let Ok(first) = rx.recv() {
         let started = Instant::now();
         let mut paths = vec![first];
@@ -173,16 +187,28 @@ fn rebuild_loop(shared: Arc<Shared>, rx: mpsc::Receiver<PathBuf>) {
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         }
-        let outcome = {
+        let (outcome, warnings) = {
             let mut live = shared.live.write().expect("live lock");
             let changes: BTreeSet<Change> = paths.iter().filter_map(|p| live.classify(p)).collect();
             if changes.is_empty() {
                 continue;
             }
-            live.apply(&changes.into_iter().collect::<Vec<_>>())
+            let outcome = live.apply(&changes.into_iter().collect::<Vec<_>>());
+            (outcome, live.warnings_report())
         };
         shared.generation.fetch_add(1, Ordering::SeqCst);
         report(&outcome);
+        // Warnings are printed when they change, not after every save.
+        if warnings != *last_warnings && !matches!(outcome, Outcome::Errors { .. }) {
+            match &warnings {
+                Some(w) => eprint!("{w}"),
+                None => eprintln!("no warnings left"),
+            }
+            let _ = shared
+                .events
+                .send(Message::Warnings(warnings.clone().unwrap_or_default()));
+            *last_warnings = warnings;
+        }
         let msg = match &outcome {
             Outcome::Errors { report, .. } => Message::Errors(report.clone()),
             Outcome::Failed { error, .. } => Message::Errors(format!("error: {error}")),
@@ -234,14 +260,23 @@ async fn status(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn events_stream(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    // A page opened while the content has errors shows them at once.
-    let current = shared.live.read().expect("live lock").errors.clone();
-    let first = tokio_stream::iter(current.map(|r| Ok(Event::default().event("errors").data(r))));
+    // A page opened while the content has errors shows them at once, and its warnings.
+    let (current, warnings) = {
+        let live = shared.live.read().expect("live lock");
+        (live.errors.clone(), live.warnings_report())
+    };
+    let first = tokio_stream::iter(
+        current
+            .map(|r| Ok(Event::default().event("errors").data(r)))
+            .into_iter()
+            .chain(warnings.map(|w| Ok(Event::default().event("warnings").data(w)))),
+    );
     let updates = BroadcastStream::new(shared.events.subscribe()).filter_map(|m| match m {
         Ok(Message::Reload) => Some(Ok::<_, std::convert::Infallible>(
             Event::default().event("reload").data("reload"),
         )),
         Ok(Message::Errors(r)) => Some(Ok(Event::default().event("errors").data(r))),
+        Ok(Message::Warnings(w)) => Some(Ok(Event::default().event("warnings").data(w))),
         Err(_) => None,
     });
     Sse::new(first.chain(updates)).keep_alive(KeepAlive::default())
@@ -254,12 +289,13 @@ async fn page(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
     } else {
         rel.to_string()
     };
-    let (found, redirect, not_found) = {
+    let (found, redirect, not_found, draft) = {
         let live = shared.live.read().expect("live lock");
         let found = live.files.get(&key).cloned();
         let redirect = found.is_none() && live.files.contains_key(&format!("{rel}/index.html"));
         let not_found = live.files.get("404.html").cloned();
-        (found, redirect, not_found)
+        let draft = found.is_some() && live.is_draft_page(&key);
+        (found, redirect, not_found, draft)
     };
     if redirect {
         return Response::builder()
@@ -279,7 +315,8 @@ async fn page(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
     };
     let mime = content_type(&key);
     let body = if mime.starts_with("text/html") {
-        Body::from(inject_reload(&bytes))
+        let html = inject_reload(&bytes);
+        Body::from(if draft { mark_draft(&html) } else { html })
     } else {
         Body::from(bytes.to_vec())
     };
@@ -312,6 +349,18 @@ fn inject_reload(html: &[u8]) -> Vec<u8> {
     match text.rfind("</body>") {
         Some(i) => format!("{}{RELOAD_SNIPPET}{}", &text[..i], &text[i..]).into_bytes(),
         None => format!("{text}{RELOAD_SNIPPET}").into_bytes(),
+    }
+}
+
+/// Puts the draft notice first in `<body>`, where a screen reader meets it.
+fn mark_draft(html: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(html);
+    let at = text
+        .find("<body")
+        .and_then(|i| text[i..].find('>').map(|j| i + j + 1));
+    match at {
+        Some(i) => format!("{}{DRAFT_SNIPPET}{}", &text[..i], &text[i..]).into_bytes(),
+        None => html.to_vec(),
     }
 }
 
