@@ -14,6 +14,7 @@ pub mod index;
 pub mod language;
 pub mod load;
 pub mod model;
+pub mod opendata;
 pub mod parse;
 pub mod render;
 pub mod scaffold;
@@ -158,6 +159,15 @@ pub fn load_site_with_links(
             .as_ref()
             .map(|u| u.get_ref().clone())
             .unwrap_or_default(),
+        licence: config.licence.clone(),
+        city: config.city.clone(),
+        province: config.province.clone(),
+        postal_code: config.postal_code.clone(),
+        country: if config.country.is_empty() {
+            "IT".into()
+        } else {
+            config.country.clone()
+        },
     };
     let settings = validate::Settings {
         info,
@@ -170,6 +180,7 @@ pub fn load_site_with_links(
         drafts: opts.drafts,
     };
     let built = validate::build_site(docs, settings, diags);
+    diags.extend(opendata::warnings(&built.0));
     diags.sort();
     Some(built)
 }
@@ -238,6 +249,7 @@ pub fn render_all(
     let mut files = write::read_static(&theme.join("static"))?;
     files.extend(pages.into_iter().map(|(p, h)| (p, h.into_bytes())));
     files.extend(export::export_files(site));
+    files.extend(opendata::files(site));
     timings.export = t.elapsed();
     let t = Instant::now();
     files.extend(index::SearchIndex::build(site).files());
@@ -302,6 +314,7 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
     let t = Instant::now();
     let mut files = write::read_static(&opts.theme.join("static"))?;
     files.extend(export::export_files(&site));
+    files.extend(opendata::files(&site));
     timings.export = t.elapsed();
     let t = Instant::now();
     staging.write_all(&files)?;

@@ -15,6 +15,14 @@ pub struct SiteInfo {
     pub base_url: String,
     pub owner: String,
     pub inbox_url: String,
+    /// Licence of the open data (an address); empty when site.toml has none.
+    pub licence: String,
+    /// Where entries' addresses are, when they do not say: for the open data.
+    pub city: String,
+    pub province: String,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
 }
 
 /// An entry of a controlled vocabulary and the services that use it.

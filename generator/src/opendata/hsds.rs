@@ -1,0 +1,588 @@
+//! Open Referral HSDS 3.0: services, organizations (offices and the third
+//! parties that run services for the Comune), locations (offices and desks),
+//! service_at_location, schedules, phones, accessibility, languages and the
+//! taxonomy, as JSON arrays and as the tabular CSV.
+//!
+//! HSDS `schedule.timezone` is a number (a UTC offset), which cannot say
+//! "Europe/Rome" with its summer time: opening hours are local times, and
+//! each schedule says so in `notes` and in the extra property `timezone_name`
+//! (HSDS allows extra properties).
+
+use serde_json::{json, Map, Value};
+
+use super::csv::table;
+use super::uuid5;
+use crate::diagnostics::Diagnostic;
+use crate::language::SectionKey;
+use crate::model::{Place, Site};
+use crate::parse::front::{Day, Status};
+
+pub const DIR: &str = "opendata/hsds";
+pub const ZIP: &str = "opendata/hsds/hsds-csv.zip";
+pub const TIMEZONE: &str = "Europe/Rome";
+
+/// The JSON files and the schema each item of them follows.
+pub const JSON_FILES: [(&str, &str); 6] = [
+    ("services.json", "service.json"),
+    ("organizations.json", "organization.json"),
+    ("locations.json", "location.json"),
+    ("service_at_locations.json", "service_at_location.json"),
+    ("taxonomies.json", "taxonomy.json"),
+    ("taxonomy_terms.json", "taxonomy_term.json"),
+];
+
+/// The whole export, as JSON objects.
+pub struct Hsds {
+    pub services: Vec<Value>,
+    pub organizations: Vec<Value>,
+    pub locations: Vec<Value>,
+    pub service_at_locations: Vec<Value>,
+    pub taxonomies: Vec<Value>,
+    pub taxonomy_terms: Vec<Value>,
+}
+
+fn office_org_id(p: &Place) -> String {
+    uuid5(&format!("organization:office:{}", p.slug))
+}
+
+fn provider_org_id(name: &str) -> String {
+    uuid5(&format!("organization:provider:{}", name.trim()))
+}
+
+fn location_id(kind: &str, slug: &str) -> String {
+    uuid5(&format!("location:{kind}:{slug}"))
+}
+
+/// An address as HSDS wants it, split from "Via Mantova 25, 26100 Cremona";
+/// what the entry does not say comes from site.toml.
+fn address(site: &Site, location: &str, text: &str) -> Option<Value> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let info = &site.info;
+    let mut parts = text.split(',').map(str::trim);
+    let address_1 = parts.next().unwrap_or_default().to_string();
+    let (mut postal_code, mut city) = (info.postal_code.clone(), info.city.clone());
+    for p in parts {
+        let (code, rest) = p.split_at(p.find(' ').unwrap_or(p.len()));
+        if code.len() == 5 && code.bytes().all(|b| b.is_ascii_digit()) {
+            postal_code = code.to_string();
+            if !rest.trim().is_empty() {
+                city = rest.trim().to_string();
+            }
+        } else if !p.is_empty() {
+            city = p.to_string();
+        }
+    }
+    Some(json!({
+        "id": uuid5(&format!("address:{location}")),
+        "location_id": location,
+        "address_1": address_1,
+        "city": city,
+        "state_province": info.province,
+        "postal_code": postal_code,
+        "country": info.country,
+        "address_type": "physical",
+    }))
+}
+
+fn byday(d: Day) -> &'static str {
+    match d {
+        Day::Mon => "MO",
+        Day::Tue => "TU",
+        Day::Wed => "WE",
+        Day::Thu => "TH",
+        Day::Fri => "FR",
+        Day::Sat => "SA",
+        Day::Sun => "SU",
+    }
+}
+
+fn italian() -> Value {
+    json!({"id": uuid5("language:it"), "name": "Italiano", "code": "it"})
+}
+
+fn location(site: &Site, kind: &str, p: &Place) -> Value {
+    let id = location_id(kind, &p.slug);
+    let mut loc = Map::new();
+    loc.insert("id".into(), json!(id));
+    loc.insert("location_type".into(), json!("physical"));
+    loc.insert("name".into(), json!(p.name));
+    loc.insert("url".into(), json!(p.permalink));
+    if kind == "office" {
+        loc.insert("organization_id".into(), json!(office_org_id(p)));
+    }
+    if !p.html.trim().is_empty() {
+        loc.insert("description".into(), json!(p.html.trim()));
+    }
+    loc.insert(
+        "addresses".into(),
+        Value::Array(address(site, &id, &p.address).into_iter().collect()),
+    );
+    // Only the numbers the content has: none is ever made up.
+    let phones: Vec<Value> = [&p.phone]
+        .into_iter()
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| {
+            json!({
+                "id": uuid5(&format!("phone:{id}")),
+                "location_id": id,
+                "number": n.trim(),
+                "languages": [italian()],
+            })
+        })
+        .collect();
+    loc.insert("phones".into(), Value::Array(phones));
+    let accessibility: Vec<Value> = p
+        .step_free
+        .map(|free| {
+            json!({
+                "id": uuid5(&format!("accessibility:{id}")),
+                "location_id": id,
+                "description": if free { "Accesso senza gradini" } else { "L'accesso ha gradini" },
+                "details": if free { "step_free" } else { "not_step_free" },
+            })
+        })
+        .into_iter()
+        .collect();
+    loc.insert("accessibility".into(), Value::Array(accessibility));
+    let schedules: Vec<Value> = p
+        .hours
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let days: Vec<&str> = h.days.iter().map(|&d| byday(d)).collect();
+            json!({
+                "id": uuid5(&format!("schedule:{id}:{i}")),
+                "location_id": id,
+                "freq": "WEEKLY",
+                "wkst": "MO",
+                "byday": days.join(","),
+                "opens_at": h.opens,
+                "closes_at": h.closes,
+                "description": format!("{}: {}-{}", h.days_label, h.opens, h.closes),
+                "notes": format!("Orari in ora locale ({TIMEZONE})"),
+                "timezone_name": TIMEZONE,
+            })
+        })
+        .collect();
+    loc.insert("schedules".into(), Value::Array(schedules));
+    loc.insert("languages".into(), json!([italian()]));
+    Value::Object(loc)
+}
+
+fn status(s: Status) -> &'static str {
+    match s {
+        Status::Active => "active",
+        Status::Suspended => "temporarily closed",
+        Status::Closed => "defunct",
+    }
+}
+
+impl Hsds {
+    pub fn of(site: &Site) -> Hsds {
+        // Taxonomies: one per vocabulary, their terms with the same ids everywhere.
+        let vocabularies = [
+            ("categories", "Categorie", &site.categories),
+            ("topics", "Argomenti", &site.topics),
+            ("audiences", "Destinatari", &site.audiences),
+            ("life_events", "Eventi della vita", &site.life_events),
+        ];
+        let term_id = |voc: &str, slug: &str| uuid5(&format!("term:{voc}:{slug}"));
+        let mut taxonomies = Vec::new();
+        let mut taxonomy_terms = Vec::new();
+        for (voc, name, terms) in vocabularies {
+            let tid = uuid5(&format!("taxonomy:{voc}"));
+            taxonomies.push(json!({
+                "id": tid,
+                "name": name,
+                "description": format!("{name} della {}", site.info.title),
+                "uri": site.urls.permalink(&site.urls.topics_index()),
+            }));
+            for t in terms.iter() {
+                let mut term = json!({
+                    "id": term_id(voc, &t.slug),
+                    "code": t.slug,
+                    "name": t.name,
+                    "description": if t.description.is_empty() { &t.name } else { &t.description },
+                    "taxonomy_id": tid,
+                    "language": "it",
+                });
+                if !t.url.is_empty() {
+                    term["term_uri"] = json!(site.urls.permalink(&t.url));
+                }
+                taxonomy_terms.push(term);
+            }
+        }
+
+        let mut organizations: Vec<Value> = site
+            .offices
+            .iter()
+            .map(|o| {
+                let mut org = json!({
+                    "id": office_org_id(o),
+                    "name": o.name,
+                    "description": if o.html.trim().is_empty() { o.name.as_str() } else { o.html.trim() },
+                    "uri": o.permalink,
+                });
+                if !o.email.is_empty() {
+                    org["email"] = json!(o.email);
+                }
+                if !o.website.is_empty() {
+                    org["website"] = json!(o.website);
+                }
+                if !o.organization.is_empty() {
+                    org["alternate_name"] = json!(o.organization);
+                }
+                org
+            })
+            .collect();
+        // Third parties that run services for the Comune ("in affidamento").
+        let mut providers: Vec<&str> = site
+            .services
+            .iter()
+            .map(|s| s.provider.trim())
+            .filter(|p| !p.is_empty())
+            .collect();
+        providers.sort_unstable();
+        providers.dedup();
+        for p in &providers {
+            organizations.push(json!({
+                "id": provider_org_id(p),
+                "name": p,
+                "description": format!("Gestisce servizi per conto di {}", site.info.owner),
+            }));
+        }
+
+        let mut locations: Vec<Value> = Vec::new();
+        locations.extend(site.offices.iter().map(|o| location(site, "office", o)));
+        locations.extend(site.desks.iter().map(|d| location(site, "desk", d)));
+
+        let mut services = Vec::new();
+        let mut service_at_locations = Vec::new();
+        for s in &site.services {
+            let id = uuid5(&format!("service:{}", s.slug));
+            let office = &site.offices[s.office];
+            let org = if s.provider.trim().is_empty() {
+                office_org_id(office)
+            } else {
+                provider_org_id(&s.provider)
+            };
+            let text = |k: SectionKey| {
+                s.sections
+                    .iter()
+                    .find(|x| x.key == k)
+                    .map(|x| x.text.trim().to_string())
+            };
+            let mut svc = Map::new();
+            svc.insert("id".into(), json!(id));
+            svc.insert("organization_id".into(), json!(org));
+            svc.insert("name".into(), json!(s.title));
+            svc.insert("description".into(), json!(s.summary));
+            svc.insert("url".into(), json!(s.permalink));
+            svc.insert("status".into(), json!(status(s.status)));
+            if let Some(t) = text(SectionKey::Addressed) {
+                svc.insert("eligibility_description".into(), json!(t));
+            }
+            if let Some(t) = text(SectionKey::HowTo) {
+                svc.insert("application_process".into(), json!(t));
+            }
+            if let Some(t) = text(SectionKey::Cost) {
+                svc.insert("fees_description".into(), json!(t));
+            }
+            if let Some(a) = s.age_min {
+                svc.insert("minimum_age".into(), json!(a));
+            }
+            if let Some(a) = s.age_max {
+                svc.insert("maximum_age".into(), json!(a));
+            }
+            if !s.status_reason.is_empty() {
+                svc.insert("alert".into(), json!(s.status_reason));
+            }
+            svc.insert(
+                "last_modified".into(),
+                json!(format!("{}T00:00:00Z", s.updated_iso)),
+            );
+            svc.insert("languages".into(), json!([italian()]));
+            let mut attributes = Vec::new();
+            let mut link = |voc: &str, slug: &str| {
+                attributes.push(json!({
+                    "id": uuid5(&format!("attribute:{id}:{voc}:{slug}")),
+                    "link_id": id,
+                    "link_type": voc,
+                    "link_entity": "service",
+                    "taxonomy_term_id": term_id(voc, slug),
+                }));
+            };
+            link("categories", &site.categories[s.category].slug);
+            for &t in &s.topics {
+                link("topics", &site.topics[t].slug);
+            }
+            for &t in &s.audiences {
+                link("audiences", &site.audiences[t].slug);
+            }
+            for &t in &s.life_events {
+                link("life_events", &site.life_events[t].slug);
+            }
+            svc.insert("attributes".into(), Value::Array(attributes));
+            let mut at = Vec::new();
+            let places = std::iter::once(("office", office))
+                .chain(s.desks.iter().map(|&d| ("desk", &site.desks[d])));
+            for (kind, p) in places {
+                let loc = location_id(kind, &p.slug);
+                let sal = json!({
+                    "id": uuid5(&format!("service_at_location:{id}:{loc}")),
+                    "service_id": id,
+                    "location_id": loc,
+                });
+                at.push(sal.clone());
+                service_at_locations.push(sal);
+            }
+            svc.insert("service_at_locations".into(), Value::Array(at));
+            services.push(Value::Object(svc));
+        }
+        Hsds {
+            services,
+            organizations,
+            locations,
+            service_at_locations,
+            taxonomies,
+            taxonomy_terms,
+        }
+    }
+
+    fn list(&self, file: &str) -> &[Value] {
+        match file {
+            "services.json" => &self.services,
+            "organizations.json" => &self.organizations,
+            "locations.json" => &self.locations,
+            "service_at_locations.json" => &self.service_at_locations,
+            "taxonomies.json" => &self.taxonomies,
+            _ => &self.taxonomy_terms,
+        }
+    }
+
+    pub fn json_files(&self) -> Vec<(String, Vec<u8>)> {
+        JSON_FILES
+            .iter()
+            .map(|(file, _)| {
+                let mut bytes = serde_json::to_vec_pretty(self.list(file)).unwrap_or_default();
+                bytes.push(b'\n');
+                (format!("{DIR}/{file}"), bytes)
+            })
+            .collect()
+    }
+
+    /// The HSDS tabular format: one CSV per table, nested lists flattened
+    /// into their own tables with the parent's id.
+    pub fn csv_tables(&self) -> Vec<(String, String)> {
+        fn nested<'a>(items: &'a [Value], key: &str) -> Vec<&'a Value> {
+            items
+                .iter()
+                .flat_map(|v| v[key].as_array().into_iter().flatten())
+                .collect()
+        }
+        fn all(items: &[Value]) -> Vec<&Value> {
+            items.iter().collect()
+        }
+        let get = |v: &Value, k: &str| match &v[k] {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let rows = |items: &[&Value], cols: &[&str]| -> Vec<Vec<String>> {
+            items
+                .iter()
+                .map(|v| cols.iter().map(|c| get(v, c)).collect())
+                .collect()
+        };
+        let mut out = Vec::new();
+        let mut add = |name: &str, cols: &[&str], items: Vec<&Value>| {
+            out.push((format!("{name}.csv"), table(cols, &rows(&items, cols))));
+        };
+        add(
+            "services",
+            &[
+                "id",
+                "organization_id",
+                "name",
+                "description",
+                "url",
+                "status",
+                "application_process",
+                "fees_description",
+                "eligibility_description",
+                "minimum_age",
+                "maximum_age",
+                "alert",
+                "last_modified",
+            ],
+            all(&self.services),
+        );
+        add(
+            "organizations",
+            &[
+                "id",
+                "name",
+                "alternate_name",
+                "description",
+                "email",
+                "website",
+                "uri",
+            ],
+            all(&self.organizations),
+        );
+        add(
+            "locations",
+            &[
+                "id",
+                "location_type",
+                "url",
+                "organization_id",
+                "name",
+                "description",
+            ],
+            all(&self.locations),
+        );
+        add(
+            "addresses",
+            &[
+                "id",
+                "location_id",
+                "address_1",
+                "city",
+                "state_province",
+                "postal_code",
+                "country",
+                "address_type",
+            ],
+            nested(&self.locations, "addresses"),
+        );
+        add(
+            "phones",
+            &["id", "location_id", "number"],
+            nested(&self.locations, "phones"),
+        );
+        add(
+            "schedules",
+            &[
+                "id",
+                "location_id",
+                "freq",
+                "wkst",
+                "byday",
+                "opens_at",
+                "closes_at",
+                "description",
+                "notes",
+            ],
+            nested(&self.locations, "schedules"),
+        );
+        add(
+            "accessibility",
+            &["id", "location_id", "description", "details"],
+            nested(&self.locations, "accessibility"),
+        );
+        add(
+            "service_at_locations",
+            &["id", "service_id", "location_id"],
+            all(&self.service_at_locations),
+        );
+        add(
+            "attributes",
+            &[
+                "id",
+                "link_id",
+                "taxonomy_term_id",
+                "link_type",
+                "link_entity",
+            ],
+            nested(&self.services, "attributes"),
+        );
+        add(
+            "taxonomies",
+            &["id", "name", "description", "uri"],
+            all(&self.taxonomies),
+        );
+        add(
+            "taxonomy_terms",
+            &[
+                "id",
+                "code",
+                "name",
+                "description",
+                "taxonomy_id",
+                "language",
+                "term_uri",
+            ],
+            all(&self.taxonomy_terms),
+        );
+        // Languages are the same for every service and location: one table row each.
+        let mut languages = Vec::new();
+        for s in &self.services {
+            languages.push(vec![
+                uuid5(&format!("language:service:{}", get(s, "id"))),
+                get(s, "id"),
+                String::new(),
+                "Italiano".into(),
+                "it".into(),
+            ]);
+        }
+        for l in &self.locations {
+            languages.push(vec![
+                uuid5(&format!("language:location:{}", get(l, "id"))),
+                String::new(),
+                get(l, "id"),
+                "Italiano".into(),
+                "it".into(),
+            ]);
+        }
+        out.push((
+            "languages.csv".into(),
+            table(
+                &["id", "service_id", "location_id", "name", "code"],
+                &languages,
+            ),
+        ));
+        out
+    }
+}
+
+/// Required HSDS fields the content lacks: they get a stand-in (the name)
+/// in the export, and a warning so that an editor writes the real one.
+pub fn missing_fields(site: &Site) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for o in &site.offices {
+        if o.html.trim().is_empty() {
+            out.push(
+                Diagnostic::warning(
+                    format!("offices/{}.md", o.slug),
+                    "the office has no description, required by the open data (HSDS organization.description)",
+                )
+                .hint("write a sentence about the office after the front matter"),
+            );
+        }
+    }
+    let vocabularies = [
+        ("categories", &site.categories),
+        ("topics", &site.topics),
+        ("audiences", &site.audiences),
+        ("life_events", &site.life_events),
+    ];
+    for (voc, terms) in vocabularies {
+        for t in terms.iter().filter(|t| t.description.trim().is_empty()) {
+            out.push(
+                Diagnostic::warning(
+                    "taxonomy.toml",
+                    format!(
+                        "the term `{}` of `[[{voc}]]` has no description, required by the open data (HSDS taxonomy_term.description)",
+                        t.slug
+                    ),
+                )
+                .hint("add `description = \"…\"` under its `slug`"),
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,88 @@
+//! A zip archive with stored (uncompressed) members: the CSV tables are
+//! small, and a fixed date keeps builds byte-identical.
+
+/// CRC-32 (IEEE), as zip requires.
+fn crc32(data: &[u8]) -> u32 {
+    let mut table = [0u32; 256];
+    for (i, t) in table.iter_mut().enumerate() {
+        let mut c = i as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+        *t = c;
+    }
+    let mut crc = 0xffff_ffffu32;
+    for &b in data {
+        crc = table[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
+    }
+    !crc
+}
+
+/// 1 January 2026, 00:00, in MS-DOS format.
+const DOS_TIME: u16 = 0;
+const DOS_DATE: u16 = ((2026 - 1980) << 9) | (1 << 5) | 1;
+
+pub fn stored<'a>(members: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    let mut count: u16 = 0;
+    for (name, data) in members {
+        let crc = crc32(data);
+        let offset = out.len() as u32;
+        let size = data.len() as u32;
+        let header = |sig: u32, central: bool| {
+            let mut h = Vec::new();
+            h.extend_from_slice(&sig.to_le_bytes());
+            if central {
+                h.extend_from_slice(&20u16.to_le_bytes()); // made by
+            }
+            h.extend_from_slice(&20u16.to_le_bytes()); // needed to extract
+            h.extend_from_slice(&0x0800u16.to_le_bytes()); // UTF-8 names
+            h.extend_from_slice(&0u16.to_le_bytes()); // stored
+            h.extend_from_slice(&DOS_TIME.to_le_bytes());
+            h.extend_from_slice(&DOS_DATE.to_le_bytes());
+            h.extend_from_slice(&crc.to_le_bytes());
+            h.extend_from_slice(&size.to_le_bytes());
+            h.extend_from_slice(&size.to_le_bytes());
+            h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            h.extend_from_slice(&0u16.to_le_bytes()); // extra
+            if central {
+                h.extend_from_slice(&0u16.to_le_bytes()); // comment
+                h.extend_from_slice(&0u16.to_le_bytes()); // disk
+                h.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
+                h.extend_from_slice(&0u32.to_le_bytes()); // external attributes
+                h.extend_from_slice(&offset.to_le_bytes());
+            }
+            h.extend_from_slice(name.as_bytes());
+            h
+        };
+        out.extend(header(0x0403_4b50, false));
+        out.extend_from_slice(data);
+        central.extend(header(0x0201_4b50, true));
+        count += 1;
+    }
+    let cd_offset = out.len() as u32;
+    let cd_size = central.len() as u32;
+    out.extend(central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&cd_size.to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crc_of_a_known_string() {
+        assert_eq!(super::crc32(b"123456789"), 0xcbf4_3926);
+    }
+}
