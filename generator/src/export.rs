@@ -1,5 +1,6 @@
 //! Step 7: files for machines: sitemap, robots.txt, the Atom feed of changes,
-//! `services.json` and the JSON-LD of each service page.
+//! `services.json`, the JSON-LD of each service page, and the open data
+//! (HSDS 3.0 and its DCAT-AP_IT catalogue, in [`crate::opendata`]).
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -14,12 +15,14 @@ pub const FILES: [&str; 4] = ["sitemap.xml", "robots.txt", "feed.xml", "services
 pub const FEED_ENTRIES: usize = 50;
 
 pub fn export_files(site: &Site) -> Vec<(String, Vec<u8>)> {
-    vec![
+    let mut files = vec![
         ("sitemap.xml".into(), sitemap(site).into_bytes()),
         ("robots.txt".into(), robots(site).into_bytes()),
         ("feed.xml".into(), feed(site).into_bytes()),
         ("services.json".into(), services_json(site)),
-    ]
+    ];
+    files.extend(crate::opendata::files(site));
+    files
 }
 
 fn xml_escape(s: &str) -> String {

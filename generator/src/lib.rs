@@ -249,7 +249,6 @@ pub fn render_all(
     let mut files = write::read_static(&theme.join("static"))?;
     files.extend(pages.into_iter().map(|(p, h)| (p, h.into_bytes())));
     files.extend(export::export_files(site));
-    files.extend(opendata::files(site));
     timings.export = t.elapsed();
     let t = Instant::now();
     files.extend(index::SearchIndex::build(site).files());
@@ -314,7 +313,6 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
     let t = Instant::now();
     let mut files = write::read_static(&opts.theme.join("static"))?;
     files.extend(export::export_files(&site));
-    files.extend(opendata::files(&site));
     timings.export = t.elapsed();
     let t = Instant::now();
     staging.write_all(&files)?;

@@ -9,7 +9,7 @@ use crate::parse::front::{Cost, Day, OfficeKind, Status};
 use crate::urls::Urls;
 
 /// Settings from `site.toml`, with the base URL in force for this build.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct SiteInfo {
     pub title: String,
     pub base_url: String,

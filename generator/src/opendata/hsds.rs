@@ -14,7 +14,7 @@ use super::csv::table;
 use super::uuid5;
 use crate::diagnostics::Diagnostic;
 use crate::language::SectionKey;
-use crate::model::{Place, Site};
+use crate::model::{Place, Site, SiteInfo};
 use crate::parse::front::{Day, Status};
 
 pub const DIR: &str = "opendata/hsds";
@@ -55,12 +55,11 @@ fn location_id(kind: &str, slug: &str) -> String {
 
 /// An address as HSDS wants it, split from "Via Mantova 25, 26100 Cremona";
 /// what the entry does not say comes from site.toml.
-fn address(site: &Site, location: &str, text: &str) -> Option<Value> {
+fn address(info: &SiteInfo, location: &str, text: &str) -> Option<Value> {
     let text = text.trim();
     if text.is_empty() {
         return None;
     }
-    let info = &site.info;
     let mut parts = text.split(',').map(str::trim);
     let address_1 = parts.next().unwrap_or_default().to_string();
     let (mut postal_code, mut city) = (info.postal_code.clone(), info.city.clone());
@@ -99,8 +98,14 @@ fn byday(d: Day) -> &'static str {
     }
 }
 
-fn italian() -> Value {
-    json!({"id": uuid5("language:it"), "name": "Italiano", "code": "it"})
+/// The language of a service, location or phone (`kind`), with its own id.
+fn italian(kind: &str, parent: &str) -> Value {
+    json!({
+        "id": uuid5(&format!("language:{kind}:{parent}")),
+        format!("{kind}_id"): parent,
+        "name": "Italiano",
+        "code": "it",
+    })
 }
 
 fn location(site: &Site, kind: &str, p: &Place) -> Value {
@@ -118,18 +123,20 @@ fn location(site: &Site, kind: &str, p: &Place) -> Value {
     }
     loc.insert(
         "addresses".into(),
-        Value::Array(address(site, &id, &p.address).into_iter().collect()),
+        Value::Array(address(&site.info, &id, &p.address).into_iter().collect()),
     );
     // Only the numbers the content has: none is ever made up.
     let phones: Vec<Value> = [&p.phone]
         .into_iter()
         .filter(|n| !n.trim().is_empty())
         .map(|n| {
+            let phone = uuid5(&format!("phone:{id}"));
             json!({
-                "id": uuid5(&format!("phone:{id}")),
+                "id": phone,
                 "location_id": id,
                 "number": n.trim(),
-                "languages": [italian()],
+                "type": "voice",
+                "languages": [italian("phone", &phone)],
             })
         })
         .collect();
@@ -168,7 +175,7 @@ fn location(site: &Site, kind: &str, p: &Place) -> Value {
         })
         .collect();
     loc.insert("schedules".into(), Value::Array(schedules));
-    loc.insert("languages".into(), json!([italian()]));
+    loc.insert("languages".into(), json!([italian("location", &id)]));
     Value::Object(loc)
 }
 
@@ -304,7 +311,7 @@ impl Hsds {
                 "last_modified".into(),
                 json!(format!("{}T00:00:00Z", s.updated_iso)),
             );
-            svc.insert("languages".into(), json!([italian()]));
+            svc.insert("languages".into(), json!([italian("service", &id)]));
             let mut attributes = Vec::new();
             let mut link = |voc: &str, slug: &str| {
                 attributes.push(json!({
@@ -402,7 +409,7 @@ impl Hsds {
             out.push((format!("{name}.csv"), table(cols, &rows(&items, cols))));
         };
         add(
-            "services",
+            "service",
             &[
                 "id",
                 "organization_id",
@@ -421,7 +428,7 @@ impl Hsds {
             all(&self.services),
         );
         add(
-            "organizations",
+            "organization",
             &[
                 "id",
                 "name",
@@ -434,7 +441,7 @@ impl Hsds {
             all(&self.organizations),
         );
         add(
-            "locations",
+            "location",
             &[
                 "id",
                 "location_type",
@@ -446,7 +453,7 @@ impl Hsds {
             all(&self.locations),
         );
         add(
-            "addresses",
+            "address",
             &[
                 "id",
                 "location_id",
@@ -460,12 +467,12 @@ impl Hsds {
             nested(&self.locations, "addresses"),
         );
         add(
-            "phones",
-            &["id", "location_id", "number"],
+            "phone",
+            &["id", "location_id", "number", "type"],
             nested(&self.locations, "phones"),
         );
         add(
-            "schedules",
+            "schedule",
             &[
                 "id",
                 "location_id",
@@ -485,12 +492,12 @@ impl Hsds {
             nested(&self.locations, "accessibility"),
         );
         add(
-            "service_at_locations",
+            "service_at_location",
             &["id", "service_id", "location_id"],
             all(&self.service_at_locations),
         );
         add(
-            "attributes",
+            "attribute",
             &[
                 "id",
                 "link_id",
@@ -501,12 +508,12 @@ impl Hsds {
             nested(&self.services, "attributes"),
         );
         add(
-            "taxonomies",
+            "taxonomy",
             &["id", "name", "description", "uri"],
             all(&self.taxonomies),
         );
         add(
-            "taxonomy_terms",
+            "taxonomy_term",
             &[
                 "id",
                 "code",
@@ -518,39 +525,35 @@ impl Hsds {
             ],
             all(&self.taxonomy_terms),
         );
-        // Languages are the same for every service and location: one table row each.
-        let mut languages = Vec::new();
-        for s in &self.services {
-            languages.push(vec![
-                uuid5(&format!("language:service:{}", get(s, "id"))),
-                get(s, "id"),
-                String::new(),
-                "Italiano".into(),
-                "it".into(),
-            ]);
-        }
-        for l in &self.locations {
-            languages.push(vec![
-                uuid5(&format!("language:location:{}", get(l, "id"))),
-                String::new(),
-                get(l, "id"),
-                "Italiano".into(),
-                "it".into(),
-            ]);
-        }
-        out.push((
-            "languages.csv".into(),
-            table(
-                &["id", "service_id", "location_id", "name", "code"],
-                &languages,
-            ),
-        ));
+        // The languages of services, locations and phones, in one table.
+        let phones = nested(&self.locations, "phones");
+        let mut languages = nested(&self.services, "languages");
+        languages.extend(nested(&self.locations, "languages"));
+        languages.extend(
+            phones
+                .iter()
+                .flat_map(|p| p["languages"].as_array().into_iter().flatten()),
+        );
+        add(
+            "language",
+            &[
+                "id",
+                "service_id",
+                "location_id",
+                "phone_id",
+                "name",
+                "code",
+            ],
+            languages,
+        );
         out
     }
 }
 
 /// Required HSDS fields the content lacks: they get a stand-in (the name)
 /// in the export, and a warning so that an editor writes the real one.
+/// (A term without a description is warned about where taxonomy.toml is
+/// read, at its line.)
 pub fn missing_fields(site: &Site) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for o in &site.offices {
@@ -564,25 +567,65 @@ pub fn missing_fields(site: &Site) -> Vec<Diagnostic> {
             );
         }
     }
-    let vocabularies = [
-        ("categories", &site.categories),
-        ("topics", &site.topics),
-        ("audiences", &site.audiences),
-        ("life_events", &site.life_events),
-    ];
-    for (voc, terms) in vocabularies {
-        for t in terms.iter().filter(|t| t.description.trim().is_empty()) {
-            out.push(
-                Diagnostic::warning(
-                    "taxonomy.toml",
-                    format!(
-                        "the term `{}` of `[[{voc}]]` has no description, required by the open data (HSDS taxonomy_term.description)",
-                        t.slug
-                    ),
-                )
-                .hint("add `description = \"…\"` under its `slug`"),
-            );
+    // An address is split into parts HSDS requires; what neither the entry
+    // nor site.toml says would be published empty.
+    let places = site
+        .offices
+        .iter()
+        .map(|p| ("offices", p))
+        .chain(site.desks.iter().map(|p| ("desks", p)));
+    for (dir, p) in places {
+        let Some(a) = address(&site.info, "", &p.address) else {
+            continue;
+        };
+        for (field, key, example) in [
+            ("postal_code", "postal_code", "26100"),
+            ("city", "city", "Cremona"),
+            ("state_province", "province", "CR"),
+        ] {
+            if a[field].as_str().is_some_and(|v| v.trim().is_empty()) {
+                out.push(
+                    Diagnostic::warning(
+                        format!("{dir}/{}.md", p.slug),
+                        format!("the address has no {field}, required by the open data (HSDS address.{field})"),
+                    )
+                    .hint(format!(
+                        "write the address as `Via Roma 1, 26100 Cremona`, or set `{key} = \"{example}\"` in site.toml for every address of the guide"
+                    )),
+                );
+            }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(city: &str, province: &str, postal_code: &str) -> SiteInfo {
+        SiteInfo {
+            city: city.into(),
+            province: province.into(),
+            postal_code: postal_code.into(),
+            country: "IT".into(),
+            ..SiteInfo::default()
+        }
+    }
+
+    #[test]
+    fn an_address_is_split_and_completed_from_site_toml() {
+        let site = info("Cremona", "CR", "26100");
+        let a = address(&site, "loc", "Via Mantova 25, 26041 Casalmaggiore").unwrap();
+        assert_eq!(a["address_1"], "Via Mantova 25");
+        assert_eq!(a["postal_code"], "26041");
+        assert_eq!(a["city"], "Casalmaggiore");
+        assert_eq!(a["state_province"], "CR");
+        assert_eq!(a["country"], "IT");
+        let a = address(&site, "loc", "Piazza del Comune 8").unwrap();
+        assert_eq!(a["address_1"], "Piazza del Comune 8");
+        assert_eq!(a["postal_code"], "26100");
+        assert_eq!(a["city"], "Cremona");
+        assert!(address(&site, "loc", "  ").is_none());
+    }
 }

@@ -35,7 +35,17 @@ pub fn files(site: &Site) -> Vec<(String, Vec<u8>)> {
 
 /// Required HSDS fields the content lacks, as warnings naming the file.
 pub fn warnings(site: &Site) -> Vec<Diagnostic> {
-    hsds::missing_fields(site)
+    let mut out = hsds::missing_fields(site);
+    if site.info.licence.trim().is_empty() {
+        out.push(
+            Diagnostic::warning(
+                "site.toml",
+                "no `licence`: the open data catalogue (DCAT-AP_IT) must say under which licence the list of services is published",
+            )
+            .hint("add `licence = \"https://creativecommons.org/licenses/by/4.0/\"`, or the address of the licence the Comune chose"),
+        );
+    }
+    out
 }
 
 /// The namespace of every id of this guide's open data (a fixed random UUID).

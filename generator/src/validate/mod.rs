@@ -119,6 +119,15 @@ impl Vocabulary {
                 .hint("each slug may appear once in its list: remove or rename one")));
                 continue;
             }
+            if t.description.trim().is_empty() {
+                // Required by the open data (HSDS taxonomy_term.description),
+                // which falls back to the name meanwhile.
+                diags.push(at(Diagnostic::warning(
+                    "taxonomy.toml",
+                    "the term has no description, required by the open data (HSDS taxonomy_term.description)",
+                )
+                .hint("add `description = \"…\"` (one sentence) under its `slug`")));
+            }
             v.slugs.index.insert(slug.clone(), v.terms.len());
             v.terms.push(Term {
                 url: url(&slug),
