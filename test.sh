@@ -3,7 +3,8 @@
 # the real-browser tests of the built guide (axe-core, crawler, keyboard,
 # live reload). On a fresh Debian machine it first installs what the tests
 # need and is missing: Chromium, Python's aiosmtpd (the real SMTP server of
-# the inbox's delivery tests), GnuPG, and the npm packages of tests/*/.
+# the inbox's delivery tests), GnuPG, Python's jsonschema (the HSDS
+# validator of tests/opendata/), and the npm packages of tests/*/.
 set -euo pipefail
 cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
@@ -20,6 +21,10 @@ fi
 if ! command -v gpg >/dev/null; then
   echo "== installing gnupg"
   apt_install gnupg
+fi
+if ! python3 -c 'import jsonschema' 2>/dev/null; then
+  echo "== installing python3-jsonschema (validates the HSDS open data)"
+  apt_install python3-jsonschema
 fi
 if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
   echo "== installing aiosmtpd"

@@ -71,6 +71,14 @@ fn a_draft_is_kept_out_of_the_build_and_every_export() {
             "{file} shows the draft"
         );
     }
+    // Nor in the open data: the HSDS JSON, the CSV zip (stored, so its
+    // text is readable) and the catalogue.
+    let opendata = walk(&public.join("opendata"));
+    assert!(opendata.len() >= 8);
+    assert!(
+        !opendata.iter().any(|t| t.contains("pasti-a-domicilio")),
+        "the open data holds the draft"
+    );
     let search = walk(&public.join("search"));
     assert!(
         !search.iter().any(|t| t.contains("pasti a domicilio")),
@@ -88,6 +96,8 @@ fn a_draft_is_kept_out_of_the_build_and_every_export() {
         .is_file());
     let sitemap = std::fs::read_to_string(public.join("sitemap.xml")).unwrap();
     assert!(sitemap.contains("pasti-a-domicilio"));
+    let hsds = std::fs::read_to_string(public.join("opendata/hsds/services.json")).unwrap();
+    assert!(hsds.contains("pasti-a-domicilio"));
 }
 
 fn walk(dir: &Path) -> Vec<String> {

@@ -423,7 +423,6 @@ impl Hsds {
                 "minimum_age",
                 "maximum_age",
                 "alert",
-                "last_modified",
             ],
             all(&self.services),
         );
