@@ -114,6 +114,14 @@ fn the_fixture_export_validates_and_follows_the_entries() {
     assert_eq!(sad["status"], "active");
     assert_eq!(sad["minimum_age"], 65);
     assert_eq!(sad["languages"][0]["code"], "it");
+    // "Cosa serve", item by item.
+    let docs: Vec<&Value> = sad["required_documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["document"])
+        .collect();
+    assert_eq!(docs, ["documento d’identità", "attestazione ISEE"]);
     // ... and is asked for at its office and its desk.
     let office = by_name(&locations, "Servizio sociale del Comune");
     let desk = by_name(&locations, "Sportello Sociale - Centro");

@@ -179,6 +179,37 @@ fn location(site: &Site, kind: &str, p: &Place) -> Value {
     Value::Object(loc)
 }
 
+/// The text of each `<li>` of rendered Markdown, tags removed: the items
+/// of a section's lists (nested items are their own items).
+fn list_items(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in html.split("<li>").skip(1) {
+        let item = part.split(['\n']).next().unwrap_or_default();
+        let item = item.split("</li>").next().unwrap_or_default();
+        let mut text = String::new();
+        let mut in_tag = false;
+        for c in item.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => text.push(c),
+                _ => {}
+            }
+        }
+        let text = text
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&");
+        let text = text.trim();
+        if !text.is_empty() {
+            out.push(text.to_string());
+        }
+    }
+    out
+}
+
 fn status(s: Status) -> &'static str {
     match s {
         Status::Active => "active",
@@ -295,6 +326,22 @@ impl Hsds {
             if let Some(t) = text(SectionKey::HowTo) {
                 svc.insert("application_process".into(), json!(t));
             }
+            // "Cosa serve": each item of its list is a required document.
+            let documents: Vec<Value> = s
+                .sections
+                .iter()
+                .filter(|x| x.key == SectionKey::Needed)
+                .flat_map(|x| list_items(&x.html))
+                .enumerate()
+                .map(|(i, d)| {
+                    json!({
+                        "id": uuid5(&format!("required_document:{id}:{i}")),
+                        "service_id": id,
+                        "document": d,
+                    })
+                })
+                .collect();
+            svc.insert("required_documents".into(), Value::Array(documents));
             if let Some(t) = text(SectionKey::Cost) {
                 svc.insert("fees_description".into(), json!(t));
             }
@@ -491,6 +538,11 @@ impl Hsds {
             nested(&self.locations, "accessibility"),
         );
         add(
+            "required_document",
+            &["id", "service_id", "document"],
+            nested(&self.services, "required_documents"),
+        );
+        add(
             "service_at_location",
             &["id", "service_id", "location_id"],
             all(&self.service_at_locations),
@@ -626,5 +678,14 @@ mod tests {
         assert_eq!(a["postal_code"], "26100");
         assert_eq!(a["city"], "Cremona");
         assert!(address(&site, "loc", "  ").is_none());
+    }
+
+    #[test]
+    fn list_items_are_plain_text() {
+        let html = "<ul>\n<li>documento d&#39;identità</li>\n<li><strong>ISEE</strong> in corso\n<ul>\n<li>o la DSU</li>\n</ul>\n</li>\n</ul>\n<p>Altro</p>";
+        assert_eq!(
+            list_items(html),
+            ["documento d'identità", "ISEE in corso", "o la DSU"]
+        );
     }
 }
