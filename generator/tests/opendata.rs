@@ -89,6 +89,22 @@ fn the_example_guide_export_validates_against_the_hsds_schema() {
 }
 
 #[test]
+fn a_new_guide_from_init_publishes_valid_open_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("guida");
+    let o = Command::new(env!("CARGO_BIN_EXE_sportello"))
+        .arg("init")
+        .arg(&dir)
+        .arg("--theme")
+        .arg(theme())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let (_out, out) = build(&dir.join("content"));
+    assert!(validates(&out) > 5);
+}
+
+#[test]
 fn the_fixture_export_validates_and_follows_the_entries() {
     let site = Site::copy_of("valid");
     // A real-looking number only in this test's copy: phones are exported
