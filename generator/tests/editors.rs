@@ -258,9 +258,30 @@ fn exit_codes_of_every_command() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("no content folder at content"));
-    // 2: `new` over an existing file, `init` over a full folder.
+    // 2: no content folder, for serve and new too.
+    for cmd in [&["serve", "--port", "0"][..], &["new", "service", "x"]] {
+        let mut args: Vec<&str> = cmd.to_vec();
+        args.extend(["--content", "/nonexistent/content"]);
+        let o = run_in(tmp.path(), &args);
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}: {}", stderr(&o));
+    }
+    // 2: `new` over an existing file, or with a name that is not a slug.
     let o = run(&site, &["new", "service", "trasporto-sociale"]);
     assert_eq!(o.status.code(), Some(2));
+    let o = run(&site, &["new", "service", "Pasti a domicilio"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("`pasti-a-domicilio`"), "{}", stderr(&o));
+    // 2: an output folder that cannot be written.
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let blocked = file.join("public").display().to_string();
+    let o = run(&site, &["build", "-o", &blocked]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // 2: an unknown option, for every command.
+    for cmd in ["build", "check", "serve", "new", "init"] {
+        let o = run_in(tmp.path(), &[cmd, "--no-such-option"]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {}", stderr(&o));
+    }
     // 1: content errors, for check and build.
     site.replace("services/trasporto-sociale.md", "title =", "tittle =");
     assert_eq!(run(&site, &["check"]).status.code(), Some(1));
