@@ -401,3 +401,26 @@ fn serve_marks_drafts_and_shows_warnings_in_the_terminal_and_the_page() {
     assert_eq!(server.printed("no warnings left"), 1);
     assert!(!server.first_events().contains("event: warnings"));
 }
+
+/// What the open data needs is checked on every save too: an office whose
+/// text is removed while serving gets the warning a full `check` gives.
+#[test]
+fn serve_warns_about_the_open_data_after_an_edit() {
+    let site = Site::copy_of("valid");
+    let server = Server::start(&site.content(), &theme());
+    assert!(!server.first_events().contains("event: warnings"));
+    let errors = server.after(|| {
+        site.replace(
+            "offices/servizio-sociale.md",
+            "L'ufficio si trova al piano terra.",
+            "",
+        )
+    });
+    assert!(!errors);
+    let events = server.first_events();
+    assert!(
+        events.contains("offices/servizio-sociale.md: the office has no description"),
+        "{events}"
+    );
+    assert_eq!(server.printed("HSDS organization.description"), 1);
+}

@@ -462,6 +462,13 @@ impl Live {
             }
         }
         derive_lists(site);
+        // What the open data needs of the edited entries (the rest changes
+        // only with site.toml or taxonomy.toml, which rebuild everything).
+        for d in crate::opendata::warnings(site) {
+            if self.dirty.contains(&d.file) {
+                self.warnings.entry(d.file.clone()).or_default().push(d);
+            }
+        }
         for slug in &changed_services {
             if let Ok(i) = site
                 .services
