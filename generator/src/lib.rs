@@ -160,6 +160,7 @@ pub fn load_site_with_links(
             .map(|u| u.get_ref().clone())
             .unwrap_or_default(),
         licence: config.licence.clone(),
+        ipa_code: config.ipa_code.trim().to_string(),
         city: config.city.clone(),
         province: config.province.clone(),
         postal_code: config.postal_code.clone(),

@@ -23,6 +23,8 @@ pub struct SiteInfo {
     pub postal_code: String,
     /// ISO 3166-1 alpha-2.
     pub country: String,
+    /// The owner's IPA code, for the DCAT-AP_IT catalogue; may be empty.
+    pub ipa_code: String,
 }
 
 /// An entry of a controlled vocabulary and the services that use it.

@@ -292,6 +292,12 @@ fn the_catalogue_is_dcat_ap_it_with_every_distribution() {
     assert_eq!(ds["dct:license"]["@id"], licence);
     let dists = ds["dcat:distribution"].as_array().unwrap();
     assert_eq!(dists.len(), 7, "six JSON files and the zip");
+    // Without an IPA code the dataset is identified by its address.
+    assert_eq!(
+        ds["dct:identifier"],
+        "https://guida.example.org/opendata/hsds/"
+    );
+    assert!(ds["dct:publisher"]["dct:identifier"].is_null());
     for d in dists {
         assert_eq!(d["dct:license"]["@id"], licence);
         let url = d["dcat:downloadURL"]["@id"].as_str().unwrap();
@@ -303,6 +309,20 @@ fn the_catalogue_is_dcat_ap_it_with_every_distribution() {
             .len();
         assert_eq!(d["dcat:byteSize"], len, "{rel}");
     }
+}
+
+#[test]
+fn the_ipa_code_identifies_the_publisher_and_the_dataset() {
+    let site = Site::copy_of("valid");
+    let config = site.read("site.toml") + "ipa_code = \"c_x000\"\n";
+    site.write("site.toml", &config);
+    let (_tmp, out) = build(&site.content());
+    let cat = json(&out, "opendata/catalog.jsonld");
+    let ds = &cat["dcat:dataset"][0];
+    assert_eq!(ds["dct:identifier"], "c_x000:elenco-servizi-sociali");
+    assert_eq!(ds["dct:publisher"]["dct:identifier"], "c_x000");
+    assert_eq!(ds["dct:rightsHolder"]["dct:identifier"], "c_x000");
+    assert_eq!(cat["dct:publisher"]["dct:identifier"], "c_x000");
 }
 
 #[test]

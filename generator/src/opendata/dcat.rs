@@ -8,6 +8,9 @@ use crate::model::Site;
 
 pub const FILE: &str = "opendata/catalog.jsonld";
 
+/// The dataset's identifier after the IPA code.
+const DATASET: &str = "elenco-servizi-sociali";
+
 /// The catalogue: one dataset (the services of the guide) and its
 /// distributions, each HSDS file; `modified` is the newest service update.
 pub fn catalog(site: &Site, files: &[(String, Vec<u8>)]) -> Vec<u8> {
@@ -21,10 +24,18 @@ pub fn catalog(site: &Site, files: &[(String, Vec<u8>)]) -> Vec<u8> {
         .max()
         .map(|d| d.to_string())
         .unwrap_or_default();
-    let publisher = json!({
+    let mut publisher = json!({
         "@type": ["foaf:Agent", "dcatapit:Agent"],
         "foaf:name": info.owner,
     });
+    // DCAT-AP_IT identifies an administration by its IPA code, and a
+    // dataset as `IPA code:identifier`.
+    let dataset_id = if info.ipa_code.is_empty() {
+        abs(&format!("{DIR}/"))
+    } else {
+        publisher["dct:identifier"] = json!(info.ipa_code);
+        format!("{}:{}", info.ipa_code, DATASET)
+    };
     let licence = if info.licence.is_empty() {
         Value::Null
     } else {
@@ -87,7 +98,7 @@ pub fn catalog(site: &Site, files: &[(String, Vec<u8>)]) -> Vec<u8> {
         "dcat:dataset": [{
             "@id": abs(&format!("{DIR}/")),
             "@type": ["dcat:Dataset", "dcatapit:Dataset"],
-            "dct:identifier": abs(&format!("{DIR}/")),
+            "dct:identifier": dataset_id,
             "dct:title": format!("Elenco dei servizi sociali: {}", info.title),
             "dct:description": "L'elenco dei servizi, anche gestiti in affidamento con soggetti terzi, con gli uffici e gli sportelli dove chiederli, i loro orari e l'accessibilità, nel formato Open Referral HSDS 3.0.",
             "dct:publisher": publisher,

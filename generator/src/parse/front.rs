@@ -40,6 +40,10 @@ pub struct SiteConfig {
     /// ISO 3166-1 alpha-2; `IT` when empty.
     #[serde(default)]
     pub country: String,
+    /// The owner's code in the IPA index of public administrations, which
+    /// DCAT-AP_IT uses to identify the publisher and the dataset.
+    #[serde(default)]
+    pub ipa_code: String,
 }
 
 /// One entry of a controlled vocabulary in `content/taxonomy.toml`.
@@ -338,6 +342,7 @@ impl Schema for SiteConfig {
         Field::opt("province", Ty::Text, "province = \"CR\""),
         Field::opt("postal_code", Ty::Text, "postal_code = \"26100\""),
         Field::opt("country", Ty::Text, "country = \"IT\""),
+        Field::opt("ipa_code", Ty::Text, "ipa_code = \"…\""),
     ];
 }
 

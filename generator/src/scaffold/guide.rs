@@ -18,6 +18,7 @@ city = "Esempio"                         # the town, for addresses that do not n
 province = ""                            # e.g. "CR"
 postal_code = ""
 country = "IT"
+ipa_code = ""                            # the Comune's code in the IPA index (indicepa.gov.it), for the open data catalogue
 "#;
 
 const TAXONOMY: &str = r#"# Vocabolari controllati: categorie, argomenti, destinatari, eventi della vita.
