@@ -14,15 +14,22 @@ pub const FILES: [&str; 4] = ["sitemap.xml", "robots.txt", "feed.xml", "services
 /// How many recent changes the feed carries.
 pub const FEED_ENTRIES: usize = 50;
 
+/// Every file of this step, the open data included.
 pub fn export_files(site: &Site) -> Vec<(String, Vec<u8>)> {
-    let mut files = vec![
+    let mut files = machine_files(site);
+    files.extend(crate::opendata::files(site));
+    files
+}
+
+/// The files of this step but the open data, which is the whole list again
+/// on every change: `serve` makes it only when it is asked for.
+pub fn machine_files(site: &Site) -> Vec<(String, Vec<u8>)> {
+    vec![
         ("sitemap.xml".into(), sitemap(site).into_bytes()),
         ("robots.txt".into(), robots(site).into_bytes()),
         ("feed.xml".into(), feed(site).into_bytes()),
         ("services.json".into(), services_json(site)),
-    ];
-    files.extend(crate::opendata::files(site));
-    files
+    ]
 }
 
 fn xml_escape(s: &str) -> String {

@@ -424,3 +424,33 @@ fn serve_warns_about_the_open_data_after_an_edit() {
     );
     assert_eq!(server.printed("HSDS organization.description"), 1);
 }
+
+/// The open data is made again after an edit (when it is next asked for,
+/// so that saves stay fast), and equals a full build's.
+#[test]
+fn serve_publishes_the_open_data_of_the_edited_content() {
+    let site = Site::copy_of("valid");
+    let server = Server::start(&site.content(), &theme());
+    assert!(server
+        .text("/opendata/hsds/services.json")
+        .contains("\"Trasporto sociale\""));
+    let errors = server.after(|| {
+        site.replace(
+            "services/trasporto-sociale.md",
+            "title = \"Trasporto sociale\"",
+            "title = \"Trasporto sociale in auto\"",
+        )
+    });
+    assert!(!errors);
+    let mut opts = sportello::Options::new(site.content(), theme());
+    opts.base_url = Some(format!("http://127.0.0.1:{}", server.port));
+    let expected = sportello::serve::live::full_build_files(&opts).unwrap();
+    for (path, bytes) in expected.iter().filter(|(p, _)| p.starts_with("opendata/")) {
+        let (status, body) = server.get(&format!("/{path}"));
+        assert_eq!(status, 200, "{path}");
+        assert!(&body == bytes, "{path} differs from a full build");
+    }
+    assert!(server
+        .text("/opendata/hsds/services.json")
+        .contains("\"Trasporto sociale in auto\""));
+}

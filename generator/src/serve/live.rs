@@ -58,6 +58,9 @@ pub struct Live {
     /// Warnings of the last good content, by file, for the terminal and
     /// the overlay's strip.
     warnings: BTreeMap<String, Vec<Diagnostic>>,
+    /// Whether the served open data predates the last edit: it is made
+    /// again when next asked for (see [`Live::refresh_open_data`]).
+    open_data_stale: bool,
 }
 
 /// A change the watcher saw, relative to the content or the theme.
@@ -69,6 +72,24 @@ pub enum Change {
 }
 
 impl Live {
+    /// Whether `key` is a file of the open data that an edit made stale.
+    pub fn open_data_stale(&self, key: &str) -> bool {
+        self.open_data_stale && key.starts_with("opendata/")
+    }
+
+    /// Makes the open data of the last good site again, if an edit made it stale.
+    pub fn refresh_open_data(&mut self) {
+        if !self.open_data_stale {
+            return;
+        }
+        if let Some(good) = &self.good {
+            for (path, bytes) in crate::opendata::files(&good.site) {
+                self.files.insert(path, Arc::from(bytes));
+            }
+        }
+        self.open_data_stale = false;
+    }
+
     /// The warnings of the content, summarised as in the terminal; `None` when there are none.
     pub fn warnings_report(&self) -> Option<String> {
         if self.warnings.is_empty() {
@@ -106,6 +127,7 @@ impl Live {
             dirty: BTreeSet::new(),
             errors: None,
             warnings: BTreeMap::new(),
+            open_data_stale: false,
         };
         let outcome = live.full_rebuild("initial build".into());
         (live, outcome)
@@ -215,6 +237,7 @@ impl Live {
             files.into_iter().map(|(p, b)| (p, Arc::from(b))).collect();
         let changed = count_changes(&self.files, &new);
         self.files = new;
+        self.open_data_stale = false;
         self.errors = None;
         self.good = Some(Good {
             site,
@@ -503,7 +526,10 @@ impl Live {
             .into_iter()
             .map(|(p, h)| (p, h.into_bytes()))
             .collect();
-        updates.extend(export::export_files(site));
+        // The open data lists every service: made again only when asked for,
+        // so that a save stays as fast as the pages it changes.
+        updates.extend(export::machine_files(site));
+        self.open_data_stale = true;
         updates.extend(index.written);
         let mut count = 0;
         for path in removed {

@@ -289,6 +289,9 @@ async fn page(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
     } else {
         rel.to_string()
     };
+    if shared.live.read().expect("live lock").open_data_stale(&key) {
+        shared.live.write().expect("live lock").refresh_open_data();
+    }
     let (found, redirect, not_found, draft) = {
         let live = shared.live.read().expect("live lock");
         let found = live.files.get(&key).cloned();
