@@ -8,13 +8,16 @@
 //! each schedule says so in `notes` and in the extra property `timezone_name`
 //! (HSDS allows extra properties).
 
+use std::collections::HashMap;
+
+use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
 use super::csv::table;
 use super::uuid5;
 use crate::diagnostics::Diagnostic;
 use crate::language::SectionKey;
-use crate::model::{Place, Site, SiteInfo};
+use crate::model::{Place, Service, Site, SiteInfo};
 use crate::parse::front::{Day, Status};
 
 pub const DIR: &str = "opendata/hsds";
@@ -210,6 +213,142 @@ fn list_items(html: &str) -> Vec<String> {
     out
 }
 
+/// The ids of the taxonomy terms, computed once for every service's links.
+struct TermIds(Vec<(&'static str, HashMap<String, String>)>);
+
+impl TermIds {
+    fn of(site: &Site) -> TermIds {
+        let vocabularies = [
+            ("categories", &site.categories),
+            ("topics", &site.topics),
+            ("audiences", &site.audiences),
+            ("life_events", &site.life_events),
+        ];
+        TermIds(
+            vocabularies
+                .into_iter()
+                .map(|(voc, terms)| {
+                    let ids = terms
+                        .iter()
+                        .map(|t| (t.slug.clone(), term_id(voc, &t.slug)))
+                        .collect();
+                    (voc, ids)
+                })
+                .collect(),
+        )
+    }
+
+    fn get(&self, voc: &str, slug: &str) -> String {
+        self.0
+            .iter()
+            .find(|(v, _)| *v == voc)
+            .and_then(|(_, ids)| ids.get(slug).cloned())
+            .unwrap_or_else(|| term_id(voc, slug))
+    }
+}
+
+fn term_id(voc: &str, slug: &str) -> String {
+    uuid5(&format!("term:{voc}:{slug}"))
+}
+
+/// One HSDS service, with its nested lists.
+fn service(site: &Site, s: &Service, term_ids: &TermIds) -> Value {
+    let id = uuid5(&format!("service:{}", s.slug));
+    let office = &site.offices[s.office];
+    let org = if s.provider.trim().is_empty() {
+        office_org_id(office)
+    } else {
+        provider_org_id(&s.provider)
+    };
+    let text = |k: SectionKey| {
+        s.sections
+            .iter()
+            .find(|x| x.key == k)
+            .map(|x| x.text.trim().to_string())
+    };
+    let mut svc = Map::new();
+    svc.insert("id".into(), json!(id));
+    svc.insert("organization_id".into(), json!(org));
+    svc.insert("name".into(), json!(s.title));
+    svc.insert("description".into(), json!(s.summary));
+    svc.insert("url".into(), json!(s.permalink));
+    svc.insert("status".into(), json!(status(s.status)));
+    if let Some(t) = text(SectionKey::Addressed) {
+        svc.insert("eligibility_description".into(), json!(t));
+    }
+    if let Some(t) = text(SectionKey::HowTo) {
+        svc.insert("application_process".into(), json!(t));
+    }
+    // "Cosa serve": each item of its list is a required document.
+    let documents: Vec<Value> = s
+        .sections
+        .iter()
+        .filter(|x| x.key == SectionKey::Needed)
+        .flat_map(|x| list_items(&x.html))
+        .enumerate()
+        .map(|(i, d)| {
+            json!({
+                "id": uuid5(&format!("required_document:{id}:{i}")),
+                "service_id": id,
+                "document": d,
+            })
+        })
+        .collect();
+    svc.insert("required_documents".into(), Value::Array(documents));
+    if let Some(t) = text(SectionKey::Cost) {
+        svc.insert("fees_description".into(), json!(t));
+    }
+    if let Some(a) = s.age_min {
+        svc.insert("minimum_age".into(), json!(a));
+    }
+    if let Some(a) = s.age_max {
+        svc.insert("maximum_age".into(), json!(a));
+    }
+    if !s.status_reason.is_empty() {
+        svc.insert("alert".into(), json!(s.status_reason));
+    }
+    svc.insert(
+        "last_modified".into(),
+        json!(format!("{}T00:00:00Z", s.updated_iso)),
+    );
+    svc.insert("languages".into(), json!([italian("service", &id)]));
+    let mut attributes = Vec::new();
+    let mut link = |voc: &'static str, slug: &str| {
+        attributes.push(json!({
+            "id": uuid5(&format!("attribute:{id}:{voc}:{slug}")),
+            "link_id": id,
+            "link_type": voc,
+            "link_entity": "service",
+            "taxonomy_term_id": term_ids.get(voc, slug),
+        }));
+    };
+    link("categories", &site.categories[s.category].slug);
+    for &t in &s.topics {
+        link("topics", &site.topics[t].slug);
+    }
+    for &t in &s.audiences {
+        link("audiences", &site.audiences[t].slug);
+    }
+    for &t in &s.life_events {
+        link("life_events", &site.life_events[t].slug);
+    }
+    svc.insert("attributes".into(), Value::Array(attributes));
+    let mut at = Vec::new();
+    let places = std::iter::once(("office", office))
+        .chain(s.desks.iter().map(|&d| ("desk", &site.desks[d])));
+    for (kind, p) in places {
+        let loc = location_id(kind, &p.slug);
+        let sal = json!({
+            "id": uuid5(&format!("service_at_location:{id}:{loc}")),
+            "service_id": id,
+            "location_id": loc,
+        });
+        at.push(sal);
+    }
+    svc.insert("service_at_locations".into(), Value::Array(at));
+    Value::Object(svc)
+}
+
 fn status(s: Status) -> &'static str {
     match s {
         Status::Active => "active",
@@ -227,7 +366,6 @@ impl Hsds {
             ("audiences", "Destinatari", &site.audiences),
             ("life_events", "Eventi della vita", &site.life_events),
         ];
-        let term_id = |voc: &str, slug: &str| uuid5(&format!("term:{voc}:{slug}"));
         let mut taxonomies = Vec::new();
         let mut taxonomy_terms = Vec::new();
         for (voc, name, terms) in vocabularies {
@@ -297,105 +435,19 @@ impl Hsds {
         locations.extend(site.offices.iter().map(|o| location(site, "office", o)));
         locations.extend(site.desks.iter().map(|d| location(site, "desk", d)));
 
-        let mut services = Vec::new();
-        let mut service_at_locations = Vec::new();
-        for s in &site.services {
-            let id = uuid5(&format!("service:{}", s.slug));
-            let office = &site.offices[s.office];
-            let org = if s.provider.trim().is_empty() {
-                office_org_id(office)
-            } else {
-                provider_org_id(&s.provider)
-            };
-            let text = |k: SectionKey| {
-                s.sections
-                    .iter()
-                    .find(|x| x.key == k)
-                    .map(|x| x.text.trim().to_string())
-            };
-            let mut svc = Map::new();
-            svc.insert("id".into(), json!(id));
-            svc.insert("organization_id".into(), json!(org));
-            svc.insert("name".into(), json!(s.title));
-            svc.insert("description".into(), json!(s.summary));
-            svc.insert("url".into(), json!(s.permalink));
-            svc.insert("status".into(), json!(status(s.status)));
-            if let Some(t) = text(SectionKey::Addressed) {
-                svc.insert("eligibility_description".into(), json!(t));
-            }
-            if let Some(t) = text(SectionKey::HowTo) {
-                svc.insert("application_process".into(), json!(t));
-            }
-            // "Cosa serve": each item of its list is a required document.
-            let documents: Vec<Value> = s
-                .sections
-                .iter()
-                .filter(|x| x.key == SectionKey::Needed)
-                .flat_map(|x| list_items(&x.html))
-                .enumerate()
-                .map(|(i, d)| {
-                    json!({
-                        "id": uuid5(&format!("required_document:{id}:{i}")),
-                        "service_id": id,
-                        "document": d,
-                    })
-                })
-                .collect();
-            svc.insert("required_documents".into(), Value::Array(documents));
-            if let Some(t) = text(SectionKey::Cost) {
-                svc.insert("fees_description".into(), json!(t));
-            }
-            if let Some(a) = s.age_min {
-                svc.insert("minimum_age".into(), json!(a));
-            }
-            if let Some(a) = s.age_max {
-                svc.insert("maximum_age".into(), json!(a));
-            }
-            if !s.status_reason.is_empty() {
-                svc.insert("alert".into(), json!(s.status_reason));
-            }
-            svc.insert(
-                "last_modified".into(),
-                json!(format!("{}T00:00:00Z", s.updated_iso)),
-            );
-            svc.insert("languages".into(), json!([italian("service", &id)]));
-            let mut attributes = Vec::new();
-            let mut link = |voc: &str, slug: &str| {
-                attributes.push(json!({
-                    "id": uuid5(&format!("attribute:{id}:{voc}:{slug}")),
-                    "link_id": id,
-                    "link_type": voc,
-                    "link_entity": "service",
-                    "taxonomy_term_id": term_id(voc, slug),
-                }));
-            };
-            link("categories", &site.categories[s.category].slug);
-            for &t in &s.topics {
-                link("topics", &site.topics[t].slug);
-            }
-            for &t in &s.audiences {
-                link("audiences", &site.audiences[t].slug);
-            }
-            for &t in &s.life_events {
-                link("life_events", &site.life_events[t].slug);
-            }
-            svc.insert("attributes".into(), Value::Array(attributes));
-            let mut at = Vec::new();
-            let places = std::iter::once(("office", office))
-                .chain(s.desks.iter().map(|&d| ("desk", &site.desks[d])));
-            for (kind, p) in places {
-                let loc = location_id(kind, &p.slug);
-                let sal = json!({
-                    "id": uuid5(&format!("service_at_location:{id}:{loc}")),
-                    "service_id": id,
-                    "location_id": loc,
-                });
-                at.push(sal.clone());
-                service_at_locations.push(sal);
-            }
-            svc.insert("service_at_locations".into(), Value::Array(at));
-            services.push(Value::Object(svc));
-        }
+        // Services one by one on every core: a large guide has thousands.
+        let term_ids = TermIds::of(site);
+        let built: Vec<Value> = site
+            .services
+            .par_iter()
+            .map(|s| service(site, s, &term_ids))
+            .collect();
+        let service_at_locations: Vec<Value> = built
+            .iter()
+            .flat_map(|v| v["service_at_locations"].as_array().into_iter().flatten())
+            .cloned()
+            .collect();
+        let services = built;
         Hsds {
             services,
             organizations,
@@ -421,7 +473,8 @@ impl Hsds {
         JSON_FILES
             .iter()
             .map(|(file, _)| {
-                let mut bytes = serde_json::to_vec_pretty(self.list(file)).unwrap_or_default();
+                // Compact: the list of a large guide is tens of megabytes.
+                let mut bytes = serde_json::to_vec(self.list(file)).unwrap_or_default();
                 bytes.push(b'\n');
                 (format!("{DIR}/{file}"), bytes)
             })
