@@ -1,0 +1,461 @@
+//! The failures found by trying to break the inbox, each reproduced against
+//! the real binary: a mail server that says nothing, one that hangs after
+//! DATA, a form reused for another person, an expired certificate on a
+//! resumed TLS session, idle sockets, slow bodies, requests without Host,
+//! invalid UTF-8, and configuration values out of range.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::smtp::{self, Handler, Security};
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Polls `f` every 100 ms until it returns `Some`, or fails after `limit`.
+fn wait_until<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// GET /healthz on the plain health listener: (status, body).
+fn healthz(addr: SocketAddr) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    (status, body)
+}
+
+/// A "mail server" that accepts TCP connections and never says a word.
+fn silent_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    port
+}
+
+fn mail_at(fx: &Fixture, port: u16, timeout: u32) {
+    let tls = smtp::tls_files(&fx.dir.path().join("mailtls")).unwrap();
+    let section = smtp::mail_section(port, &tls.ca, "starttls", "staff@comune.example").replace(
+        "timeout_seconds = 10",
+        &format!("timeout_seconds = {timeout}"),
+    );
+    fx.configure(&[], &section).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_mail_server_is_a_timed_out_attempt_and_healthz_reports_the_stall() {
+    let fx = Fixture::new(100, 100).unwrap();
+    let port = silent_server();
+    mail_at(&fx, port, 1);
+    fx.configure(
+        &[(
+            "delivery_stalled_seconds = 900",
+            "delivery_stalled_seconds = 10",
+        )],
+        "",
+    )
+    .unwrap();
+    let op = fx.add_operator("Op", "cremona-centro").unwrap();
+    let srv = fx.start(&fx.dir.path().join("server.log")).unwrap();
+    let mut c = connect(srv.https, &fx.ca, Some(&op)).await.unwrap();
+    let reference = submit(&mut c, valid_fields("", "")).await.unwrap();
+    // Without a bound on every SMTP step the worker waits on the greeting
+    // for ever: no attempt is ever recorded.
+    let (attempts, err) = wait_until(Duration::from_secs(30), "two timed-out attempts", || {
+        let (status, attempts, err) = fx.delivery(&reference).ok()?;
+        (status == "queued" && attempts >= 2).then_some((attempts, err))
+    });
+    let err = err.unwrap_or_default();
+    assert!(err.contains("timeout"), "attempt {attempts}: {err}");
+    let (status, body) = wait_until(Duration::from_secs(40), "healthz 503", || {
+        let (s, b) = healthz(srv.health);
+        (s == 503).then_some((s, b))
+    });
+    assert_eq!(status, 503);
+    assert!(body.contains("delivery"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_hangs_after_data_is_a_timed_out_attempt() {
+    let fx = Fixture::new(100, 100).unwrap();
+    let (_smtp, maildir) = smtp::start_server(
+        &fx,
+        Security::Starttls,
+        Handler::SlowData,
+        "starttls",
+        "staff@comune.example",
+    )
+    .unwrap();
+    // The section written by start_server says 10 s; the whole exchange
+    // is bounded by twice that, far below the handler's 60 s.
+    fx.configure(&[("timeout_seconds = 10", "timeout_seconds = 2")], "")
+        .unwrap();
+    let op = fx.add_operator("Op", "cremona-centro").unwrap();
+    let srv = fx.start(&fx.dir.path().join("server.log")).unwrap();
+    let mut c = connect(srv.https, &fx.ca, Some(&op)).await.unwrap();
+    let reference = submit(&mut c, valid_fields("", "")).await.unwrap();
+    let err = wait_until(Duration::from_secs(40), "a timed-out attempt", || {
+        let (status, attempts, err) = fx.delivery(&reference).ok()?;
+        (status == "queued" && attempts >= 1).then_some(err)
+    });
+    assert!(err.unwrap_or_default().contains("timeout"));
+    drop(srv);
+    let _ = maildir;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_form_is_refused_not_acknowledged() {
+    let fx = Fixture::new(100, 100).unwrap();
+    let op = fx.add_operator("Op", "cremona-centro").unwrap();
+    let srv = fx.start(&fx.dir.path().join("server.log")).unwrap();
+    let mut c = connect(srv.https, &fx.ca, Some(&op)).await.unwrap();
+    let (csrf, key) = c.form_tokens().await.unwrap();
+    let first = valid_fields(&csrf, &key);
+    let r = c.post_form(&first).await.unwrap();
+    assert_eq!(r.status, 303, "{}", r.body);
+    let reference = r.location().unwrap();
+
+    // The same form sent again (a double click, Back and resend): same answer.
+    let again = c.post_form(&first).await.unwrap();
+    assert_eq!(again.status, 303);
+    assert_eq!(again.location().unwrap(), reference);
+
+    // The same form filled in for somebody else: refused, with a new key.
+    let mut second = first.clone();
+    set(&mut second, "first_name", "Giuseppe");
+    set(&mut second, "last_name", "Altroesempio");
+    let r = c.post_form(&second).await.unwrap();
+    assert_eq!(r.status, 409, "{}", r.body);
+    let shown = reference.trim_start_matches("/segnalazioni/");
+    assert!(r.body.contains(shown), "the page names the first referral");
+    assert!(r.body.contains("NON sono stati registrati"), "{}", r.body);
+    assert!(
+        r.body.contains("Altroesempio"),
+        "the typed values come back"
+    );
+    let fresh = hidden(&r.body, "idempotency_key").unwrap();
+    assert_ne!(fresh, key);
+    let rows: i64 = fx
+        .db()
+        .unwrap()
+        .query_row("SELECT count(*) FROM referrals", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1, "nothing stored for the second person yet");
+
+    // Sent again from that page: a new referral of its own.
+    let csrf2 = hidden(&r.body, "csrf").unwrap();
+    set(&mut second, "idempotency_key", &fresh);
+    set(&mut second, "csrf", &csrf2);
+    let r = c.post_form(&second).await.unwrap();
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_ne!(r.location().unwrap(), reference);
+
+    // After a 422 on a spent key, the corrected form carries a new key.
+    let mut bad = first.clone();
+    set(&mut bad, "first_name", "");
+    let r = c.post_form(&bad).await.unwrap();
+    assert_eq!(r.status, 422);
+    assert_ne!(hidden(&r.body, "idempotency_key").unwrap(), key);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_certificate_is_refused_on_a_resumed_session() {
+    let fx = Fixture::new(100, 100).unwrap();
+    // A certificate that expires in a few seconds, recorded as operator.
+    let data = fx.data_dir();
+    let issuer =
+        sportello_inbox::pki::load_issuer(&data.join("ca.pem"), &data.join("ca.key")).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let expiry = now + time::Duration::seconds(4);
+    let cert = sportello_inbox::pki::issue_client_cert(
+        &issuer,
+        "Breve (cremona-centro)",
+        "cremona-centro",
+        now - time::Duration::minutes(5),
+        expiry,
+    )
+    .unwrap();
+    let conn = sportello_inbox::store::open(&data.join("inbox.sqlite")).unwrap();
+    let id = sportello_inbox::store::insert_operator(
+        &conn,
+        "Breve",
+        "cremona-centro",
+        &cert.serial_hex,
+        &cert.sha256_hex,
+        &expiry
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap(),
+    )
+    .unwrap();
+    drop(conn);
+    let identity = Identity {
+        chain: vec![rustls::pki_types::CertificateDer::from(
+            cert.cert_der.clone(),
+        )],
+        key_der: cert.key_der.clone(),
+        id,
+    };
+    let srv = fx.start(&fx.dir.path().join("server.log")).unwrap();
+    let config = client_config(&fx.ca, Some(&identity), &[&rustls::version::TLS13]).unwrap();
+    let mut kept = connect_config(srv.https, config.clone()).await.unwrap();
+    assert_eq!(kept.get("/").await.unwrap().status, 200);
+    let (csrf, key) = kept.form_tokens().await.unwrap();
+    // A second connection before expiry gets the session tickets used below.
+    let mut warm = connect_config(srv.https, config.clone()).await.unwrap();
+    assert_eq!(warm.get("/").await.unwrap().status, 200);
+    drop(warm);
+
+    let wait = expiry - time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    tokio::time::sleep(Duration::try_from(wait).unwrap_or_default()).await;
+
+    // The connection opened before expiry: refused from now on.
+    let r = kept.get("/").await.unwrap();
+    assert_eq!(r.status, 403, "kept-alive connection after expiry");
+    assert!(r.body.contains("scaduto"));
+    // A resumed session carries the old certificate without checking it.
+    let mut resumed = connect_config(srv.https, config.clone()).await.unwrap();
+    assert!(resumed.resumed, "the client resumed its TLS 1.3 session");
+    assert_eq!(resumed.get("/").await.unwrap().status, 403);
+    let r = resumed.post_form(&valid_fields(&csrf, &key)).await.unwrap();
+    assert_eq!(r.status, 403, "{}", r.body);
+    let rows: i64 = fx
+        .db()
+        .unwrap()
+        .query_row("SELECT count(*) FROM referrals", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_do_not_lock_operators_out() {
+    let fx = Fixture::new(100, 100).unwrap();
+    fx.configure(&[("max_connections = 512", "max_connections = 64")], "")
+        .unwrap();
+    let a = fx.add_operator("Uno", "cremona-centro").unwrap();
+    let b = fx.add_operator("Due", "cremona-centro").unwrap();
+    let srv = fx.start(&fx.dir.path().join("server.log")).unwrap();
+    // 200 connections from another address that never start TLS.
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        if let Ok(s) = s.connect(srv.https).await {
+            idle.push(s);
+        }
+    }
+    assert!(idle.len() >= 64, "{} idle sockets", idle.len());
+    for op in [&a, &b] {
+        let served = tokio::time::timeout(Duration::from_secs(20), async {
+            let mut c = connect(srv.https, &fx.ca, Some(op)).await?;
+            c.get("/").await
+        })
+        .await;
+        let r = served.expect("operator served while idle sockets are open");
+        assert_eq!(r.unwrap().status, 200);
+    }
+    drop(idle);
+}
+
+/// A TLS stream for hand-written requests.
+async fn raw_tls(
+    addr: SocketAddr,
+    fx: &Fixture,
+    op: &Identity,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let config = client_config(&fx.ca, Some(op), rustls::DEFAULT_VERSIONS).unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio_rustls::TlsConnector::from(config)
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
+        .await
+        .unwrap()
+}
+
+async fn status_line(tls: &mut (impl AsyncReadExt + Unpin), limit: Duration) -> String {
+    let mut buf = vec![0u8; 16 * 1024];
+    let n = tokio::time::timeout(limit, tls.read(&mut buf))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_body_gets_408_a_missing_host_400_and_bad_utf8_400() {
+    let fx = Fixture::new(100, 100).unwrap();
+    fx.configure(
+        &[("body_timeout_seconds = 30", "body_timeout_seconds = 2")],
+        "",
+    )
+    .unwrap();
+    let op = fx.add_operator("Op", "cremona-centro").unwrap();
+    let srv = fx.start(&fx.dir.path().join("server.log")).unwrap();
+
+    // One byte a second of a 100-byte body.
+    let tls = raw_tls(srv.https, &fx, &op).await;
+    let (mut rd, mut wr) = tokio::io::split(tls);
+    let head = format!(
+        "POST /segnalazioni HTTP/1.1\r\nhost: localhost:{}\r\n\
+         content-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\n",
+        srv.https.port()
+    );
+    wr.write_all(head.as_bytes()).await.unwrap();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..30 {
+            if wr.write_all(b"a").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    let answer = status_line(&mut rd, Duration::from_secs(20)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    trickle.abort();
+
+    // HTTP/1.1 without Host.
+    let mut tls = raw_tls(srv.https, &fx, &op).await;
+    tls.write_all(b"GET / HTTP/1.1\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = status_line(&mut tls, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+
+    // A complete, valid form but for one byte that is not UTF-8.
+    let mut c = connect(srv.https, &fx.ca, Some(&op)).await.unwrap();
+    let (csrf, key) = c.form_tokens().await.unwrap();
+    let mut fields = valid_fields(&csrf, &key);
+    set(&mut fields, "first_name", "MARKER");
+    let body = encode(&fields).replace("MARKER", "Mar%FFia");
+    let r = c.post_raw(body.into_bytes(), &[]).await.unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("UTF-8"), "{}", r.body);
+    let rows: i64 = fx
+        .db()
+        .unwrap()
+        .query_row("SELECT count(*) FROM referrals", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_retry_and_new_referrals_wake_a_worker_in_a_long_backoff() {
+    let fx = Fixture::new(100, 100).unwrap();
+    let port = smtp::free_port().unwrap();
+    let tls = smtp::tls_files(&fx.dir.path().join("mailtls")).unwrap();
+    let section = smtp::mail_section(port, &tls.ca, "starttls", "staff@comune.example")
+        .replace("initial_seconds = 1", "initial_seconds = 3600")
+        .replace("max_seconds = 2", "max_seconds = 3600");
+    fx.configure(&[], &section).unwrap();
+    let op = fx.add_operator("Op", "cremona-centro").unwrap();
+    let srv = fx.start(&fx.dir.path().join("server.log")).unwrap();
+    let mut c = connect(srv.https, &fx.ca, Some(&op)).await.unwrap();
+    // Nobody listens: the first attempt fails and the next is an hour away.
+    let first = submit(&mut c, valid_fields("", "")).await.unwrap();
+    wait_until(Duration::from_secs(20), "a failed attempt", || {
+        let (_, attempts, _) = fx.delivery(&first).ok()?;
+        (attempts >= 1).then_some(())
+    });
+    // The mail server comes back.
+    let maildir = fx.dir.path().join("Maildir");
+    let _smtp = smtp::Smtp::start(
+        port,
+        &maildir,
+        &tls,
+        Security::Starttls,
+        Handler::Mailbox,
+        &fx.dir.path().join("smtp.log"),
+    )
+    .unwrap();
+    // A new referral is tried at once...
+    let second = submit(&mut c, valid_fields("", "")).await.unwrap();
+    wait_until(
+        Duration::from_secs(20),
+        "the new referral delivered",
+        || {
+            let (s, _, _) = fx.delivery(&second).ok()?;
+            (s == "delivered").then_some(())
+        },
+    );
+    // ...and `queue retry` from another process is seen within poll_seconds.
+    assert_eq!(fx.delivery(&first).unwrap().0, "queued");
+    bin(&["queue", "retry", "--config", fx.config_str(), &first]).unwrap();
+    wait_until(
+        Duration::from_secs(20),
+        "the retried referral delivered",
+        || {
+            let (s, _, _) = fx.delivery(&first).ok()?;
+            (s == "delivered").then_some(())
+        },
+    );
+}
+
+#[test]
+fn out_of_range_settings_are_refused_naming_key_and_range() {
+    let fx = Fixture::new(100, 100).unwrap();
+    for (from, to, expect) in [
+        (
+            "max_connections = 512",
+            "max_connections = 0",
+            "limits.max_connections = 0 is out of range: allowed 1 to 65536",
+        ),
+        (
+            "max_connections = 512",
+            "max_connections = 100000000",
+            "limits.max_connections = 100000000 is out of range",
+        ),
+    ] {
+        let original = std::fs::read_to_string(&fx.config).unwrap();
+        fx.configure(&[(from, to)], "").unwrap();
+        let out = std::process::Command::new(BIN)
+            .args(["staff", "list", "--config", fx.config_str()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(err.contains(expect), "{err}");
+        std::fs::write(&fx.config, original).unwrap();
+    }
+    let original = std::fs::read_to_string(&fx.config).unwrap();
+    let tls = smtp::tls_files(&fx.dir.path().join("mailtls")).unwrap();
+    fx.configure(
+        &[],
+        &smtp::mail_section(25, &tls.ca, "starttls", "staff@comune.example")
+            .replace("give_up_hours = 168", "give_up_hours = 10000000"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["staff", "list", "--config", fx.config_str()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mail.retry.give_up_hours = 10000000 is out of range: allowed 1 to 2160"),
+        "{err}"
+    );
+    std::fs::write(&fx.config, original).unwrap();
+}
