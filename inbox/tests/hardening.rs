@@ -8,6 +8,8 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::smtp::{self, Handler, Security};
@@ -257,18 +259,31 @@ async fn idle_sockets_do_not_lock_operators_out() {
     let a = fx.add_operator("Uno", "cremona-centro").unwrap();
     let b = fx.add_operator("Due", "cremona-centro").unwrap();
     let srv = fx.start(&fx.dir.path().join("server.log")).unwrap();
-    // 200 connections from another address that never start TLS.
-    let mut idle = Vec::new();
-    for _ in 0..200 {
-        let s = tokio::net::TcpSocket::new_v4().unwrap();
-        s.bind("127.0.0.2:0".parse().unwrap()).unwrap();
-        if let Ok(s) = s.connect(srv.https).await {
-            idle.push(s);
-        }
-    }
-    assert!(idle.len() >= 64, "{} idle sockets", idle.len());
+    // 200 connections from another address that never start TLS, each
+    // opened again as soon as the server closes it, as an attacker would.
+    let target = srv.https;
+    let opened = Arc::new(AtomicUsize::new(0));
+    let attackers: Vec<_> = (0..200)
+        .map(|_| {
+            let opened = opened.clone();
+            tokio::spawn(async move {
+                loop {
+                    let s = tokio::net::TcpSocket::new_v4().unwrap();
+                    s.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+                    if let Ok(mut s) = s.connect(target).await {
+                        opened.fetch_add(1, Ordering::Relaxed);
+                        let mut buf = [0u8; 64];
+                        while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(opened.load(Ordering::Relaxed) >= 64, "idle sockets opened");
     for op in [&a, &b] {
-        let served = tokio::time::timeout(Duration::from_secs(20), async {
+        let served = tokio::time::timeout(Duration::from_secs(15), async {
             let mut c = connect(srv.https, &fx.ca, Some(op)).await?;
             c.get("/").await
         })
@@ -276,7 +291,9 @@ async fn idle_sockets_do_not_lock_operators_out() {
         let r = served.expect("operator served while idle sockets are open");
         assert_eq!(r.unwrap().status, 200);
     }
-    drop(idle);
+    for a in attackers {
+        a.abort();
+    }
 }
 
 /// A TLS stream for hand-written requests.
@@ -306,7 +323,7 @@ async fn status_line(tls: &mut (impl AsyncReadExt + Unpin), limit: Duration) -> 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_body_gets_408_a_missing_host_400_and_bad_utf8_400() {
+async fn a_slow_body_gets_408() {
     let fx = Fixture::new(100, 100).unwrap();
     fx.configure(
         &[("body_timeout_seconds = 30", "body_timeout_seconds = 2")],
@@ -336,15 +353,26 @@ async fn a_slow_body_gets_408_a_missing_host_400_and_bad_utf8_400() {
     let answer = status_line(&mut rd, Duration::from_secs(20)).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     trickle.abort();
+}
 
-    // HTTP/1.1 without Host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_without_host_gets_400() {
+    let fx = Fixture::new(100, 100).unwrap();
+    let op = fx.add_operator("Op", "cremona-centro").unwrap();
+    let srv = fx.start(&fx.dir.path().join("server.log")).unwrap();
     let mut tls = raw_tls(srv.https, &fx, &op).await;
     tls.write_all(b"GET / HTTP/1.1\r\nconnection: close\r\n\r\n")
         .await
         .unwrap();
     let answer = status_line(&mut tls, Duration::from_secs(10)).await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_with_invalid_utf8_gets_400_and_stores_nothing() {
+    let fx = Fixture::new(100, 100).unwrap();
+    let op = fx.add_operator("Op", "cremona-centro").unwrap();
+    let srv = fx.start(&fx.dir.path().join("server.log")).unwrap();
     // A complete, valid form but for one byte that is not UTF-8.
     let mut c = connect(srv.https, &fx.ca, Some(&op)).await.unwrap();
     let (csrf, key) = c.form_tokens().await.unwrap();
