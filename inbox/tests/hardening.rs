@@ -487,3 +487,150 @@ fn out_of_range_settings_are_refused_naming_key_and_range() {
     );
     std::fs::write(&fx.config, original).unwrap();
 }
+
+/// A tmpfs mounted over a directory, unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// Mounts a small tmpfs over `dir`, keeping its files. `Err` says why
+    /// it cannot be done here (not root, no mount in this container).
+    fn over(dir: &std::path::Path, size: &str) -> Result<Tmpfs, String> {
+        if std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout != b"0\n")
+            .unwrap_or(true)
+        {
+            return Err("not running as root".into());
+        }
+        let saved = dir.with_extension("saved");
+        std::fs::rename(dir, &saved).map_err(|e| e.to_string())?;
+        std::fs::create_dir(dir).map_err(|e| e.to_string())?;
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            std::fs::remove_dir(dir).ok();
+            std::fs::rename(&saved, dir).ok();
+            return Err(format!(
+                "mount -t tmpfs failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let copy = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", saved.display()))
+            .arg(dir)
+            .status()
+            .map_err(|e| e.to_string())?;
+        assert!(copy.success(), "copying the data directory into the tmpfs");
+        Ok(Tmpfs(dir.to_path_buf()))
+    }
+
+    /// Fills the file system up to the last byte.
+    fn fill(&self) -> std::path::PathBuf {
+        let path = self.0.join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        for chunk in [block.as_slice(), &block[..4096], &block[..1]] {
+            while f.write_all(chunk).is_ok() {}
+        }
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_full_disk_an_accepted_mail_is_not_sent_again() {
+    let fx = Fixture::new(100, 100).unwrap();
+    let disk = match Tmpfs::over(&fx.data_dir(), "16m") {
+        Ok(d) => d,
+        Err(why) => {
+            eprintln!("SKIPPED on_a_full_disk_an_accepted_mail_is_not_sent_again: {why} (it needs root to mount a tmpfs)");
+            return;
+        }
+    };
+    // The mail server is down at first: the referral waits in the queue.
+    let port = smtp::free_port().unwrap();
+    let tls = smtp::tls_files(&fx.dir.path().join("mailtls")).unwrap();
+    fx.configure(
+        &[],
+        &smtp::mail_section(port, &tls.ca, "starttls", "staff@comune.example"),
+    )
+    .unwrap();
+    let op = fx.add_operator("Op", "cremona-centro").unwrap();
+    let srv = fx.start(&fx.dir.path().join("server.log")).unwrap();
+    let mut c = connect(srv.https, &fx.ca, Some(&op)).await.unwrap();
+    let reference = submit(&mut c, valid_fields("", "")).await.unwrap();
+    wait_until(Duration::from_secs(20), "a failed attempt", || {
+        let (_, attempts, _) = fx.delivery(&reference).ok()?;
+        (attempts >= 1).then_some(())
+    });
+
+    let filler = disk.fill();
+    // A form sent now cannot be stored: it must not be acknowledged.
+    let (csrf, key) = c.form_tokens().await.unwrap();
+    let refused = c.post_form(&valid_fields(&csrf, &key)).await.unwrap();
+    assert_eq!(refused.status, 503, "{}", refused.body);
+
+    // The mail server comes back; its 250 cannot be recorded.
+    let maildir = fx.dir.path().join("Maildir");
+    let _smtp = smtp::Smtp::start(
+        port,
+        &maildir,
+        &tls,
+        Security::Starttls,
+        Handler::Mailbox,
+        &fx.dir.path().join("smtp.log"),
+    )
+    .unwrap();
+    smtp::wait_for_mails(&maildir, Duration::from_secs(20), |m| !m.is_empty()).unwrap();
+    let (status, _) = wait_until(Duration::from_secs(20), "healthz 503", || {
+        let (s, b) = healthz(srv.health);
+        (s == 503).then_some((s, b))
+    });
+    assert_eq!(status, 503);
+    // Long enough for several retries of the old behaviour (every 5 s).
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(
+        smtp::mails(&maildir).len(),
+        1,
+        "the accepted mail was sent again"
+    );
+    assert_eq!(
+        fx.delivery(&reference).unwrap().0,
+        "queued",
+        "the disk was not full enough to refuse the commit"
+    );
+
+    // Space comes back: the delivery is recorded, and the refused form is
+    // accepted when sent again.
+    std::fs::remove_file(filler).unwrap();
+    wait_until(Duration::from_secs(20), "the delivery recorded", || {
+        let (s, _, _) = fx.delivery(&reference).ok()?;
+        (s == "delivered").then_some(())
+    });
+    let again = c.post_form(&valid_fields(&csrf, &key)).await.unwrap();
+    assert_eq!(again.status, 303, "{}", again.body);
+    wait_until(Duration::from_secs(20), "healthz ok", || {
+        (healthz(srv.health).0 == 200).then_some(())
+    });
+    let mails = smtp::wait_for_mails(&maildir, Duration::from_secs(20), |m| m.len() >= 2).unwrap();
+    let first = mails
+        .iter()
+        .filter(|(_, m)| m.contains(reference.as_str()))
+        .count();
+    assert_eq!(first, 1, "one mail for the first referral");
+    drop(srv);
+    drop(disk);
+}
