@@ -9,6 +9,8 @@ mod csrf;
 mod form;
 #[path = "../../fuzz/targets/mutate.rs"]
 mod mutate;
+#[path = "../../fuzz/targets/request.rs"]
+mod request;
 
 #[test]
 fn form_corpus_and_mutations() {
@@ -22,4 +24,12 @@ fn csrf_corpus_and_mutations() {
     let key = csrf::key();
     let n = mutate::replay("csrf", 20_000, |data| csrf::run(&key, data));
     assert!(n > 0, "the csrf corpus is empty");
+}
+
+#[test]
+fn request_corpus_and_mutations() {
+    let target = request::target();
+    let n = mutate::replay("request", 5_000, |data| request::run(&target, data));
+    assert!(n > 0, "the request corpus is empty");
+    assert!(target.committed() > 0, "no input reached the commit");
 }
