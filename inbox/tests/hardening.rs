@@ -160,12 +160,11 @@ async fn a_reused_form_is_refused_not_acknowledged() {
     );
     let fresh = hidden(&r.body, "idempotency_key").unwrap();
     assert_ne!(fresh, key);
-    let rows: i64 = fx
-        .db()
-        .unwrap()
-        .query_row("SELECT count(*) FROM referrals", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(rows, 1, "nothing stored for the second person yet");
+    assert_eq!(
+        fx.referral_count(),
+        1,
+        "nothing stored for the second person yet"
+    );
 
     // Sent again from that page: a new referral of its own.
     let csrf2 = hidden(&r.body, "csrf").unwrap();
@@ -243,12 +242,7 @@ async fn an_expired_certificate_is_refused_on_a_resumed_session() {
     assert_eq!(resumed.get("/").await.unwrap().status, 403);
     let r = resumed.post_form(&valid_fields(&csrf, &key)).await.unwrap();
     assert_eq!(r.status, 403, "{}", r.body);
-    let rows: i64 = fx
-        .db()
-        .unwrap()
-        .query_row("SELECT count(*) FROM referrals", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(rows, 0);
+    assert_eq!(fx.referral_count(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,12 +376,7 @@ async fn a_form_with_invalid_utf8_gets_400_and_stores_nothing() {
     let r = c.post_raw(body.into_bytes(), &[]).await.unwrap();
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("UTF-8"), "{}", r.body);
-    let rows: i64 = fx
-        .db()
-        .unwrap()
-        .query_row("SELECT count(*) FROM referrals", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(rows, 0);
+    assert_eq!(fx.referral_count(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -222,6 +222,14 @@ impl Fixture {
         )?)
     }
 
+    /// How many referrals the store holds.
+    pub fn referral_count(&self) -> i64 {
+        self.db()
+            .unwrap()
+            .query_row("SELECT count(*) FROM referrals", [], |r| r.get(0))
+            .unwrap()
+    }
+
     pub fn db(&self) -> Result<rusqlite::Connection> {
         Ok(rusqlite::Connection::open(
             self.data_dir().join("inbox.sqlite"),
