@@ -72,8 +72,9 @@ fn service_page_follows_the_designers_italia_order() {
         "data-element=\"service-achieved\"",
         "data-element=\"service-calendar-text\"",
         "id=\"cost\"",
-        "id=\"more\"",
         "data-element=\"service-generic-access\"",
+        "id=\"more\"",
+        "data-element=\"service-file\"",
         "data-element=\"service-area\"",
         "data-element=\"service-topic\"",
     ];
@@ -95,8 +96,8 @@ fn service_page_follows_the_designers_italia_order() {
     // The desk where to ask, and the office's contacts.
     assert!(html.contains("href=\"/sportelli/sportello-centro/\""));
     assert!(html.contains("Servizio sociale del Comune"));
-    // The print button exists but waits for JavaScript.
-    assert!(html.contains("data-print hidden"));
+    // The print button exists, secondary, shown by CSS once sportello.js marks <html class="js">.
+    assert!(html.contains("class=\"print-button button-secondary\" data-print>"));
 }
 
 #[test]
@@ -117,7 +118,8 @@ fn json_ld_is_a_government_service() {
     let site = Site::copy_of("valid");
     let (_tmp, out) = build(&site);
     let html = read(&out, "servizi/trasporto-sociale/index.html");
-    let start = html.find("<script type=\"application/ld+json\">").unwrap() + 35;
+    let tag = "<script type=\"application/ld+json\" data-element=\"metatag\">";
+    let start = html.find(tag).unwrap() + tag.len();
     let end = start + html[start..].find("</script>").unwrap();
     let v: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
     assert_eq!(v["@type"], "GovernmentService");
@@ -128,7 +130,7 @@ fn json_ld_is_a_government_service() {
     );
     assert_eq!(v["serviceOperator"]["name"], "Comune di Esempio");
     assert_eq!(
-        v["availableChannel"][0]["serviceUrl"],
+        v["availableChannel"]["serviceUrl"],
         "https://servizi.example.org/trasporto"
     );
 }
