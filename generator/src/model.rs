@@ -23,6 +23,8 @@ pub struct Term {
     pub slug: String,
     pub name: String,
     pub description: String,
+    /// The Modello Comuni vocabulary term, for topics (may be empty).
+    pub vocabulary: String,
     pub url: String,
     /// Indexes into `Site::services`, in A-Z order.
     #[serde(skip)]

@@ -258,6 +258,31 @@ fn cli_check_reports_file_line_and_hint_and_exits_1() {
 }
 
 #[test]
+fn check_warns_when_fewer_than_half_the_topics_are_in_the_model_vocabulary() {
+    // The fixture has one of its two topics in the vocabulary: no warning.
+    // Without it, none of two: the warning names the share and how to fix it.
+    let site = Site::copy_of("valid");
+    site.replace("taxonomy.toml", "vocabulary = \"Assistenza sociale\"\n", "");
+    let out = sportello()
+        .args(["check", "--content"])
+        .arg(site.content())
+        .arg("--theme")
+        .arg(theme())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "warning: taxonomy.toml: only 0 of 2 topics carry a Modello Comuni vocabulary term"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("vocabulary = "), "{stderr}");
+}
+
+#[test]
 fn cli_build_writes_the_site() {
     let site = Site::copy_of("valid");
     let tmp = tempfile::tempdir().unwrap();

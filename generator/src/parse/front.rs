@@ -30,6 +30,10 @@ pub struct Term {
     /// Optional sentence shown on the term's page.
     #[serde(default)]
     pub description: String,
+    /// Topics: the "argomento" of the Designers Italia Modello Comuni
+    /// vocabulary this term is (criterion C.SI.1.5), if any.
+    #[serde(default)]
+    pub vocabulary: String,
 }
 
 /// `content/taxonomy.toml`.
