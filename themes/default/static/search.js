@@ -726,7 +726,8 @@ function enhance(form, engine) {
         }
       }).catch(() => {});
     }
-    form.after(box);
+    // inside the form (its search landmark), so the overlay sits right under the box
+    form.append(box);
     input.setAttribute('aria-controls', list.id);
     list.addEventListener('keydown', (e) => {
       const links = [...list.querySelectorAll('a')];
@@ -765,6 +766,9 @@ function enhance(form, engine) {
 
   const close = () => {
     if (!ui) return;
+    // a search still waiting for its keystroke pause or its files must not reopen the list
+    clearTimeout(timer);
+    seq++;
     ui.box.hidden = true;
   };
 
@@ -859,8 +863,9 @@ function enhance(form, engine) {
     timer = setTimeout(() => run(true), 150);
   });
   input.addEventListener('keydown', (e) => {
-    if (e.key === 'ArrowDown' && ui && !ui.box.hidden && ui.list.firstElementChild) {
+    if (e.key === 'ArrowDown' && ui && ui.list.firstElementChild && input.value.trim()) {
       e.preventDefault();
+      ui.box.hidden = false;
       ui.list.querySelector('a').focus();
     } else if (e.key === 'Escape') {
       if (ui && !ui.box.hidden) close();
@@ -870,7 +875,9 @@ function enhance(form, engine) {
       }
     }
   });
-  input.addEventListener('focus', () => {
+  // A click in the box shows the results again (after Escape or leaving);
+  // coming back to it with Escape does not.
+  input.addEventListener('click', () => {
     if (ui && ui.box.hidden && input.value.trim() && ui.list.firstElementChild) ui.box.hidden = false;
   });
   // An overlay closes when the focus leaves the form and its results.
