@@ -15,6 +15,8 @@ pub struct SiteInfo {
     pub base_url: String,
     pub owner: String,
     pub inbox_url: String,
+    /// The accessibility statement on AgID's form site, or empty.
+    pub accessibility_form: String,
 }
 
 /// An entry of a controlled vocabulary and the services that use it.

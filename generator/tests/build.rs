@@ -136,6 +136,47 @@ fn json_ld_is_a_government_service() {
 }
 
 #[test]
+fn the_footer_links_the_accessibility_statement_on_agid_form_site() {
+    // Designers Italia C.SI.3.2: the statement published with AgID's form.
+    let site = Site::copy_of("valid");
+    let form = "https://form.agid.gov.it/view/00000000-0000-0000-0000-000000000000";
+    site.replace(
+        "site.toml",
+        "inbox_url = \"\"",
+        &format!("inbox_url = \"\"\naccessibility_form = \"{form}\""),
+    );
+    let (_tmp, out) = build(&site);
+    let home = read(&out, "index.html");
+    assert!(
+        home.contains(&format!(
+            "<a href=\"{form}\" data-element=\"accessibility-link\">Dichiarazione di accessibilità</a>"
+        )),
+        "{home}"
+    );
+
+    // Any other address is an error at its line, with a hint.
+    site.replace("site.toml", form, "https://www.example.org/accessibilita");
+    let diags = site.diagnostics();
+    let d = diags
+        .iter()
+        .find(|d| d.file == "site.toml" && d.is_error())
+        .unwrap_or_else(|| panic!("no error in site.toml: {diags:?}"));
+    assert!(
+        d.message
+            .contains("not an accessibility statement on AgID's form site"),
+        "{d}"
+    );
+    assert_eq!(d.line_col().map(|(l, _)| l), Some(6), "{d}");
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("https://form.agid.gov.it/view/"),
+        "{d}"
+    );
+}
+
+#[test]
 fn machine_files() {
     let site = Site::copy_of("valid");
     let (_tmp, out) = build(&site);
