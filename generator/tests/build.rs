@@ -177,6 +177,53 @@ fn the_footer_links_the_accessibility_statement_on_agid_form_site() {
 }
 
 #[test]
+fn condizioni_di_servizio_is_a_section_of_the_entry_checked_like_the_others() {
+    // Designers Italia C.SI.1.3: the entry's own conditions, in `service-file`.
+    let site = Site::copy_of("valid");
+    let tail = "Prenota tre giorni prima.\n";
+    site.replace(
+        "services/trasporto-sociale.md",
+        tail,
+        &format!(
+            "{tail}\n## Condizioni di servizio\n\nIl [regolamento](https://www.example.org/regolamento.pdf) del servizio.\n"
+        ),
+    );
+    let (_tmp, out) = build(&site);
+    let html = read(&out, "servizi/trasporto-sociale/index.html");
+    let file = html
+        .split("data-element=\"service-file\"")
+        .nth(1)
+        .expect("no service-file");
+    let file = &file[..file.find("</section>").unwrap()];
+    assert!(
+        file.contains("<a href=\"https://www.example.org/regolamento.pdf\">regolamento</a>"),
+        "{file}"
+    );
+    // without the section the sheet points to its own sections
+    let other = read(&out, "servizi/assistenza-domiciliare/index.html");
+    assert!(other
+        .contains("Le condizioni per ottenere il servizio sono quelle descritte in questa scheda"));
+
+    // Like the other sections: in its place (the last), its links checked.
+    site.replace(
+        "services/trasporto-sociale.md",
+        "## Tempi e scadenze",
+        "## Condizioni di servizio\n\nVedi [qui](http://www.example.org/).\n\n## Tempi e scadenze",
+    );
+    let errs: Vec<String> = site
+        .diagnostics()
+        .iter()
+        .filter(|d| d.file == "services/trasporto-sociale.md" && d.is_error())
+        .map(|d| d.to_string())
+        .collect();
+    assert!(errs.iter().any(|m| m.contains("out of order")), "{errs:?}");
+    assert!(
+        errs.iter().any(|m| m.contains("http://www.example.org/")),
+        "{errs:?}"
+    );
+}
+
+#[test]
 fn machine_files() {
     let site = Site::copy_of("valid");
     let (_tmp, out) = build(&site);
