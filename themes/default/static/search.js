@@ -696,7 +696,9 @@ function enhance(form, engine) {
     const allLink = full
       ? null
       : el('p', { class: 'search-all', hidden: true }, el('a', { href: form.action, text: label(form, 'all') }));
-    box.append(status, suggest, list, more);
+    // The count comes after the list: the first result sits right under the box (with a
+    // phone's keyboard open), and nothing moves when the count is announced.
+    box.append(suggest, list, status, more);
     if (allLink) box.append(allLink);
     let filters = null;
     if (full) {
@@ -772,18 +774,21 @@ function enhance(form, engine) {
     ui.box.hidden = true;
   };
 
-  const render = async (res, query, typing) => {
+  // `fresh`: a new result list replaces the shown one in a single step, once its fragments
+  // have arrived (the list never flashes empty while typing); else the next page is added.
+  const render = async (res, query, typing, fresh = false) => {
     const my = seq;
     const { status, suggest, list, more, allLink, filters } = ui;
-    const ids = res.ids.slice(0, shown.length + PAGE);
-    const frags = await engine.fragments(ids.slice(shown.length));
+    const from = fresh ? 0 : shown.length;
+    const ids = res.ids.slice(0, from + PAGE);
+    const frags = await engine.fragments(ids.slice(from));
     if (my !== seq) return;
-    for (const f of frags) {
-      list.append(el('li', { class: 'search-item' },
-        el('a', { href: f.url, class: 'search-title', text: f.title }),
-        el('p', { class: 'search-summary', text: f.summary }),
-        el('p', { class: 'meta', text: f.category })));
-    }
+    const items = frags.map((f) => el('li', { class: 'search-item' },
+      el('a', { href: f.url, class: 'search-title', text: f.title }),
+      el('p', { class: 'search-summary', text: f.summary }),
+      el('p', { class: 'meta', text: f.category })));
+    if (fresh) list.replaceChildren(...items);
+    else list.append(...items);
     shown = ids;
     more.hidden = res.ids.length <= shown.length;
     if (allLink) {
@@ -825,7 +830,7 @@ function enhance(form, engine) {
       if (isPage) syncAddress(query);
       return;
     }
-    const { box, list, status } = build();
+    const { box, status } = build();
     if (filtersFilled) await filtersFilled;
     if (my !== seq) return;
     if (isPage) syncAddress(query);
@@ -838,9 +843,7 @@ function enhance(form, engine) {
       });
       if (my !== seq) return;
       current = { res, query, typing };
-      list.replaceChildren();
-      shown = [];
-      await render(res, query, typing);
+      await render(res, query, typing, true);
     } catch (err) {
       if (my !== seq) return;
       status.textContent = label(form, 'error');
