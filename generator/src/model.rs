@@ -15,6 +15,8 @@ pub struct SiteInfo {
     pub base_url: String,
     pub owner: String,
     pub inbox_url: String,
+    /// The accessibility statement on AgID's form site, or empty.
+    pub accessibility_form: String,
 }
 
 /// An entry of a controlled vocabulary and the services that use it.
@@ -23,6 +25,8 @@ pub struct Term {
     pub slug: String,
     pub name: String,
     pub description: String,
+    /// The Modello Comuni vocabulary term, for topics (may be empty).
+    pub vocabulary: String,
     pub url: String,
     /// Indexes into `Site::services`, in A-Z order.
     #[serde(skip)]

@@ -19,6 +19,11 @@ pub struct SiteConfig {
     pub owner: String,
     #[serde(default)]
     pub inbox_url: Option<Spanned<String>>,
+    /// The guide's accessibility statement on AgID's form site
+    /// (`https://form.agid.gov.it/view/...`), linked from every footer
+    /// (Designers Italia C.SI.3.2); without it the footer links the local page.
+    #[serde(default)]
+    pub accessibility_form: Option<Spanned<String>>,
 }
 
 /// One entry of a controlled vocabulary in `content/taxonomy.toml`.
@@ -30,6 +35,10 @@ pub struct Term {
     /// Optional sentence shown on the term's page.
     #[serde(default)]
     pub description: String,
+    /// Topics: the "argomento" of the Designers Italia Modello Comuni
+    /// vocabulary this term is (criterion C.SI.1.5), if any.
+    #[serde(default)]
+    pub vocabulary: String,
 }
 
 /// `content/taxonomy.toml`.

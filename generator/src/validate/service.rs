@@ -292,7 +292,11 @@ impl<'a> ServiceContext<'a> {
         }
         let required: Vec<SectionKey> = SectionKey::ALL
             .into_iter()
-            .filter(|&k| k != SectionKey::More && (k != SectionKey::Cost || cost != Cost::Free))
+            .filter(|&k| {
+                k != SectionKey::More
+                    && k != SectionKey::Conditions
+                    && (k != SectionKey::Cost || cost != Cost::Free)
+            })
             .collect();
         for (i, &key) in required.iter().enumerate() {
             if out.iter().any(|s| s.key == key) || misspelt.contains(&key) {
