@@ -2,9 +2,10 @@
 # The whole test suite: Rust unit and integration tests of every crate, then
 # the real-browser tests of the built guide (axe-core, crawler, keyboard,
 # live reload). On a fresh Debian machine it first installs what the tests
-# need and is missing: Chromium, Python's aiosmtpd (the real SMTP server of
-# the inbox's delivery tests), GnuPG, Python's jsonschema (the HSDS
-# validator of tests/opendata/), and the npm packages of tests/*/.
+# need and is missing, from Debian's packages: Chromium, python3-aiosmtpd (the
+# real SMTP server of the inbox's delivery tests), GnuPG and rnp,
+# python3-jsonschema (the HSDS validator of tests/opendata/); then the npm
+# packages of tests/*/.
 set -euo pipefail
 cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
@@ -22,13 +23,20 @@ if ! command -v gpg >/dev/null; then
   echo "== installing gnupg"
   apt_install gnupg
 fi
-if ! python3 -c 'import jsonschema' 2>/dev/null; then
+# Debian's own packages: a stock Debian refuses `pip install` into its
+# Python (PEP 668). The tests find /usr/bin/python3's aiosmtpd even when
+# another python3 comes first on PATH.
+if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+  echo "== installing python3-aiosmtpd"
+  apt_install python3-aiosmtpd
+fi
+if ! command -v rnp >/dev/null; then
+  echo "== installing rnp (Thunderbird's OpenPGP engine)"
+  apt_install rnp
+fi
+if ! /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
   echo "== installing python3-jsonschema (validates the HSDS open data)"
   apt_install python3-jsonschema
-fi
-if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
-  echo "== installing aiosmtpd"
-  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6
 fi
 
 echo "== cargo test --workspace"

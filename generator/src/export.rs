@@ -3,7 +3,7 @@
 //! (HSDS 3.0 and its DCAT-AP_IT catalogue, in [`crate::opendata`]).
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::model::{Service, Site};
 use crate::parse::front::{Cost, Status};
@@ -154,6 +154,14 @@ fn services_json(site: &Site) -> Vec<u8> {
 
 /// schema.org `GovernmentService` for one service, ready to embed in a
 /// `<script type="application/ld+json">` (`</` is escaped).
+///
+/// Shaped for the Designers Italia recommendation R.SI.1.1, whose checker
+/// reads single objects, not arrays: `name`, `serviceType`,
+/// `serviceOperator.name`, `areaServed.name`, `audience.audienceType`,
+/// `availableChannel.serviceUrl` and `availableChannel.serviceLocation` with
+/// an address. The channel is the online procedure when there is one, else
+/// the sheet itself; the location is the first desk with an address, else the
+/// responsible office.
 pub fn json_ld(site: &Site, s: &Service) -> String {
     let office = &site.offices[s.office];
     let operator = if site.info.owner.is_empty() {
@@ -169,32 +177,38 @@ pub fn json_ld(site: &Site, s: &Service) -> String {
         "url": s.permalink,
         "serviceType": site.categories[s.category].name,
         "serviceOperator": { "@type": "GovernmentOrganization", "name": operator },
+        "areaServed": { "@type": "AdministrativeArea", "name": operator },
         "provider": { "@type": "Organization", "name": if s.provider.is_empty() { &office.name } else { &s.provider } },
         "isAccessibleForFree": s.cost == Cost::Free,
     });
-    let audiences: Vec<Value> = s
+    let audiences: Vec<&str> = s
         .audiences
         .iter()
-        .map(|&i| json!({ "@type": "Audience", "audienceType": site.audiences[i].name }))
+        .map(|&i| site.audiences[i].name.as_str())
         .collect();
     if !audiences.is_empty() {
-        v["audience"] = Value::Array(audiences);
+        v["audience"] = json!({ "@type": "Audience", "audienceType": audiences.join(", ") });
     }
-    let mut channels: Vec<Value> = Vec::new();
-    if !s.online.is_empty() {
-        channels.push(json!({ "@type": "ServiceChannel", "serviceUrl": s.online }));
+    let url = if s.online.is_empty() {
+        &s.permalink
+    } else {
+        &s.online
+    };
+    let mut channel = json!({ "@type": "ServiceChannel", "serviceUrl": url });
+    let place = s
+        .desks
+        .iter()
+        .map(|&d| &site.desks[d])
+        .find(|d| !d.address.is_empty())
+        .or_else(|| s.desks.first().map(|&d| &site.desks[d]))
+        .filter(|d| !d.address.is_empty())
+        .unwrap_or(office);
+    let mut location = json!({ "@type": "Place", "name": place.name, "url": place.permalink });
+    if !place.address.is_empty() {
+        location["address"] = json!({ "@type": "PostalAddress", "streetAddress": place.address });
     }
-    for &d in &s.desks {
-        let desk = &site.desks[d];
-        let mut place = json!({ "@type": "Place", "name": desk.name, "url": desk.permalink });
-        if !desk.address.is_empty() {
-            place["address"] = json!(desk.address);
-        }
-        channels.push(json!({ "@type": "ServiceChannel", "serviceLocation": place }));
-    }
-    if !channels.is_empty() {
-        v["availableChannel"] = Value::Array(channels);
-    }
+    channel["serviceLocation"] = location;
+    v["availableChannel"] = channel;
     serde_json::to_string(&v)
         .unwrap_or_default()
         .replace("</", "<\\/")

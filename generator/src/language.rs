@@ -45,6 +45,7 @@ pub struct SectionLabels {
     pub cost: String,
     pub access: String,
     pub more: String,
+    pub conditions: String,
     pub contacts: String,
     pub topics: String,
 }
@@ -60,10 +61,13 @@ pub enum SectionKey {
     Timing,
     Cost,
     More,
+    /// "Condizioni di servizio" (Designers Italia C.SI.1.3); optional: the
+    /// theme writes a short one that points to the sheet's own sections.
+    Conditions,
 }
 
 impl SectionKey {
-    pub const ALL: [SectionKey; 7] = [
+    pub const ALL: [SectionKey; 8] = [
         SectionKey::Addressed,
         SectionKey::HowTo,
         SectionKey::Needed,
@@ -71,6 +75,7 @@ impl SectionKey {
         SectionKey::Timing,
         SectionKey::Cost,
         SectionKey::More,
+        SectionKey::Conditions,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +87,7 @@ impl SectionKey {
             SectionKey::Timing => "timing",
             SectionKey::Cost => "cost",
             SectionKey::More => "more",
+            SectionKey::Conditions => "conditions",
         }
     }
 }
@@ -97,6 +103,7 @@ impl SectionKey {
             SectionKey::Timing => "service-calendar-text",
             SectionKey::Cost => "service-cost",
             SectionKey::More => "service-more",
+            SectionKey::Conditions => "service-file",
         }
     }
 }
@@ -111,6 +118,7 @@ impl SectionLabels {
             SectionKey::Timing => &self.timing,
             SectionKey::Cost => &self.cost,
             SectionKey::More => &self.more,
+            SectionKey::Conditions => &self.conditions,
         }
     }
 

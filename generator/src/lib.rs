@@ -150,6 +150,7 @@ pub fn load_site_with_links(
         })
         .unwrap_or_default();
 
+    let accessibility_form = accessibility_form(&config, site_src, diags);
     let info = SiteInfo {
         title: config.title.clone(),
         base_url,
@@ -169,6 +170,7 @@ pub fn load_site_with_links(
         } else {
             config.country.clone()
         },
+        accessibility_form,
     };
     let settings = validate::Settings {
         info,
@@ -184,6 +186,34 @@ pub fn load_site_with_links(
     diags.extend(opendata::warnings(&built.0));
     diags.sort();
     Some(built)
+}
+
+/// `accessibility_form` of site.toml: an address on AgID's form site, where
+/// public bodies publish their accessibility statements, or empty.
+fn accessibility_form(
+    config: &SiteConfig,
+    site_src: &load::SourceFile,
+    diags: &mut Diagnostics,
+) -> String {
+    const AGID: &str = "https://form.agid.gov.it/view/";
+    let Some(v) = config.accessibility_form.as_ref() else {
+        return String::new();
+    };
+    let url = v.get_ref().trim();
+    if url.is_empty() || (url.starts_with(AGID) && url.len() > AGID.len()) {
+        return url.to_string();
+    }
+    diags.push(
+        Diagnostic::error(
+            "site.toml",
+            format!("`{url}` is not an accessibility statement on AgID's form site"),
+        )
+        .at(&site_src.text, v.span())
+        .hint(format!(
+            "write the address AgID gave the statement, starting with {AGID}, or leave it empty"
+        )),
+    );
+    String::new()
 }
 
 /// The theme's language file for the site's `language`.

@@ -25,6 +25,8 @@ pub struct SiteInfo {
     pub country: String,
     /// The owner's IPA code, for the DCAT-AP_IT catalogue; may be empty.
     pub ipa_code: String,
+    /// The accessibility statement on AgID's form site, or empty.
+    pub accessibility_form: String,
 }
 
 /// An entry of a controlled vocabulary and the services that use it.
@@ -33,6 +35,8 @@ pub struct Term {
     pub slug: String,
     pub name: String,
     pub description: String,
+    /// The Modello Comuni vocabulary term, for topics (may be empty).
+    pub vocabulary: String,
     pub url: String,
     /// Indexes into `Site::services`, in A-Z order.
     #[serde(skip)]

@@ -13,7 +13,7 @@ use crate::model::{Place, Site, Term};
 use crate::urls::output_file;
 
 /// The templates every theme must have.
-pub const TEMPLATES: [&str; 10] = [
+pub const TEMPLATES: [&str; 11] = [
     "base.html",
     "index.html",
     "service.html",
@@ -21,6 +21,7 @@ pub const TEMPLATES: [&str; 10] = [
     "topics.html",
     "services.html",
     "place.html",
+    "places.html",
     "page.html",
     "search.html",
     "404.html",
@@ -128,6 +129,10 @@ pub enum PageId {
     AllServices,
     Search,
     NotFound,
+    /// The list of every office.
+    Offices,
+    /// The list of every help desk.
+    Desks,
     Service(usize),
     Category(usize),
     Topic(usize),
@@ -145,6 +150,8 @@ pub fn all_pages(site: &Site) -> Vec<PageId> {
         PageId::AllServices,
         PageId::Search,
         PageId::NotFound,
+        PageId::Offices,
+        PageId::Desks,
     ];
     ids.extend((0..site.services.len()).map(PageId::Service));
     ids.extend((0..site.categories.len()).map(PageId::Category));
@@ -170,6 +177,8 @@ pub fn page_url(site: &Site, id: PageId) -> String {
         PageId::AllServices => u.services_index(),
         PageId::Search => u.search(),
         PageId::NotFound => u.file("404.html"),
+        PageId::Offices => u.offices_index(),
+        PageId::Desks => u.desks_index(),
         PageId::Service(i) => site.services[i].url.clone(),
         PageId::Category(i) => site.categories[i].url.clone(),
         PageId::Topic(i) => site.topics[i].url.clone(),
@@ -223,6 +232,8 @@ fn base_context(site: &Site) -> Context {
             "services": u.services_index(),
             "topics": u.topics_index(),
             "search": u.search(),
+            "offices": u.offices_index(),
+            "desks": u.desks_index(),
             "style": u.file("style.css"),
             "script": u.file("sportello.js"),
             "favicon": u.file("favicon.svg"),
@@ -232,7 +243,7 @@ fn base_context(site: &Site) -> Context {
     let pages: Vec<_> = site
         .pages
         .iter()
-        .map(|p| serde_json::json!({"title": p.title, "url": p.url}))
+        .map(|p| serde_json::json!({"title": p.title, "url": p.url, "slug": p.slug}))
         .collect();
     ctx.insert("footer_pages", &pages);
     ctx
@@ -366,6 +377,19 @@ fn render_page(site: &Site, tera: &Tera, base: &Context, id: PageId) -> Result<(
             ("search.html", t("search_title"))
         }
         PageId::NotFound => ("404.html", t("not_found_title")),
+        PageId::Offices | PageId::Desks => {
+            let is_desk = id == PageId::Desks;
+            ctx.insert("is_desk", &is_desk);
+            ctx.insert("places", if is_desk { &site.desks } else { &site.offices });
+            (
+                "places.html",
+                t(if is_desk {
+                    "desks_title"
+                } else {
+                    "offices_title"
+                }),
+            )
+        }
     };
     ctx.insert("page_url", &url);
     ctx.insert("permalink", &u.permalink(&url));

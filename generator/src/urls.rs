@@ -63,6 +63,14 @@ impl Urls {
     pub fn desk(&self, slug: &str) -> String {
         self.under(&self.paths.desks, slug)
     }
+    /// The list of every office.
+    pub fn offices_index(&self) -> String {
+        format!("{}{}/", self.root, self.paths.offices)
+    }
+    /// The list of every help desk.
+    pub fn desks_index(&self) -> String {
+        format!("{}{}/", self.root, self.paths.desks)
+    }
     pub fn category(&self, slug: &str) -> String {
         self.under(&self.paths.categories, slug)
     }

@@ -72,8 +72,9 @@ fn service_page_follows_the_designers_italia_order() {
         "data-element=\"service-achieved\"",
         "data-element=\"service-calendar-text\"",
         "id=\"cost\"",
-        "id=\"more\"",
         "data-element=\"service-generic-access\"",
+        "id=\"more\"",
+        "data-element=\"service-file\"",
         "data-element=\"service-area\"",
         "data-element=\"service-topic\"",
     ];
@@ -95,8 +96,8 @@ fn service_page_follows_the_designers_italia_order() {
     // The desk where to ask, and the office's contacts.
     assert!(html.contains("href=\"/sportelli/sportello-centro/\""));
     assert!(html.contains("Servizio sociale del Comune"));
-    // The print button exists but waits for JavaScript.
-    assert!(html.contains("data-print hidden"));
+    // The print button exists, secondary, shown by CSS once sportello.js marks <html class="js">.
+    assert!(html.contains("class=\"print-button button-secondary\" data-print>"));
 }
 
 #[test]
@@ -117,7 +118,8 @@ fn json_ld_is_a_government_service() {
     let site = Site::copy_of("valid");
     let (_tmp, out) = build(&site);
     let html = read(&out, "servizi/trasporto-sociale/index.html");
-    let start = html.find("<script type=\"application/ld+json\">").unwrap() + 35;
+    let tag = "<script type=\"application/ld+json\" data-element=\"metatag\">";
+    let start = html.find(tag).unwrap() + tag.len();
     let end = start + html[start..].find("</script>").unwrap();
     let v: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
     assert_eq!(v["@type"], "GovernmentService");
@@ -128,8 +130,96 @@ fn json_ld_is_a_government_service() {
     );
     assert_eq!(v["serviceOperator"]["name"], "Comune di Esempio");
     assert_eq!(
-        v["availableChannel"][0]["serviceUrl"],
+        v["availableChannel"]["serviceUrl"],
         "https://servizi.example.org/trasporto"
+    );
+}
+
+#[test]
+fn the_footer_links_the_accessibility_statement_on_agid_form_site() {
+    // Designers Italia C.SI.3.2: the statement published with AgID's form.
+    let site = Site::copy_of("valid");
+    let form = "https://form.agid.gov.it/view/00000000-0000-0000-0000-000000000000";
+    site.replace(
+        "site.toml",
+        "inbox_url = \"\"",
+        &format!("inbox_url = \"\"\naccessibility_form = \"{form}\""),
+    );
+    let (_tmp, out) = build(&site);
+    let home = read(&out, "index.html");
+    assert!(
+        home.contains(&format!(
+            "<a href=\"{form}\" data-element=\"accessibility-link\">Dichiarazione di accessibilità</a>"
+        )),
+        "{home}"
+    );
+
+    // Any other address is an error at its line, with a hint.
+    site.replace("site.toml", form, "https://www.example.org/accessibilita");
+    let diags = site.diagnostics();
+    let d = diags
+        .iter()
+        .find(|d| d.file == "site.toml" && d.is_error())
+        .unwrap_or_else(|| panic!("no error in site.toml: {diags:?}"));
+    assert!(
+        d.message
+            .contains("not an accessibility statement on AgID's form site"),
+        "{d}"
+    );
+    assert_eq!(d.line_col().map(|(l, _)| l), Some(6), "{d}");
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("https://form.agid.gov.it/view/"),
+        "{d}"
+    );
+}
+
+#[test]
+fn condizioni_di_servizio_is_a_section_of_the_entry_checked_like_the_others() {
+    // Designers Italia C.SI.1.3: the entry's own conditions, in `service-file`.
+    let site = Site::copy_of("valid");
+    let tail = "Prenota tre giorni prima.\n";
+    site.replace(
+        "services/trasporto-sociale.md",
+        tail,
+        &format!(
+            "{tail}\n## Condizioni di servizio\n\nIl [regolamento](https://www.example.org/regolamento.pdf) del servizio.\n"
+        ),
+    );
+    let (_tmp, out) = build(&site);
+    let html = read(&out, "servizi/trasporto-sociale/index.html");
+    let file = html
+        .split("data-element=\"service-file\"")
+        .nth(1)
+        .expect("no service-file");
+    let file = &file[..file.find("</section>").unwrap()];
+    assert!(
+        file.contains("<a href=\"https://www.example.org/regolamento.pdf\">regolamento</a>"),
+        "{file}"
+    );
+    // without the section the sheet points to its own sections
+    let other = read(&out, "servizi/assistenza-domiciliare/index.html");
+    assert!(other
+        .contains("Le condizioni per ottenere il servizio sono quelle descritte in questa scheda"));
+
+    // Like the other sections: in its place (the last), its links checked.
+    site.replace(
+        "services/trasporto-sociale.md",
+        "## Tempi e scadenze",
+        "## Condizioni di servizio\n\nVedi [qui](http://www.example.org/).\n\n## Tempi e scadenze",
+    );
+    let errs: Vec<String> = site
+        .diagnostics()
+        .iter()
+        .filter(|d| d.file == "services/trasporto-sociale.md" && d.is_error())
+        .map(|d| d.to_string())
+        .collect();
+    assert!(errs.iter().any(|m| m.contains("out of order")), "{errs:?}");
+    assert!(
+        errs.iter().any(|m| m.contains("http://www.example.org/")),
+        "{errs:?}"
     );
 }
 
@@ -253,6 +343,31 @@ fn cli_check_reports_file_line_and_hint_and_exits_1() {
     );
     assert!(stderr.contains("did you mean `title`?"), "{stderr}");
     assert!(stderr.contains("1 error, 0 warnings"), "{stderr}");
+}
+
+#[test]
+fn check_warns_when_fewer_than_half_the_topics_are_in_the_model_vocabulary() {
+    // The fixture has one of its two topics in the vocabulary: no warning.
+    // Without it, none of two: the warning names the share and how to fix it.
+    let site = Site::copy_of("valid");
+    site.replace("taxonomy.toml", "vocabulary = \"Assistenza sociale\"\n", "");
+    let out = sportello()
+        .args(["check", "--content"])
+        .arg(site.content())
+        .arg("--theme")
+        .arg(theme())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "warning: taxonomy.toml: only 0 of 2 topics carry a Modello Comuni vocabulary term"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("vocabulary = "), "{stderr}");
 }
 
 #[test]

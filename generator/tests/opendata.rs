@@ -30,7 +30,14 @@ fn build(content: &Path) -> (tempfile::TempDir, PathBuf) {
 
 fn validate(site: &Path) -> Output {
     let script = repo_root().join("tests/opendata/validate.py");
-    let out = Command::new("python3")
+    // Debian's python3-jsonschema (./test.sh installs it) is found even when
+    // another python3 comes first on PATH.
+    let python = if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let out = Command::new(python)
         .arg(&script)
         .arg(site)
         .output()

@@ -21,6 +21,8 @@ pub struct Config {
     pub mail: Option<Mail>,
     #[serde(default)]
     pub retention: Retention,
+    #[serde(default)]
+    pub health: Health,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -70,7 +72,7 @@ pub struct Form {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Submissions each operator may make per minute (sustained).
     pub submissions_per_minute: u32,
@@ -78,6 +80,15 @@ pub struct Limits {
     pub burst: u32,
     /// Simultaneous connections; more wait in the kernel backlog.
     pub max_connections: usize,
+    /// TLS handshakes in progress at once, apart from `max_connections`:
+    /// a socket that never completes its handshake holds only one of these.
+    pub max_handshakes: usize,
+    /// Handshakes in progress from one IP address at once.
+    pub handshakes_per_address: usize,
+    /// Seconds a client has to complete its TLS handshake.
+    pub handshake_timeout_seconds: u64,
+    /// Seconds a client has to send a whole request body.
+    pub body_timeout_seconds: u64,
 }
 
 impl Default for Limits {
@@ -86,6 +97,27 @@ impl Default for Limits {
             submissions_per_minute: 20,
             burst: 10,
             max_connections: 512,
+            max_handshakes: 256,
+            handshakes_per_address: 64,
+            handshake_timeout_seconds: 5,
+            body_timeout_seconds: 30,
+        }
+    }
+}
+
+/// `[health]`: when `/healthz` stops answering "ok".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Health {
+    /// A referral due for delivery this long without any delivery succeeding
+    /// makes `/healthz` answer 503.
+    pub delivery_stalled_seconds: u64,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            delivery_stalled_seconds: 900,
         }
     }
 }
@@ -263,9 +295,34 @@ impl Config {
         if self.form.need_areas.is_empty() || self.form.city_areas.is_empty() {
             bail!("form.need_areas and form.city_areas must not be empty");
         }
-        if self.limits.submissions_per_minute == 0 || self.limits.burst == 0 {
-            bail!("limits.submissions_per_minute and limits.burst must be at least 1");
-        }
+        let l = &self.limits;
+        bounded(
+            "limits.submissions_per_minute",
+            l.submissions_per_minute,
+            1,
+            1_000_000,
+        )?;
+        bounded("limits.burst", l.burst, 1, 1_000_000)?;
+        bounded("limits.max_connections", l.max_connections, 1, 65_536)?;
+        bounded("limits.max_handshakes", l.max_handshakes, 1, 65_536)?;
+        bounded(
+            "limits.handshakes_per_address",
+            l.handshakes_per_address,
+            1,
+            l.max_handshakes,
+        )?;
+        bounded(
+            "limits.handshake_timeout_seconds",
+            l.handshake_timeout_seconds,
+            1,
+            120,
+        )?;
+        bounded(
+            "limits.body_timeout_seconds",
+            l.body_timeout_seconds,
+            1,
+            600,
+        )?;
         if let Some(m) = &self.mail {
             if m.to.is_empty() {
                 bail!("mail.to must list at least one address");
@@ -277,17 +334,38 @@ impl Config {
             if m.username.is_some() != m.password_file.is_some() {
                 bail!("mail.username and mail.password_file go together");
             }
+            bounded("mail.timeout_seconds", m.timeout_seconds, 1, 600)?;
             let r = &m.retry;
-            if r.initial_seconds == 0 || r.max_seconds < r.initial_seconds || r.poll_seconds == 0 {
-                bail!("mail.retry: need 0 < initial_seconds <= max_seconds and poll_seconds > 0");
-            }
+            bounded("mail.retry.initial_seconds", r.initial_seconds, 1, 86_400)?;
+            bounded(
+                "mail.retry.max_seconds",
+                r.max_seconds,
+                r.initial_seconds,
+                86_400,
+            )?;
+            bounded("mail.retry.give_up_hours", r.give_up_hours, 1, 24 * 90)?;
+            bounded("mail.retry.poll_seconds", r.poll_seconds, 1, 3_600)?;
         }
-        if self.retention.metadata_retention_days < self.retention.retention_days {
-            bail!("retention.metadata_retention_days must be at least retention.retention_days");
-        }
-        if self.retention.purge_interval_seconds == 0 {
-            bail!("retention.purge_interval_seconds must be at least 1");
-        }
+        let r = &self.retention;
+        bounded("retention.retention_days", r.retention_days, 0, 3_650)?;
+        bounded(
+            "retention.metadata_retention_days",
+            r.metadata_retention_days,
+            r.retention_days,
+            3_650,
+        )?;
+        bounded(
+            "retention.purge_interval_seconds",
+            r.purge_interval_seconds,
+            1,
+            86_400,
+        )?;
+        bounded(
+            "health.delivery_stalled_seconds",
+            self.health.delivery_stalled_seconds,
+            10,
+            7 * 86_400,
+        )?;
         Ok(())
     }
 
@@ -306,6 +384,20 @@ impl Config {
 }
 
 /// The commented configuration that `init` writes.
+/// Refuses a value outside `min..=max`, naming the key and the range: a
+/// zero or a huge value would otherwise hang the server or overflow later.
+fn bounded<T: PartialOrd + std::fmt::Display + Copy>(
+    key: &str,
+    v: T,
+    min: T,
+    max: T,
+) -> Result<()> {
+    if v < min || v > max {
+        bail!("{key} = {v} is out of range: allowed {min} to {max}");
+    }
+    Ok(())
+}
+
 pub fn template(https_port: u16) -> String {
     format!(
         r#"# Sportello inbox configuration (sportello-inbox serve --config inbox.toml).
@@ -363,8 +455,15 @@ city_areas = [
 # Per operator: sustained submissions per minute and the allowed burst.
 submissions_per_minute = 20
 burst = 10
-# Simultaneous TLS connections.
+# Simultaneous authenticated TLS connections (1 to 65536).
 max_connections = 512
+# Handshakes in progress, counted apart: a socket that never finishes its
+# handshake cannot take an operator's place. Per IP address, and in all.
+max_handshakes = 256
+handshakes_per_address = 64
+handshake_timeout_seconds = 5
+# Time a client has to send a whole form.
+body_timeout_seconds = 30
 
 # Delivery to the staff by mail (PGP/MIME). Until this section is filled in,
 # referrals are stored encrypted and stay "in consegna" (queued).
@@ -382,6 +481,9 @@ max_connections = 512
 # # receives a notice (reference, time, error; no personal data) when a referral cannot be delivered
 # admin = "admin@comune.example"
 # # message_id_domain = "comune.example"   # default: the domain of `from`
+# # the TCP connect must succeed within this many seconds, and the whole
+# # exchange (greeting, TLS, AUTH, MAIL, RCPT, DATA and its reply) within
+# # twice that: a server that stops answering at any step is retried later
 # timeout_seconds = 30
 # [mail.retry]
 # initial_seconds = 30     # first wait after a transient failure, then doubling
@@ -398,6 +500,11 @@ retention_days = 30
 metadata_retention_days = 730
 # The purge runs at start and then every this many seconds.
 purge_interval_seconds = 3600
+
+[health]
+# /healthz answers 503 when a referral has been due this long and no
+# delivery succeeded meanwhile (mail server down, worker stuck).
+delivery_stalled_seconds = 900
 "#
     )
 }

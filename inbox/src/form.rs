@@ -100,6 +100,20 @@ pub enum BadRequest {
     Repeated(String),
     #[error("too many fields")]
     TooManyFields,
+    /// Bytes that are not UTF-8 once percent-decoded: refused rather than
+    /// stored with replacement characters the operator never typed.
+    #[error("field `{0}` is not valid UTF-8")]
+    NotUtf8(String),
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component strictly.
+fn decode(raw: &[u8]) -> Option<String> {
+    let plus: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    let bytes: Vec<u8> = percent_encoding::percent_decode(&plus).collect();
+    String::from_utf8(bytes).ok()
 }
 
 impl Input {
@@ -107,16 +121,23 @@ impl Input {
     /// ignored; values are only stored, never logged.
     pub fn parse(body: &[u8]) -> Result<Input, BadRequest> {
         let mut input = Input::default();
-        for (i, (k, v)) in form_urlencoded::parse(body).enumerate() {
+        let pairs = body.split(|&b| b == b'&').filter(|p| !p.is_empty());
+        for (i, pair) in pairs.enumerate() {
             if i > 200 {
                 return Err(BadRequest::TooManyFields);
             }
+            let (k, v) = match pair.iter().position(|&b| b == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &[][..]),
+            };
+            let k = decode(k).ok_or_else(|| BadRequest::NotUtf8("?".into()))?;
+            let v = decode(v).ok_or_else(|| BadRequest::NotUtf8(k.clone()))?;
             if k == "services" {
-                input.services.push(v.into_owned());
+                input.services.push(v);
                 continue;
             }
             if let Some((name, _)) = FIELDS.iter().find(|(n, _)| *n == k) {
-                if input.fields.insert(name, v.into_owned()).is_some() {
+                if input.fields.insert(name, v).is_some() {
                     return Err(BadRequest::Repeated((*name).to_string()));
                 }
             }

@@ -30,6 +30,12 @@ pub fn purge(conn: &mut Connection, r: &Retention, now: OffsetDateTime) -> Resul
          WHERE status = 'delivered' AND ciphertext IS NOT NULL AND delivered_at <= ?1",
         [&content_cutoff],
     )?;
+    // The content fingerprint only has to outlive the form (12 hours).
+    tx.execute(
+        "UPDATE referrals SET content_mac = NULL
+         WHERE content_mac IS NOT NULL AND created_at <= ?1",
+        [rfc3339(now - time::Duration::days(1))],
+    )?;
     // Queued referrals are never dropped here: they fail (and are kept)
     // long before this, after the retry budget.
     let referrals = tx.execute(

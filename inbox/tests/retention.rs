@@ -172,6 +172,9 @@ async fn backup_while_serving_holds_only_ciphertext_and_metadata() -> anyhow::Re
                 "age_band",
                 "status",
                 "idempotency_key",
+                // A keyed HMAC of the form (key only on the server), kept a
+                // day to tell a resend from a reused form; no content.
+                "content_mac",
                 "ciphertext",
                 "attempts",
                 "next_attempt_at",

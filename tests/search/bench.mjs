@@ -122,7 +122,8 @@ function ours(site) {
   });
   return {
     read,
-    client: [path.join(THEME, 'static/search.js'), path.join(THEME, 'static/search.css')],
+    // the results' CSS is part of style.css, which every page has already
+    client: [path.join(THEME, 'static/search.js')],
     async search(q, typing = false) {
       const res = await engine.search(q, { typing });
       const frags = await engine.fragments(res.ids.slice(0, SHOWN));

@@ -44,6 +44,11 @@ pub struct SiteConfig {
     /// DCAT-AP_IT uses to identify the publisher and the dataset.
     #[serde(default)]
     pub ipa_code: String,
+    /// The guide's accessibility statement on AgID's form site
+    /// (`https://form.agid.gov.it/view/...`), linked from every footer
+    /// (Designers Italia C.SI.3.2); without it the footer links the local page.
+    #[serde(default)]
+    pub accessibility_form: Option<Spanned<String>>,
 }
 
 /// One entry of a controlled vocabulary in `content/taxonomy.toml`.
@@ -55,6 +60,10 @@ pub struct Term {
     /// Optional sentence shown on the term's page.
     #[serde(default)]
     pub description: String,
+    /// Topics: the "argomento" of the Designers Italia Modello Comuni
+    /// vocabulary this term is (criterion C.SI.1.5), if any.
+    #[serde(default)]
+    pub vocabulary: String,
 }
 
 /// `content/taxonomy.toml`.
@@ -343,6 +352,11 @@ impl Schema for SiteConfig {
         Field::opt("postal_code", Ty::Text, "postal_code = \"26100\""),
         Field::opt("country", Ty::Text, "country = \"IT\""),
         Field::opt("ipa_code", Ty::Text, "ipa_code = \"…\""),
+        Field::opt(
+            "accessibility_form",
+            Ty::Text,
+            "accessibility_form = \"https://form.agid.gov.it/view/…\"",
+        ),
     ];
 }
 
@@ -350,6 +364,7 @@ const TERM_FIELDS: &[Field] = &[
     Field::req("slug", Ty::Text, "slug = \"…\""),
     Field::req("name", Ty::Text, "name = \"…\""),
     Field::opt("description", Ty::Text, "description = \"…\""),
+    Field::opt("vocabulary", Ty::Text, "vocabulary = \"…\""),
 ];
 
 impl Schema for TaxonomyFile {

@@ -425,6 +425,9 @@ impl Live {
             PageId::Topics,
             PageId::AllServices,
             PageId::Search,
+            // the lists of offices and desks show their names and contacts
+            PageId::Offices,
+            PageId::Desks,
         ]
         .into_iter()
         .collect();

@@ -134,6 +134,7 @@ impl Vocabulary {
                 slug,
                 name: t.name,
                 description: t.description,
+                vocabulary: t.vocabulary,
                 services: Vec::new(),
             });
         }
@@ -204,6 +205,7 @@ pub fn build_site(
         diags,
     );
     let topics = Vocabulary::new("topic", "topics", tops, tax_src, |s| urls.topic(s), diags);
+    vocabulary_share(&topics.terms, diags);
     let audiences = Vocabulary::new(
         "audience",
         "audiences",
@@ -384,6 +386,8 @@ pub fn known_paths(site: &Site, entries: HashSet<String>) -> HashSet<String> {
     known.insert(urls.services_index());
     known.insert(urls.topics_index());
     known.insert(urls.search());
+    known.insert(urls.offices_index());
+    known.insert(urls.desks_index());
     for t in site
         .categories
         .iter()
@@ -534,4 +538,27 @@ pub(crate) fn https_url<F>(
         );
     }
     url.to_string()
+}
+
+/// Designers Italia C.SI.1.5 asks that at least half of the topics be terms
+/// of the Modello Comuni vocabulary (its 64 "argomenti", or EuroVoc): a
+/// warning, since the guide works without it.
+fn vocabulary_share(topics: &[Term], diags: &mut Diagnostics) {
+    let with = topics.iter().filter(|t| !t.vocabulary.is_empty()).count();
+    if !topics.is_empty() && with * 2 < topics.len() {
+        diags.push(
+            Diagnostic::warning(
+                "taxonomy.toml",
+                format!(
+                    "only {with} of {} topics carry a Modello Comuni vocabulary term",
+                    topics.len()
+                ),
+            )
+            .hint(
+                "add `vocabulary = \"...\"` (an \"argomento\" of the Designers Italia model, \
+                 e.g. \"Assistenza sociale\") to at least half of the [[topics]], \
+                 and name them with it",
+            ),
+        );
+    }
 }

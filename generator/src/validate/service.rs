@@ -319,6 +319,7 @@ impl<'a> ServiceContext<'a> {
             .into_iter()
             .filter(|&k| {
                 k != SectionKey::More
+                    && k != SectionKey::Conditions
                     && (k != SectionKey::Cost || cost.is_some_and(|c| c != Cost::Free))
             })
             .collect();

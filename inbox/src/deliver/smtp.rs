@@ -59,6 +59,41 @@ pub fn transport(mail: &Mail) -> Result<Transport> {
     Ok(b.build())
 }
 
+/// The deadline of one whole attempt: lettre's own timeout covers only the
+/// TCP connect, so a server that accepts and then stays silent (or never
+/// answers after DATA) would hold the worker for ever.
+pub fn attempt_deadline(mail: &Mail) -> Duration {
+    Duration::from_secs(mail.timeout_seconds.saturating_mul(2))
+}
+
+/// Sends one message within `attempt_deadline`; running out of time is a
+/// transient failure like any other (the connection is dropped with the
+/// future, so the pool never hands out a half-finished one).
+pub async fn send(transport: &Transport, mail: &Mail, msg: lettre::Message) -> Result<(), Failure> {
+    use lettre::AsyncTransport;
+    let deadline = attempt_deadline(mail);
+    match tokio::time::timeout(deadline, transport.send(msg)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(classify(&e)),
+        Err(_) => Err(Failure::Transient(format!(
+            "timeout: the mail server did not complete the exchange within {} s",
+            deadline.as_secs()
+        ))),
+    }
+}
+
+/// Cuts `s` to at most `max` bytes at a character boundary (a byte index
+/// inside a multi-byte character would panic).
+pub fn truncate_chars(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+}
+
 /// What to do after a failed send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -96,7 +131,7 @@ pub fn classify(e: &lettre::transport::smtp::Error) -> Failure {
         src = s.source();
     }
     msg = msg.replace(['\r', '\n'], " ");
-    msg.truncate(300);
+    truncate_chars(&mut msg, 300);
     if e.is_permanent() {
         Failure::Permanent(format!("permanent (5xx): {msg}"))
     } else if e.is_transient() {
@@ -111,5 +146,22 @@ pub fn classify(e: &lettre::transport::smtp::Error) -> Failure {
         ))
     } else {
         Failure::Transient(format!("connection: {msg}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate_chars;
+
+    #[test]
+    fn truncation_never_splits_a_character() {
+        // "è" is two bytes: byte 300 falls inside one of them.
+        let mut s = format!("x{}", "è".repeat(200));
+        assert!(!s.is_char_boundary(300));
+        truncate_chars(&mut s, 300);
+        assert!(s.len() <= 300 && s.len() >= 299);
+        let mut short = "breve".to_string();
+        truncate_chars(&mut short, 300);
+        assert_eq!(short, "breve");
     }
 }

@@ -68,6 +68,11 @@ CREATE TABLE IF NOT EXISTS referrals (
 );
 CREATE INDEX IF NOT EXISTS referrals_status ON referrals(status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS referrals_operator ON referrals(operator_id, id);
+-- One row, rewritten by /healthz to learn whether the store can write again.
+CREATE TABLE IF NOT EXISTS health_probe (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit (
     id        INTEGER PRIMARY KEY,
     at        TEXT NOT NULL,
@@ -115,6 +120,9 @@ fn migrate(conn: &Connection) -> Result<()> {
         ("notice_sent_at", "TEXT"),
         // Set by `queue retry`: restarts the give-up clock.
         ("retried_at", "TEXT"),
+        // Keyed hash of the validated form (issue 11): the idempotency key
+        // answers with the first reference only for the same content.
+        ("content_mac", "TEXT"),
     ] {
         if have.iter().any(|c| c == col) {
             continue;
@@ -125,6 +133,16 @@ fn migrate(conn: &Connection) -> Result<()> {
             Err(e) => return Err(e).context("cannot upgrade the schema"),
         }
     }
+    Ok(())
+}
+
+/// A real, durable write: whether the disk takes one now.
+pub fn probe_write(conn: &Connection) -> Result<()> {
+    conn.execute(
+        "INSERT INTO health_probe(id, at) VALUES (1, ?1)
+         ON CONFLICT(id) DO UPDATE SET at = excluded.at",
+        [now_rfc3339()],
+    )?;
     Ok(())
 }
 
@@ -318,24 +336,60 @@ pub fn referral_of(
         .optional()?)
 }
 
-pub fn reference_for_key(conn: &Connection, operator_id: i64, key: &str) -> Result<Option<String>> {
+/// The referral already committed with this operator's idempotency key:
+/// its reference and content fingerprint.
+pub fn reference_for_key(
+    conn: &Connection,
+    operator_id: i64,
+    key: &str,
+) -> Result<Option<(String, Option<String>)>> {
     Ok(conn
         .query_row(
-            "SELECT reference FROM referrals WHERE operator_id = ?1 AND idempotency_key = ?2",
+            "SELECT reference, content_mac FROM referrals
+             WHERE operator_id = ?1 AND idempotency_key = ?2",
             params![operator_id, key],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?)
 }
 
-/// Highest sequence number used in `year` (references are SEG-YYYY-NNNNNN).
+/// Highest sequence number used in `year` (references are SEG-YYYY-N, N at
+/// least six digits). Compared as numbers: as text, SEG-2026-1000000 would
+/// sort before SEG-2026-999999 and the counter would hand out used numbers.
 pub fn last_sequence(conn: &Connection, year: i32) -> Result<u64> {
-    let max: Option<String> = conn.query_row(
-        "SELECT MAX(reference) FROM referrals WHERE reference LIKE ?1",
-        [format!("SEG-{year:04}-%")],
+    let prefix = format!("SEG-{year:04}-");
+    let max: Option<i64> = conn.query_row(
+        "SELECT MAX(CAST(substr(reference, ?2) AS INTEGER)) FROM referrals
+         WHERE reference LIKE ?1",
+        params![format!("{prefix}%"), prefix.len() as i64 + 1],
         |r| r.get(0),
     )?;
-    Ok(max
-        .and_then(|r| r.rsplit('-').next().and_then(|n| n.parse().ok()))
-        .unwrap_or(0))
+    Ok(max.map_or(0, |n| n.max(0) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sequence_is_compared_as_a_number_past_six_digits() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(&dir.path().join("t.sqlite")).unwrap();
+        let op = insert_operator(&conn, "Op", "desk", "01", "ab", "2030-01-01T00:00:00Z").unwrap();
+        for (i, r) in ["SEG-2026-999999", "SEG-2026-1000000", "SEG-2025-2000000"]
+            .iter()
+            .enumerate()
+        {
+            conn.execute(
+                "INSERT INTO referrals(reference, created_at, desk, operator_id, need_area,
+                     urgency, age_band, idempotency_key)
+                 VALUES (?1, '2026-01-01T00:00:00Z', 'desk', ?2, 'a', 'ordinary', '65-74', ?3)",
+                params![r, op, i.to_string()],
+            )
+            .unwrap();
+        }
+        assert_eq!(last_sequence(&conn, 2026).unwrap(), 1_000_000);
+        assert_eq!(last_sequence(&conn, 2025).unwrap(), 2_000_000);
+        assert_eq!(last_sequence(&conn, 2024).unwrap(), 0);
+    }
 }

@@ -41,6 +41,31 @@ pub fn due(conn: &Connection, now: &str, limit: u32) -> Result<Vec<Due>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// After a transient failure: every queued referral due before `next`
+/// waits until then too (they would meet the same outage). A referral
+/// queued later, or put back by `queue retry`, has no time yet and wakes
+/// the worker at once.
+pub fn defer(conn: &Connection, next: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE referrals SET next_attempt_at = ?1
+         WHERE status = 'queued' AND ciphertext IS NOT NULL
+           AND (next_attempt_at IS NULL OR next_attempt_at < ?1)",
+        [next],
+    )?;
+    Ok(())
+}
+
+/// Since when the oldest queued referral has been waiting (submission or
+/// `queue retry`), for `/healthz`.
+pub fn oldest_queued(conn: &Connection) -> Result<Option<String>> {
+    Ok(conn.query_row(
+        "SELECT MIN(COALESCE(retried_at, created_at)) FROM referrals
+         WHERE status = 'queued' AND ciphertext IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 /// The earliest scheduled retry, if any (for the worker's sleep).
 pub fn next_attempt_at(conn: &Connection) -> Result<Option<String>> {
     Ok(conn.query_row(

@@ -3,6 +3,7 @@
 //! one fsync acknowledges many referrals.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 
@@ -24,15 +25,22 @@ pub struct NewReferral {
     pub urgency: String,
     pub age_band: String,
     pub idempotency_key: String,
+    /// Keyed hash of the validated content (see `Csrf::content_mac`).
+    pub content_mac: String,
     pub ciphertext: Vec<u8>,
 }
 
-/// The outcome the operator sees.
+/// What a commit did with the referral.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Accepted {
-    pub reference: String,
-    /// The same form was already committed: this is its reference.
-    pub duplicate: bool,
+pub enum Accepted {
+    /// Stored under this new reference.
+    New(String),
+    /// The same form, same content, was already committed (a double click,
+    /// a browser retry): its reference.
+    Duplicate(String),
+    /// The form's key was already used for *other* content (a form filled
+    /// in again for another person): nothing stored, nothing acknowledged.
+    KeyReused(String),
 }
 
 type Job = (NewReferral, oneshot::Sender<Result<Accepted, String>>);
@@ -41,6 +49,8 @@ type Job = (NewReferral, oneshot::Sender<Result<Accepted, String>>);
 pub struct Writer {
     tx: mpsc::Sender<Job>,
     committed: Arc<Notify>,
+    /// Set by a failed commit, cleared by the next good one (for `/healthz`).
+    failing: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -50,11 +60,28 @@ impl Writer {
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let committed = Arc::new(Notify::new());
         let notify = committed.clone();
+        let failing = Arc::new(AtomicBool::new(false));
+        let f = failing.clone();
         thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(conn, rx, notify))
+            .spawn(move || run(conn, rx, notify, f))
             .context("cannot start the writer thread")?;
-        Ok(Writer { tx, committed })
+        Ok(Writer {
+            tx,
+            committed,
+            failing,
+        })
+    }
+
+    /// Whether the last commit failed (disk full, I/O error).
+    pub fn failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
+    /// A successful write elsewhere (the health probe) shows the store has
+    /// recovered even if no referral was committed since.
+    pub fn recovered(&self) {
+        self.failing.store(false, Ordering::Relaxed);
     }
 
     /// Signalled after each commit that added referrals: wakes the delivery
@@ -76,7 +103,12 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, committed: Arc<Notify>) {
+fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    committed: Arc<Notify>,
+    failing: Arc<AtomicBool>,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = rx.blocking_recv() {
         batch.push(job);
@@ -89,8 +121,9 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, committed: Arc<Notify>
         }
         match commit_batch(&mut conn, &batch) {
             Ok(results) => {
+                failing.store(false, Ordering::Relaxed);
                 tracing::debug!(size = batch.len(), "group commit");
-                if results.iter().any(|a| !a.duplicate) {
+                if results.iter().any(|a| matches!(a, Accepted::New(_))) {
                     // A stored permit if the worker is busy: no wake-up is lost.
                     committed.notify_one();
                 }
@@ -99,6 +132,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, committed: Arc<Notify>
                 }
             }
             Err(e) => {
+                failing.store(true, Ordering::Relaxed);
                 // Nothing of the batch is acknowledged: the operators see an
                 // error page and can resend (the idempotency key keeps it single).
                 tracing::error!(error = %format!("{e:#}"), size = batch.len(), "commit failed");
@@ -118,31 +152,36 @@ fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Result<Vec<Accepted>> {
     let mut out = Vec::with_capacity(batch.len());
     {
         let mut find = tx.prepare_cached(
-            "SELECT reference FROM referrals WHERE operator_id = ?1 AND idempotency_key = ?2",
+            "SELECT reference, content_mac FROM referrals
+             WHERE operator_id = ?1 AND idempotency_key = ?2",
         )?;
         let mut insert = tx.prepare_cached(
             "INSERT INTO referrals(reference, created_at, desk, operator_id, need_area, urgency,
-                                   age_band, status, idempotency_key, ciphertext)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9)",
+                                   age_band, status, idempotency_key, ciphertext, content_mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?10)",
         )?;
         let mut audit = tx.prepare_cached(
             "INSERT INTO audit(at, actor, action, reference) VALUES (?1, ?2, ?3, ?4)",
         )?;
         for (r, _) in batch {
             let actor = format!("operator:{}", r.operator_id);
-            let existing: Option<String> = find
-                .query_row(params![r.operator_id, r.idempotency_key], |row| row.get(0))
+            let existing: Option<(String, Option<String>)> = find
+                .query_row(params![r.operator_id, r.idempotency_key], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
                 .optional()?;
-            if let Some(reference) = existing {
-                audit.execute(params![
-                    r.created_at,
-                    actor,
-                    "referral.duplicate",
-                    reference
-                ])?;
-                out.push(Accepted {
-                    reference,
-                    duplicate: true,
+            if let Some((reference, mac)) = existing {
+                let same = mac.as_deref() == Some(r.content_mac.as_str());
+                let action = if same {
+                    "referral.duplicate"
+                } else {
+                    "referral.key_reused"
+                };
+                audit.execute(params![r.created_at, actor, action, reference])?;
+                out.push(if same {
+                    Accepted::Duplicate(reference)
+                } else {
+                    Accepted::KeyReused(reference)
                 });
                 continue;
             }
@@ -155,7 +194,8 @@ fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Result<Vec<Accepted>> {
                 r.urgency,
                 r.age_band,
                 r.idempotency_key,
-                r.ciphertext
+                r.ciphertext,
+                r.content_mac
             ])?;
             audit.execute(params![
                 r.created_at,
@@ -163,10 +203,7 @@ fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Result<Vec<Accepted>> {
                 "referral.accepted",
                 r.reference
             ])?;
-            out.push(Accepted {
-                reference: r.reference.clone(),
-                duplicate: false,
-            });
+            out.push(Accepted::New(r.reference.clone()));
         }
     }
     tx.commit()?;

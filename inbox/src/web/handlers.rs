@@ -25,6 +25,21 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// browser, still sending, receives the 413 page instead of a reset.
 const DRAIN_LIMIT: usize = 1024 * 1024;
 
+/// Why a body was not read.
+enum BodyError {
+    TooLarge,
+    TooSlow,
+}
+
+/// The body if it fits in `BODY_LIMIT` and arrives within `deadline`.
+async fn read_body(body: Body, deadline: std::time::Duration) -> Result<Vec<u8>, BodyError> {
+    match tokio::time::timeout(deadline, read_limited(body)).await {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => Err(BodyError::TooLarge),
+        Err(_) => Err(BodyError::TooSlow),
+    }
+}
+
 /// The body if it fits in `BODY_LIMIT`; memory stays bounded by it.
 async fn read_limited(mut body: Body) -> Option<Vec<u8>> {
     use http_body_util::BodyExt;
@@ -63,9 +78,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Op {
         parts
             .extensions
             .get::<Identity>()
-            .and_then(|id| id.operator.clone())
+            .and_then(|id| id.operator.clone().filter(|_| !id.expired))
             .map(Op)
             .ok_or_else(|| {
+                if parts
+                    .extensions
+                    .get::<Identity>()
+                    .is_some_and(|id| id.expired)
+                {
+                    return problem(
+                        StatusCode::FORBIDDEN,
+                        "Certificato scaduto",
+                        "Il certificato di questo operatore è scaduto. Chiedere un nuovo \
+                         certificato all'amministratore dello sportello.",
+                        None,
+                    );
+                }
                 problem(
                     StatusCode::FORBIDDEN,
                     "Certificato non riconosciuto",
@@ -118,6 +146,7 @@ pub async fn form_page(
             &token,
             &key,
             &op,
+            None,
         ),
     )
 }
@@ -193,20 +222,38 @@ pub async fn submit(
             Some(&op),
         );
     }
-    let bytes = match read_limited(body).await {
-        Some(b) => b,
-        None => return too_large(),
+    let bytes = match read_body(body, st.body_timeout).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return too_large(),
+        Err(BodyError::TooSlow) => {
+            tracing::warn!(operator = op.id, "request body too slow");
+            let mut r = problem(
+                StatusCode::REQUEST_TIMEOUT,
+                "Invio interrotto",
+                "Il modulo è arrivato troppo lentamente e l'invio è stato interrotto: la \
+                 segnalazione NON è stata registrata. Controllare la connessione e riprovare \
+                 con il pulsante Indietro.",
+                Some(&op),
+            );
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
     };
     let input = match Input::parse(&bytes) {
         Ok(i) => i,
         Err(e) => {
             tracing::warn!(operator = op.id, error = %e, "malformed form");
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "Modulo non valido",
-                "Il modulo ricevuto non è nel formato atteso. Ricaricare la pagina e riprovare.",
-                Some(&op),
-            );
+            let msg = match e {
+                form::BadRequest::NotUtf8(_) => {
+                    "Il modulo contiene caratteri non validi (codifica diversa da UTF-8): nulla è \
+                     stato registrato. Riaprire il modulo da questo sito e reinserire i dati."
+                }
+                _ => {
+                    "Il modulo ricevuto non è nel formato atteso. Ricaricare la pagina e riprovare."
+                }
+            };
+            return problem(StatusCode::BAD_REQUEST, "Modulo non valido", msg, Some(&op));
         }
     };
     let now = now();
@@ -233,38 +280,95 @@ pub async fn submit(
             Some(&op),
         );
     }
-    // A double click or a browser retry: answer with the first reference.
-    match st.existing_reference(op.id, &key) {
-        Ok(Some(reference)) => return see_other(&reference),
-        Ok(None) => {}
+    let year = now.year();
+    let existing = match st.existing_reference(op.id, &key) {
+        Ok(e) => e,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "idempotency lookup failed");
             return internal(Some(&op));
         }
-    }
-    let year = now.year();
+    };
     let referral = match form::validate(&input, &st.opts, year) {
         Ok(r) => r,
         Err(errors) => {
             tracing::info!(operator = op.id, fields = ?errors.keys().collect::<Vec<_>>(), "form has errors");
             let token = st.csrf.issue(&id.cert_sha256, now.unix_timestamp());
+            // A key already spent on a stored referral would make the
+            // corrected form collide with it: the form comes back with a new one.
+            let key = match (&existing, new_key()) {
+                (None, _) => key,
+                (Some(_), Some(fresh)) => fresh,
+                (Some(_), None) => return internal(Some(&op)),
+            };
             return page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                pages::referral_form(&st.opts, &input, &errors, &token, &key, &op),
+                pages::referral_form(&st.opts, &input, &errors, &token, &key, &op, None),
             );
         }
     };
-    drop(input);
-    match seal_and_commit(&st, &op, referral, key, year).await {
-        Ok(acc) => {
-            tracing::info!(operator = op.id, reference = %acc.reference, duplicate = acc.duplicate, "referral committed");
-            see_other(&acc.reference)
+    let content_mac = match serde_json::to_vec(&referral) {
+        Ok(json) => st.csrf.content_mac(&id.cert_sha256, &json),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot fingerprint the form");
+            return internal(Some(&op));
         }
+    };
+    if let Some((reference, mac)) = existing {
+        if mac.as_deref() == Some(content_mac.as_str()) {
+            // A double click or a browser retry: answer with the first reference.
+            return see_other(&reference);
+        }
+        return key_reused(&st, &id, &op, &input, &reference);
+    }
+    match seal_and_commit(&st, &op, referral, key, content_mac, year).await {
+        Ok(store::Accepted::New(reference)) => {
+            tracing::info!(operator = op.id, %reference, "referral committed");
+            see_other(&reference)
+        }
+        Ok(store::Accepted::Duplicate(reference)) => {
+            tracing::info!(operator = op.id, %reference, "duplicate submission");
+            see_other(&reference)
+        }
+        Ok(store::Accepted::KeyReused(reference)) => key_reused(&st, &id, &op, &input, &reference),
         Err(e) => {
             tracing::error!(operator = op.id, error = %format!("{e:#}"), "referral NOT committed");
             internal(Some(&op))
         }
     }
+}
+
+/// The form's key already belongs to a referral with other content: that
+/// is a form reused for another person. Nothing is stored; the typed values
+/// come back in a form with a new key, to be checked and sent again.
+fn key_reused(
+    st: &AppState,
+    id: &Identity,
+    op: &Operator,
+    input: &Input,
+    reference: &str,
+) -> Response {
+    tracing::warn!(operator = op.id, %reference, "idempotency key reused with other content: refused");
+    let Some(fresh) = new_key() else {
+        return internal(Some(op));
+    };
+    let token = st.csrf.issue(&id.cert_sha256, now().unix_timestamp());
+    let notice = format!(
+        "Questo modulo era già stato inviato: è la segnalazione {reference}. I dati qui sotto \
+         sono diversi e NON sono stati registrati. Controllarli e premere «Invia la \
+         segnalazione» per registrarli come nuova segnalazione."
+    );
+    page(
+        StatusCode::CONFLICT,
+        pages::referral_form(
+            &st.opts,
+            input,
+            &Errors::new(),
+            &token,
+            &fresh,
+            op,
+            Some(&notice),
+        ),
+    )
 }
 
 /// Renders, encrypts and durably commits a valid referral. The plaintext
@@ -274,6 +378,7 @@ async fn seal_and_commit(
     op: &Operator,
     referral: form::Referral,
     idempotency_key: String,
+    content_mac: String,
     year: i32,
 ) -> anyhow::Result<store::Accepted> {
     let reference = st.next_reference(year)?;
@@ -300,6 +405,7 @@ async fn seal_and_commit(
         urgency: referral.urgency.clone(),
         age_band: form::age_band(referral.birth_year, year).to_string(),
         idempotency_key,
+        content_mac,
         ciphertext: sealed?,
     };
     drop(referral);
@@ -377,7 +483,11 @@ impl AppState {
         f(&conn)
     }
 
-    fn existing_reference(&self, operator: i64, key: &str) -> anyhow::Result<Option<String>> {
+    fn existing_reference(
+        &self,
+        operator: i64,
+        key: &str,
+    ) -> anyhow::Result<Option<(String, Option<String>)>> {
         self.with_reader(|c| store::reference_for_key(c, operator, key))
     }
 
@@ -393,6 +503,26 @@ impl AppState {
         seq.1 += 1;
         Ok(format!("SEG-{year:04}-{:06}", seq.1))
     }
+}
+
+/// HTTP/1.1 requires `Host` (RFC 9112, 3.2): a request without one is not
+/// from a browser and gets a 400.
+pub async fn require_host(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let ok = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| !h.trim().is_empty());
+    if !ok {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Richiesta non valida",
+            "La richiesta non indica l'indirizzo del sito (intestazione Host). Aprire la pagina \
+             dal browser.",
+            None,
+        );
+    }
+    next.run(req).await
 }
 
 pub async fn method_not_allowed(Extension(id): Extension<Identity>) -> Response {

@@ -1,5 +1,6 @@
 //! The HTTPS application: state, routes, security headers and the server loop.
 
+mod admission;
 pub mod csrf;
 mod handlers;
 pub mod pages;
@@ -26,6 +27,9 @@ pub use server::serve;
 pub struct Identity {
     pub cert_sha256: String,
     pub operator: Option<Arc<Operator>>,
+    /// The certificate has expired since the handshake (a resumed TLS
+    /// session is not verified again): refused like a missing operator.
+    pub expired: bool,
 }
 
 pub struct AppState {
@@ -38,6 +42,8 @@ pub struct AppState {
     pub limiter: ratelimit::Limiter,
     /// (year, last sequence number handed out).
     pub sequence: Mutex<(i32, u64)>,
+    /// The time a client has to send a whole request body.
+    pub body_timeout: std::time::Duration,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -51,6 +57,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/static/style.css", get(handlers::stylesheet))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(axum::middleware::from_fn(handlers::require_host))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

@@ -189,9 +189,17 @@ pub fn referral_form(
     csrf: &str,
     idempotency_key: &str,
     operator: &Operator,
+    notice: Option<&str>,
 ) -> String {
     let mut b = String::with_capacity(16 * 1024);
     b.push_str("<h1>Nuova segnalazione</h1>");
+    if let Some(n) = notice {
+        let _ = write!(
+            b,
+            r#"<div class="error-summary" role="alert"><p>{}</p></div>"#,
+            esc(n)
+        );
+    }
     if !errors.is_empty() {
         b.push_str(r#"<div class="error-summary" role="alert" aria-labelledby="error-summary-title"><h2 id="error-summary-title">Ci sono dei problemi nel modulo</h2><ul>"#);
         for (name, label) in FIELD_LABELS {

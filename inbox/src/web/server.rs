@@ -13,13 +13,13 @@ use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use super::admission::Admission;
 use super::{csrf::Csrf, ratelimit::Limiter, router, AppState, Identity};
 use crate::config::Config;
 use crate::form::Options;
 use crate::seal::{Recipients, StaffKey};
 use crate::{deliver, pki, retention, store, tls};
 
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often an open connection re-reads its operator from the database.
 const RECHECK: Duration = Duration::from_secs(5);
@@ -78,6 +78,7 @@ async fn run(cfg: &Config) -> Result<()> {
         csrf: Csrf::load(&cfg.csrf_key())?,
         limiter: Limiter::new(cfg.limits.submissions_per_minute, cfg.limits.burst),
         sequence: Mutex::new((year, last)),
+        body_timeout: Duration::from_secs(cfg.limits.body_timeout_seconds),
     });
     let acceptor = TlsAcceptor::from(tls::server_config(cfg)?);
     let app = router(state.clone());
@@ -101,20 +102,32 @@ async fn run(cfg: &Config) -> Result<()> {
         out.flush()?;
     }
 
-    let health_app = axum::Router::new().route("/healthz", axum::routing::get(healthz));
+    let checks = Arc::new(HealthChecks {
+        db: db.clone(),
+        writer: state.writer.clone(),
+        delivery: delivery
+            .as_ref()
+            .map(|d| (d.health.clone(), d.heartbeat_limit)),
+        stalled_after: cfg.health.delivery_stalled_seconds,
+    });
+    let health_app = axum::Router::new()
+        .route("/healthz", axum::routing::get(healthz))
+        .with_state(checks);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(health, health_app).await {
             tracing::error!(error = %e, "health server stopped");
         }
     });
 
+    // Only connections that finished their handshake hold one of these.
     let slots = Arc::new(Semaphore::new(cfg.limits.max_connections));
+    let admission = Admission::new(cfg.limits.max_handshakes, cfg.limits.handshakes_per_address);
+    let handshake_timeout = Duration::from_secs(cfg.limits.handshake_timeout_seconds);
     // Flips to true at SIGTERM/Ctrl-C: each connection finishes the request
     // it is serving, then closes.
     let (stop_tx, stop_rx) = watch::channel(false);
     let accept = async {
         loop {
-            let permit = slots.clone().acquire_owned().await?;
             let (tcp, peer) = match listener.accept().await {
                 Ok(c) => c,
                 Err(e) => {
@@ -124,14 +137,18 @@ async fn run(cfg: &Config) -> Result<()> {
                     continue;
                 }
             };
+            let Some(ticket) = admission.admit(peer.ip()) else {
+                tracing::debug!(%peer, "too many handshakes in progress: connection closed");
+                continue;
+            };
             let _ = tcp.set_nodelay(true);
             let acceptor = acceptor.clone();
             let app = app.clone();
             let state = state.clone();
+            let slots = slots.clone();
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
-                let _permit = permit;
-                let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+                let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await
                 {
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) => {
@@ -143,24 +160,40 @@ async fn run(cfg: &Config) -> Result<()> {
                         return;
                     }
                 };
-                let sha = tls
+                drop(ticket);
+                let permit =
+                    match tokio::time::timeout(handshake_timeout, slots.acquire_owned()).await {
+                        Ok(Ok(p)) => p,
+                        _ => {
+                            tracing::warn!(%peer, "max_connections reached: connection closed");
+                            return;
+                        }
+                    };
+                let _permit = permit;
+                let leaf = tls
                     .get_ref()
                     .1
                     .peer_certificates()
                     .and_then(|c| c.first())
-                    .map(|c| pki::sha256_hex(c))
+                    .map(|c| c.to_vec())
                     .unwrap_or_default();
+                let sha = pki::sha256_hex(&leaf);
+                // A resumed TLS 1.3 session skips certificate verification:
+                // expiry is checked here on every request instead.
+                let not_after = pki::not_after(&leaf);
                 let current = Mutex::new((Instant::now(), identify(&state, &sha)));
                 let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                     // Re-check now and then, so that a revocation also ends
                     // what a keep-alive connection already opened may do.
-                    let identity = {
+                    let mut identity = {
                         let mut cur = current.lock().unwrap_or_else(|e| e.into_inner());
                         if cur.0.elapsed() > RECHECK {
                             *cur = (Instant::now(), identify(&state, &sha));
                         }
                         cur.1.clone()
                     };
+                    identity.expired =
+                        not_after.is_none_or(|t| time::OffsetDateTime::now_utc() > t);
                     req.extensions_mut().insert(identity);
                     app.clone().oneshot(req)
                 });
@@ -251,11 +284,73 @@ fn identify(state: &AppState, sha: &str) -> Identity {
     Identity {
         cert_sha256: sha.to_string(),
         operator,
+        expired: false,
     }
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// What `/healthz` looks at.
+struct HealthChecks {
+    db: std::path::PathBuf,
+    writer: store::Writer,
+    delivery: Option<(Arc<deliver::Health>, Duration)>,
+    stalled_after: u64,
+}
+
+impl HealthChecks {
+    /// The first reason the inbox is not doing its job, if any.
+    fn problem(&self) -> Option<String> {
+        if self.writer.failing() {
+            match store::open(&self.db).and_then(|c| store::probe_write(&c)) {
+                Ok(()) => self.writer.recovered(),
+                Err(e) => return Some(format!("store: cannot write: {e:#}")),
+            }
+        }
+        let (health, heartbeat_limit) = self.delivery.as_ref()?;
+        if health.store_failing() {
+            return Some("store: delivery outcomes cannot be written".into());
+        }
+        let now = time::OffsetDateTime::now_utc();
+        let t = now.unix_timestamp();
+        let beat = health.heartbeat_age(t);
+        if beat > heartbeat_limit.as_secs() as i64 {
+            return Some(format!("delivery: the worker has not run for {beat} s"));
+        }
+        let oldest = store::open(&self.db).and_then(|c| store::queue::oldest_queued(&c));
+        let oldest = match oldest {
+            Ok(o) => o.and_then(|s| store::parse_rfc3339(&s)),
+            Err(e) => return Some(format!("store: cannot read the queue: {e:#}")),
+        };
+        let limit = self.stalled_after as i64;
+        if let Some(since) = oldest {
+            let waiting = (now - since).whole_seconds();
+            let progress = health.progress_age(t);
+            if waiting > limit && progress > limit {
+                return Some(format!(
+                    "delivery: stalled, a referral queued for {waiting} s and no mail accepted for {progress} s"
+                ));
+            }
+        }
+        None
+    }
+}
+
+async fn healthz(
+    axum::extract::State(checks): axum::extract::State<Arc<HealthChecks>>,
+) -> (axum::http::StatusCode, String) {
+    let c = checks.clone();
+    let problem = tokio::task::spawn_blocking(move || c.problem())
+        .await
+        .unwrap_or_else(|_| Some("health check panicked".into()));
+    match problem {
+        None => (axum::http::StatusCode::OK, "ok\n".into()),
+        Some(p) => {
+            tracing::warn!(reason = %p, "health check failing");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                format!("{p}\n"),
+            )
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -222,6 +222,14 @@ impl Fixture {
         )?)
     }
 
+    /// How many referrals the store holds.
+    pub fn referral_count(&self) -> i64 {
+        self.db()
+            .unwrap()
+            .query_row("SELECT count(*) FROM referrals", [], |r| r.get(0))
+            .unwrap()
+    }
+
     pub fn db(&self) -> Result<rusqlite::Connection> {
         Ok(rusqlite::Connection::open(
             self.data_dir().join("inbox.sqlite"),
@@ -301,6 +309,8 @@ impl Response {
 pub struct Conn {
     sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     host: String,
+    /// The TLS handshake resumed an earlier session.
+    pub resumed: bool,
 }
 
 pub async fn connect(
@@ -317,6 +327,16 @@ pub async fn connect_with(
     identity: Option<&Identity>,
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> Result<Conn> {
+    connect_config(addr, client_config(ca, identity, versions)?).await
+}
+
+/// A client configuration; reusing one across connections lets rustls
+/// resume its TLS sessions, as a browser does.
+pub fn client_config(
+    ca: &[CertificateDer<'static>],
+    identity: Option<&Identity>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<Arc<rustls::ClientConfig>> {
     let mut roots = rustls::RootCertStore::empty();
     for c in ca {
         roots.add(c.clone())?;
@@ -330,15 +350,26 @@ pub async fn connect_with(
         Some(id) => builder.with_client_auth_cert(id.chain.clone(), id.key())?,
         None => builder.with_no_client_auth(),
     };
+    Ok(Arc::new(config))
+}
+
+/// One connection with a given client configuration; also says whether
+/// the TLS session was resumed.
+pub async fn connect_config(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Result<Conn> {
     let tcp = TcpStream::connect(addr).await?;
-    let tls = TlsConnector::from(Arc::new(config))
+    let tls = TlsConnector::from(config)
         .connect(ServerName::try_from("localhost")?, tcp)
         .await?;
+    let resumed = matches!(
+        tls.get_ref().1.handshake_kind(),
+        Some(rustls::HandshakeKind::Resumed)
+    );
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
     tokio::spawn(conn);
     Ok(Conn {
         sender,
         host: format!("localhost:{}", addr.port()),
+        resumed,
     })
 }
 

@@ -4,7 +4,8 @@
 //! certificate), writing every accepted mail to a Maildir.
 //!
 //! Missing python3 or aiosmtpd is a test FAILURE, never a silent skip:
-//! `pip install aiosmtpd==1.4.6`.
+//! `apt-get install python3-aiosmtpd` (Debian's, for /usr/bin/python3), or
+//! aiosmtpd in the Python named by `SPORTELLO_PYTHON`.
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -14,7 +15,28 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-const PYTHON: &str = "python3";
+/// The Python that has aiosmtpd: `SPORTELLO_PYTHON`, else the first of
+/// `python3` on PATH and Debian's `/usr/bin/python3` that can import it (a
+/// stock Debian refuses `pip install` into its own Python: PEP 668).
+fn python() -> &'static str {
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        if let Ok(p) = std::env::var("SPORTELLO_PYTHON") {
+            return p;
+        }
+        ["python3", "/usr/bin/python3"]
+            .into_iter()
+            .find(|p| {
+                Command::new(p)
+                    .args(["-c", "import aiosmtpd"])
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+            .unwrap_or("python3")
+            .to_string()
+    })
+}
 
 /// How the server protects the session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +54,8 @@ pub enum Handler {
     Mailbox,
     /// tests/smtp/sportello_smtp.py: 550 for addresses starting with "rifiuta".
     RejectSome,
+    /// tests/smtp/sportello_smtp.py: answers DATA only after a minute.
+    SlowData,
 }
 
 /// CA and leaf for "localhost" and 127.0.0.1 (PEM files in `dir`).
@@ -71,17 +95,18 @@ pub fn free_port() -> Result<u16> {
 
 /// Fails the test with instructions if python3 or aiosmtpd is missing.
 pub fn require_aiosmtpd() {
-    let out = Command::new(PYTHON)
+    let python = python();
+    let out = Command::new(python)
         .args(["-c", "import aiosmtpd; print(aiosmtpd.__version__)"])
         .output();
     match out {
         Ok(o) if o.status.success() => {}
         Ok(o) => panic!(
-            "the SMTP tests need Python's aiosmtpd: `pip install aiosmtpd==1.4.6` ({})",
+            "the SMTP tests need Python's aiosmtpd: `apt-get install python3-aiosmtpd` ({})",
             String::from_utf8_lossy(&o.stderr).trim()
         ),
         Err(e) => panic!(
-            "the SMTP tests need {PYTHON} with aiosmtpd (`pip install aiosmtpd==1.4.6`): {e}"
+            "the SMTP tests need {python} with aiosmtpd (`apt-get install python3-aiosmtpd`): {e}"
         ),
     }
 }
@@ -103,7 +128,7 @@ impl Smtp {
         log: &Path,
     ) -> Result<Smtp> {
         require_aiosmtpd();
-        let mut cmd = Command::new(PYTHON);
+        let mut cmd = Command::new(python());
         cmd.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")]);
         match security {
             Security::Starttls => {
@@ -124,12 +149,17 @@ impl Smtp {
             Handler::Mailbox => {
                 cmd.args(["-c", "aiosmtpd.handlers.Mailbox"]);
             }
-            Handler::RejectSome => {
+            Handler::RejectSome | Handler::SlowData => {
                 cmd.env(
                     "PYTHONPATH",
                     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp"),
                 );
-                cmd.args(["-c", "sportello_smtp.RejectSome"]);
+                let class = if handler == Handler::SlowData {
+                    "sportello_smtp.SlowData"
+                } else {
+                    "sportello_smtp.RejectSome"
+                };
+                cmd.args(["-c", class]);
             }
         }
         cmd.arg(maildir);

@@ -18,3 +18,14 @@ class RejectSome(Mailbox):
             return "550 5.1.1 Mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"
+
+
+class SlowData(Mailbox):
+    """Takes the whole message, then waits a minute before answering DATA:
+    a server that hangs after the message was sent."""
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        await asyncio.sleep(60)
+        return await super().handle_DATA(server, session, envelope)

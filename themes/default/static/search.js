@@ -12,8 +12,14 @@
 // ---------------------------------------------------------------------------
 // Text pipeline
 
-const WORD_CHAR = /[\p{Alphabetic}\p{N}\p{M}]+/gu;
-const MARKS = /\p{M}/gu;
+// Unicode property escapes (ES2018) are built at run time, so that the file
+// parses as ES2017: a browser without them fails here, visibly (the page's
+// loader reports that search cannot run), instead of failing to parse.
+const WORD_CHAR = new RegExp('[\\p{Alphabetic}\\p{N}\\p{M}]+', 'gu');
+const MARKS = new RegExp('\\p{M}', 'gu');
+const DIGITS_ONLY = new RegExp('^\\p{N}*$', 'u');
+const HAS_DIGIT = new RegExp('\\p{N}', 'u');
+const ENDS_OPEN = new RegExp('[\\s\\p{P}]$', 'u');
 
 /** Lowercase, NFC, accents folded (as `text::fold`). */
 export function fold(token) {
@@ -179,20 +185,20 @@ export class Pipeline {
   term(w) {
     let t = this.cache.get(w);
     if (t === undefined) {
-      t = this.#term(w);
+      t = this._term(w);
       this.cache.set(w, t);
     }
     return t;
   }
 
-  #term(w) {
+  _term(w) {
     if (this.stop.has(w)) return null;
     const chars = [...w];
-    if (chars.length < 2 && !/^\p{N}*$/u.test(w)) return null;
+    if (chars.length < 2 && !DIGITS_ONLY.test(w)) return null;
     if (this.acronyms.has(w)) return w;
     const o = this.overrides.get(w);
     if (o !== undefined) return o;
-    if (/\p{N}/u.test(w)) return w;
+    if (HAS_DIGIT.test(w)) return w;
     return snowball(w);
   }
 
@@ -380,7 +386,7 @@ export class SearchEngine {
     this.files = new Map();
   }
 
-  #file(path) {
+  _file(path) {
     let p = this.files.get(path);
     if (!p) {
       p = this.load(this.base + path + (this.version ? `?v=${this.version}` : ''));
@@ -390,13 +396,13 @@ export class SearchEngine {
     return p;
   }
 
-  async #json(path) {
-    return JSON.parse(utf8.decode(await this.#file(path)));
+  async _json(path) {
+    return JSON.parse(utf8.decode(await this._file(path)));
   }
 
   meta() {
     if (!this.metaP) {
-      this.metaP = this.#json('meta.json').then((m) => {
+      this.metaP = this._json('meta.json').then((m) => {
         if (m.format !== 1) throw new Error(`unknown index format ${m.format}`);
         this.pipeline = new Pipeline(m);
         this.version = m.version;
@@ -407,15 +413,15 @@ export class SearchEngine {
     return this.metaP;
   }
 
-  #shardIndex(meta, term) {
+  _shardIndex(meta, term) {
     return position(meta.shards, term);
   }
 
   /** A file decoded once: `key` names the decoded form in the cache. */
-  #decoded(key, path, decode) {
+  _decoded(key, path, decode) {
     let d = this.files.get(key);
     if (!d) {
-      d = this.#file(path).then(decode);
+      d = this._file(path).then(decode);
       this.files.set(key, d);
       d.catch(() => this.files.delete(key));
     }
@@ -423,29 +429,29 @@ export class SearchEngine {
   }
 
   /** Dictionary shard `i`. */
-  #shard(meta, i) {
-    return this.#decoded('t' + i, `t/${fileName(i === 0 ? '' : meta.shards[i - 1])}.bin`, decodeShard);
+  _shard(meta, i) {
+    return this._decoded('t' + i, `t/${fileName(i === 0 ? '' : meta.shards[i - 1])}.bin`, decodeShard);
   }
 
   /** Ending shard `i`. */
-  #ending(meta, i) {
-    return this.#decoded('e' + i, `e/${fileName(i === 0 ? '' : meta.ends[i - 1])}.bin`, decodeEndings);
+  _ending(meta, i) {
+    return this._decoded('e' + i, `e/${fileName(i === 0 ? '' : meta.ends[i - 1])}.bin`, decodeEndings);
   }
 
-  async #postings(shard, i) {
+  async _postings(shard, i) {
     if (!shard.decoded) shard.decoded = new Map();
     let p = shard.decoded.get(i);
     if (!p) {
       p = shard.inline[i]
         ? Promise.resolve(decodePostings(shard.inline[i]))
-        : this.#file(`p/${fileName(shard.terms[i])}.bin`).then(decodePostings);
+        : this._file(`p/${fileName(shard.terms[i])}.bin`).then(decodePostings);
       shard.decoded.set(i, p);
     }
     return p;
   }
 
   /** Candidate terms of one query word: [{shard, i, kind}] */
-  async #candidates(meta, word) {
+  async _candidates(meta, word) {
     const out = [];
     const seen = new Set();
     const add = (shard, i, kind) => {
@@ -456,15 +462,15 @@ export class SearchEngine {
       }
     };
     if (word.term !== null) {
-      const shard = await this.#shard(meta, this.#shardIndex(meta, word.term));
+      const shard = await this._shard(meta, this._shardIndex(meta, word.term));
       const i = shard.index.get(word.term);
       if (i !== undefined) add(shard, i, EXACT);
     }
     if (word.prefix && word.folded.length >= 2) {
-      const from = this.#shardIndex(meta, word.folded);
-      const to = this.#shardIndex(meta, word.folded + '\uffff');
+      const from = this._shardIndex(meta, word.folded);
+      const to = this._shardIndex(meta, word.folded + '\uffff');
       const found = [];
-      const range = Array.from({ length: to - from + 1 }, (_, k) => this.#shard(meta, from + k));
+      const range = Array.from({ length: to - from + 1 }, (_, k) => this._shard(meta, from + k));
       for (const shard of await Promise.all(range)) {
         shard.terms.forEach((t, i) => {
           if (t.startsWith(word.folded) && t !== word.term) found.push({ shard, i });
@@ -474,7 +480,7 @@ export class SearchEngine {
       for (const f of found.slice(0, PREFIX_TERMS)) add(f.shard, f.i, PREFIX);
     }
     const letters = [...word.folded].length;
-    if (out.length === 0 && word.term !== null && letters >= 4 && !/\p{N}/u.test(word.folded)) {
+    if (out.length === 0 && word.term !== null && letters >= 4 && !HAS_DIGIT.test(word.folded)) {
       const max = letters >= 8 ? 2 : 1;
       // rank: distance, then a match of the written word before a match of the stem
       let best = [];
@@ -500,9 +506,9 @@ export class SearchEngine {
       // first letter; and, since a typo in the first letters puts the word in
       // another part of the dictionary, the ending shards around it written
       // backwards. Fetched together: on a slow phone every round trip counts.
-      const shards = [...around(meta.shards, [word.term, word.folded])].map((s) => this.#shard(meta, s));
+      const shards = [...around(meta.shards, [word.term, word.folded])].map((s) => this._shard(meta, s));
       const ends = meta.ends
-        ? [...around(meta.ends, [reversed(word.term), reversed(word.folded)])].map((e) => this.#ending(meta, e))
+        ? [...around(meta.ends, [reversed(word.term), reversed(word.folded)])].map((e) => this._ending(meta, e))
         : [];
       for (const shard of await Promise.all(shards)) shard.terms.forEach((t, i) => consider(shard, i));
       const near = [];
@@ -514,7 +520,7 @@ export class SearchEngine {
           }
         }
       }
-      const nearShards = await Promise.all(near.map((t) => this.#shard(meta, this.#shardIndex(meta, t))));
+      const nearShards = await Promise.all(near.map((t) => this._shard(meta, this._shardIndex(meta, t))));
       near.forEach((t, k) => {
         const i = nearShards[k].index.get(t);
         if (i !== undefined) consider(nearShards[k], i);
@@ -529,7 +535,7 @@ export class SearchEngine {
   /** Splits a query into words; the last one is a prefix while typing. */
   parse(query, typing) {
     const raws = rawWords(query);
-    const partial = typing && raws.length > 0 && !/[\s\p{P}]$/u.test(query);
+    const partial = typing && raws.length > 0 && !ENDS_OPEN.test(query);
     const words = [];
     const seen = new Set();
     raws.forEach((raw, k) => {
@@ -537,7 +543,7 @@ export class SearchEngine {
       const term = this.pipeline.term(folded);
       const prefix = partial && k === raws.length - 1 && (term !== null || folded.length >= 3);
       if (term === null && !prefix) return;
-      const key = (term ?? '') + (prefix ? '*' + folded : '');
+      const key = (term === null ? '' : term) + (prefix ? '*' + folded : '');
       if (seen.has(key)) return;
       seen.add(key);
       words.push({ raw, folded, term, prefix });
@@ -556,7 +562,7 @@ export class SearchEngine {
     const words = this.parse(query, !!opts.typing);
     const n = meta.docs;
     if (words.length === 0 || n === 0) return { ids: [], words, suggestion: null };
-    const cands = await Promise.all(words.map((w) => this.#candidates(meta, w)));
+    const cands = await Promise.all(words.map((w) => this._candidates(meta, w)));
     const matched = new Uint8Array(n);
     const kinds = new Uint8Array(n);
     const titles = new Uint8Array(n);
@@ -568,7 +574,7 @@ export class SearchEngine {
     for (let w = 0; w < words.length; w++) {
       best.fill(0);
       const touched = [];
-      const lists = await Promise.all(cands[w].map((c) => this.#postings(c.shard, c.i)));
+      const lists = await Promise.all(cands[w].map((c) => this._postings(c.shard, c.i)));
       cands[w].forEach((c, k) => {
         const df = c.shard.df[c.i];
         const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
@@ -601,7 +607,7 @@ export class SearchEngine {
     let filter = null;
     for (const [kind, slug] of [['c', opts.category], ['a', opts.audience]]) {
       if (!slug) continue;
-      const bits = await this.#file(`f/${kind}-${slug}.bin`).catch(() => new Uint8Array(0));
+      const bits = await this._file(`f/${kind}-${slug}.bin`).catch(() => new Uint8Array(0));
       const f = (d) => (bits[d >> 3] >> (d & 7)) & 1;
       const prev = filter;
       filter = prev ? (d) => prev(d) && f(d) : f;
@@ -630,16 +636,21 @@ export class SearchEngine {
   async fragments(ids) {
     const meta = await this.meta();
     const g = meta.group;
-    const files = await Promise.all(ids.map((d) => this.#json(`r/${Math.floor(d / g)}.json`)));
+    const files = await Promise.all(ids.map((d) => this._json(`r/${Math.floor(d / g)}.json`)));
     return ids.map((d, k) => {
       const [title, url, summary, cat] = files[k][d % g];
-      return { id: d, title, url, summary, category: meta.categories[cat]?.name ?? '' };
+      return { id: d, title, url, summary, category: meta.categories[cat] ? meta.categories[cat].name : '' };
     });
   }
 }
 
 // ---------------------------------------------------------------------------
 // User interface (browser only)
+//
+// sportello.js (a classic script, run on every page) loads this module on the
+// first focus of a search box, so a page costs nothing of it before then.
+// Results, the status line and the filters are created on the first query:
+// before it the page holds no empty list and nothing is inserted late.
 
 const PAGE = 10;
 
@@ -656,54 +667,98 @@ function el(tag, attrs = {}, ...children) {
 
 function label(form, name, vars = {}) {
   const s = form.dataset['t' + name[0].toUpperCase() + name.slice(1)] || '';
-  return s.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? '');
+  return s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] === undefined || vars[k] === null ? '' : vars[k]));
 }
 
 function enhance(form, engine) {
   const input = form.querySelector('input[name="q"]');
-  if (!input) return;
+  if (!input || form.dataset.enhanced) return;
+  form.dataset.enhanced = '1';
   // "page": the search page (filters, address in sync); "home": filters; "compact": the header
   const kind = form.dataset.search;
   const full = kind !== 'compact';
   const isPage = kind === 'page';
+  const params = new URLSearchParams(location.search);
   const id = (s) => `${input.id}-${s}`;
-  const box = el('div', { class: 'search-results', id: id('results') });
-  const status = el('p', { class: 'search-status', role: 'status', id: id('status') });
-  const suggest = el('p', { class: 'search-suggest', hidden: true });
-  const list = el('ul', { class: 'search-list', 'aria-label': label(form, 'resultsLabel') });
-  const more = el('button', { type: 'button', class: 'search-more', hidden: true, text: label(form, 'more') });
-  const allLink = full
-    ? null
-    : el('p', { class: 'search-all', hidden: true }, el('a', { href: form.action, text: label(form, 'all') }));
   const selects = {};
-  let ready = Promise.resolve();
-  if (full) {
-    const filters = el('fieldset', { class: 'search-filters', hidden: true },
-      el('legend', { text: label(form, 'filters') }));
-    for (const [key, kind] of [['category', 'c'], ['audience', 'a']]) {
-      const sel = el('select', { id: id(key), name: kind });
-      sel.append(el('option', { value: '', text: label(form, 'any') }));
-      filters.append(el('div', { class: 'search-filter' },
-        el('label', { for: sel.id, text: label(form, key) }), sel));
-      selects[key] = sel;
+  let ui = null; // built on the first query
+  let filtersFilled = null;
+
+  // The results box: over the page under the box (header and home, so that
+  // nothing below moves), in the flow on the search page.
+  const build = () => {
+    if (ui) return ui;
+    const box = el('div', { class: `search-results${isPage ? '' : ' search-overlay'}`, id: id('results') });
+    const status = el('p', { class: 'search-status', role: 'status', id: id('status') });
+    const suggest = el('p', { class: 'search-suggest', hidden: true });
+    const list = el('ul', { class: 'search-list', id: id('list'), 'aria-label': label(form, 'resultsLabel') });
+    const more = el('button', { type: 'button', class: 'search-more', hidden: true, text: label(form, 'more') });
+    const allLink = full
+      ? null
+      : el('p', { class: 'search-all', hidden: true }, el('a', { href: form.action, text: label(form, 'all') }));
+    // The count comes after the list: the first result sits right under the box (with a
+    // phone's keyboard open), and nothing moves when the count is announced.
+    box.append(suggest, list, status, more);
+    if (allLink) box.append(allLink);
+    let filters = null;
+    if (full) {
+      // After the results, and only once there are some; collapsed on the
+      // home page, open on the search page (or when the address sets one).
+      filters = el('details', { class: 'search-filters', hidden: true });
+      filters.append(el('summary', { text: label(form, 'filters') }));
+      const row = el('div', { class: 'search-filter-row' });
+      for (const [key, k] of [['category', 'c'], ['audience', 'a']]) {
+        const sel = el('select', { id: id(key), name: k });
+        sel.append(el('option', { value: '', text: label(form, 'any') }));
+        row.append(el('div', { class: 'search-filter' },
+          el('label', { for: sel.id, text: label(form, key) }), sel));
+        selects[key] = sel;
+        sel.addEventListener('change', () => run(false));
+      }
+      filters.append(row);
+      if (isPage || params.get('c') || params.get('a')) filters.open = true;
+      box.append(filters);
+      filtersFilled = engine.meta().then((meta) => {
+        for (const [key, terms] of [['category', meta.categories], ['audience', meta.audiences]]) {
+          for (const f of terms) if (f.n > 0) selects[key].append(el('option', { value: f.slug, text: f.name }));
+        }
+        if (isPage) {
+          selects.category.value = params.get('c') || '';
+          selects.audience.value = params.get('a') || '';
+        }
+      }).catch(() => {});
     }
-    box.append(filters);
-    ready = engine.meta().then((meta) => {
-      for (const [key, list2] of [['category', meta.categories], ['audience', meta.audiences]]) {
-        for (const f of list2) if (f.n > 0) selects[key].append(el('option', { value: f.slug, text: f.name }));
+    // inside the form (its search landmark), so the overlay sits right under the box
+    form.append(box);
+    input.setAttribute('aria-controls', list.id);
+    list.addEventListener('keydown', (e) => {
+      const links = [...list.querySelectorAll('a')];
+      const i = links.indexOf(document.activeElement);
+      if (i < 0) return;
+      if (e.key === 'Escape') {
+        // close the list and go back to the box, the words kept
+        e.preventDefault();
+        close();
+        input.focus();
+        return;
       }
-      if (isPage) {
-        const params = new URLSearchParams(location.search);
-        selects.category.value = params.get('c') || '';
-        selects.audience.value = params.get('a') || '';
-      }
-      filters.hidden = false;
-    }).catch(() => {});
-  }
-  box.append(status, suggest, list, more);
-  if (allLink) box.append(allLink);
-  form.after(box);
-  input.setAttribute('aria-controls', list.id = id('list'));
+      if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+      e.preventDefault();
+      if (e.key === 'ArrowDown') links[Math.min(i + 1, links.length - 1)].focus();
+      else if (i === 0) input.focus();
+      else links[i - 1].focus();
+    });
+    more.addEventListener('click', async () => {
+      if (!current) return;
+      const before = shown.length;
+      await render(current.res, current.query, false);
+      const next = list.children[before];
+      const a = next && next.querySelector('a');
+      if (a) a.focus();
+    });
+    ui = { box, status, suggest, list, more, allLink, filters };
+    return ui;
+  };
 
   let timer = 0;
   let announceTimer = 0;
@@ -711,23 +766,37 @@ function enhance(form, engine) {
   let shown = [];
   let current = null;
 
-  const render = async (res, query, typing) => {
+  const close = () => {
+    if (!ui) return;
+    // a search still waiting for its keystroke pause or its files must not reopen the list
+    clearTimeout(timer);
+    seq++;
+    ui.box.hidden = true;
+  };
+
+  // `fresh`: a new result list replaces the shown one in a single step, once its fragments
+  // have arrived (the list never flashes empty while typing); else the next page is added.
+  const render = async (res, query, typing, fresh = false) => {
     const my = seq;
-    const ids = res.ids.slice(0, shown.length + PAGE);
-    const frags = await engine.fragments(ids.slice(shown.length));
+    const { status, suggest, list, more, allLink, filters } = ui;
+    const from = fresh ? 0 : shown.length;
+    const ids = res.ids.slice(0, from + PAGE);
+    const frags = await engine.fragments(ids.slice(from));
     if (my !== seq) return;
-    for (const f of frags) {
-      list.append(el('li', { class: 'search-item' },
-        el('a', { href: f.url, class: 'search-title', text: f.title }),
-        el('p', { class: 'search-summary', text: f.summary }),
-        el('p', { class: 'meta', text: f.category })));
-    }
+    const items = frags.map((f) => el('li', { class: 'search-item' },
+      el('a', { href: f.url, class: 'search-title', text: f.title }),
+      el('p', { class: 'search-summary', text: f.summary }),
+      el('p', { class: 'meta', text: f.category })));
+    if (fresh) list.replaceChildren(...items);
+    else list.append(...items);
     shown = ids;
     more.hidden = res.ids.length <= shown.length;
     if (allLink) {
       allLink.hidden = res.ids.length === 0;
       allLink.firstChild.href = `${form.action}?q=${encodeURIComponent(query)}`;
     }
+    // filters only make sense once there is something to filter (or a filter is set)
+    if (filters) filters.hidden = res.ids.length === 0 && !selects.category.value && !selects.audience.value;
     suggest.replaceChildren();
     suggest.hidden = !res.suggestion;
     if (res.suggestion) {
@@ -750,26 +819,22 @@ function enhance(form, engine) {
   const run = async (typing) => {
     const my = ++seq;
     const query = input.value;
-    if (isPage) {
-      const url = new URL(location.href);
-      url.searchParams.set('q', query);
-      for (const [k, sel] of [['c', selects.category], ['a', selects.audience]]) {
-        if (sel.value) url.searchParams.set(k, sel.value);
-        else url.searchParams.delete(k);
-      }
-      history.replaceState(null, '', url);
-    }
-    box.classList.toggle('open', query.trim() !== '');
     if (!query.trim()) {
       clearTimeout(announceTimer);
-      list.replaceChildren();
+      if (ui) {
+        ui.box.hidden = true;
+        ui.list.replaceChildren();
+        ui.status.textContent = '';
+      }
       shown = [];
-      more.hidden = true;
-      suggest.hidden = true;
-      if (allLink) allLink.hidden = true;
-      status.textContent = '';
+      if (isPage) syncAddress(query);
       return;
     }
+    const { box, status } = build();
+    if (filtersFilled) await filtersFilled;
+    if (my !== seq) return;
+    if (isPage) syncAddress(query);
+    box.hidden = false;
     try {
       const res = await engine.search(query, {
         typing,
@@ -778,9 +843,7 @@ function enhance(form, engine) {
       });
       if (my !== seq) return;
       current = { res, query, typing };
-      list.replaceChildren();
-      shown = [];
-      await render(res, query, typing);
+      await render(res, query, typing, true);
     } catch (err) {
       if (my !== seq) return;
       status.textContent = label(form, 'error');
@@ -788,59 +851,72 @@ function enhance(form, engine) {
     }
   };
 
+  const syncAddress = (query) => {
+    const url = new URL(location.href);
+    url.searchParams.set('q', query);
+    for (const [k, sel] of [['c', selects.category], ['a', selects.audience]]) {
+      if (sel && sel.value) url.searchParams.set(k, sel.value);
+      else url.searchParams.delete(k);
+    }
+    history.replaceState(null, '', url);
+  };
+
   input.addEventListener('input', () => {
     clearTimeout(timer);
     timer = setTimeout(() => run(true), 150);
   });
   input.addEventListener('keydown', (e) => {
-    if (e.key === 'ArrowDown' && list.firstElementChild) {
+    if (e.key === 'ArrowDown' && ui && ui.list.firstElementChild && input.value.trim()) {
       e.preventDefault();
-      list.querySelector('a').focus();
-    } else if (e.key === 'Escape' && input.value) {
-      input.value = '';
-      run(false);
+      ui.box.hidden = false;
+      ui.list.querySelector('a').focus();
+    } else if (e.key === 'Escape') {
+      if (ui && !ui.box.hidden) close();
+      else if (input.value) {
+        input.value = '';
+        run(false);
+      }
     }
   });
-  list.addEventListener('keydown', (e) => {
-    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
-    const links = [...list.querySelectorAll('a')];
-    const i = links.indexOf(document.activeElement);
-    if (i < 0) return;
-    e.preventDefault();
-    if (e.key === 'ArrowDown') links[Math.min(i + 1, links.length - 1)].focus();
-    else if (i === 0) input.focus();
-    else links[i - 1].focus();
+  // A click in the box shows the results again (after Escape or leaving);
+  // coming back to it with Escape does not.
+  input.addEventListener('click', () => {
+    if (ui && ui.box.hidden && input.value.trim() && ui.list.firstElementChild) ui.box.hidden = false;
   });
-  more.addEventListener('click', async () => {
-    if (!current) return;
-    const before = shown.length;
-    await render(current.res, current.query, false);
-    list.children[before]?.querySelector('a')?.focus();
-  });
-  for (const sel of Object.values(selects)) sel.addEventListener('change', () => run(false));
+  // An overlay closes when the focus leaves the form and its results.
+  if (!isPage) {
+    form.parentElement.addEventListener('focusout', (e) => {
+      const to = e.relatedTarget;
+      if (to && (form.contains(to) || (ui && ui.box.contains(to)))) return;
+      if (to) close();
+    });
+  }
   if (isPage) {
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       clearTimeout(timer);
       run(false);
     });
-    const q = new URLSearchParams(location.search).get('q');
+    const q = params.get('q');
     if (q) {
       input.value = q;
-      ready.finally(() => run(false));
+      run(false);
+      return;
     }
   }
+  // Words typed while this module was loading.
+  if (input.value.trim()) run(document.activeElement === input);
 }
 
 function init() {
   const forms = document.querySelectorAll('form[data-search]');
   if (!forms.length) return;
-  const base = new URL('search/', import.meta.url);
-  const engine = new SearchEngine(base);
-  const css = el('link', { rel: 'stylesheet', href: new URL('search.css', import.meta.url).href });
-  document.head.append(css);
-  document.querySelectorAll('[data-nojs]').forEach((e) => { e.hidden = true; });
+  // The index lives next to this file; the loader marks the script tag.
+  const tag = document.querySelector('script[data-search-module]');
+  const here = tag ? tag.src : location.href;
+  const engine = new SearchEngine(new URL('search/', here));
   forms.forEach((form) => enhance(form, engine));
+  document.documentElement.classList.add('search-ready');
 }
 
 if (typeof document !== 'undefined') {
