@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use lettre::message::header::{ContentDisposition, ContentType};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 use crate::config::Mail;
@@ -51,6 +51,53 @@ pub fn subject(reference: &str, urgency: &str) -> String {
 fn mailbox(addr: &str) -> Result<Mailbox> {
     addr.parse()
         .with_context(|| format!("`{addr}` is not a valid address"))
+}
+
+/// The line that introduces the staff link in the readable part.
+pub const STAFF_LINK_INTRO: &str =
+    "Per prendere in carico la segnalazione, o per indicare che non è di competenza, aprire:";
+
+/// The MIME entity that gets encrypted (RFC 3156 section 4: the encrypted
+/// data is itself a MIME entity). Without it a strict client parses the first
+/// lines of a bare text ("Segnalazione: SEG-...") as headers.
+///
+/// `multipart/mixed` with:
+/// 1. `text/plain; charset=utf-8`: `text`, then, when given, the staff link on
+///    a line of its own (so every client makes it clickable);
+/// 2. `application/json` as an attachment named `REFERENCE.json`: the same
+///    data for programs. JSON is UTF-8 by definition (RFC 8259), so the part
+///    has no charset parameter.
+///
+/// Line ends become CRLF and lettre picks the transfer encoding (7bit for
+/// ASCII, otherwise quoted-printable or base64), so the entity survives any
+/// mail path once decrypted.
+pub fn payload(
+    reference: &str,
+    text: &str,
+    json: &str,
+    staff_link: Option<&str>,
+) -> Result<Vec<u8>> {
+    let mut readable = text.trim_end_matches('\n').to_owned();
+    readable.push('\n');
+    if let Some(link) = staff_link {
+        readable.push('\n');
+        readable.push_str(STAFF_LINK_INTRO);
+        readable.push('\n');
+        readable.push_str(link);
+        readable.push('\n');
+    }
+    let text_part = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .header(ContentDisposition::inline())
+        .body(readable);
+    let json_part = Attachment::new(format!("{reference}.json")).body(
+        json.to_owned(),
+        ContentType::parse("application/json").context("bad JSON content type")?,
+    );
+    Ok(MultiPart::mixed()
+        .singlepart(text_part)
+        .singlepart(json_part)
+        .formatted())
 }
 
 /// The referral mail: multipart/encrypted; protocol="application/pgp-encrypted",

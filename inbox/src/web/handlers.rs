@@ -394,8 +394,11 @@ async fn seal_and_commit(
         },
         &st.opts,
     );
-    let sealed = st.recipients.seal(plaintext.as_bytes());
+    let entity = crate::deliver::mime::payload(&reference, &plaintext.text, &plaintext.json, None);
     drop(plaintext);
+    let entity = entity?;
+    let sealed = st.recipients.seal(&entity);
+    drop(entity);
     let new = NewReferral {
         reference,
         created_at,
