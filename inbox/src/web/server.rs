@@ -64,6 +64,7 @@ async fn run(cfg: &Config) -> Result<()> {
                 .with_context(|| format!("staff key {} ({})", s.id, s.fingerprint))
         })
         .collect::<Result<Vec<_>>>()?;
+    warn_expiring(&keys);
     let recipients = Recipients::new(keys)?;
     let year = time::OffsetDateTime::now_utc().year();
     let last = store::last_sequence(&reader, year)?;
@@ -244,6 +245,21 @@ async fn run(cfg: &Config) -> Result<()> {
     }
     tracing::info!("stopped");
     result
+}
+
+/// A staff key whose last encryption subkey expires within 30 days: the
+/// staff must extend it before referrals can no longer be encrypted.
+fn warn_expiring(keys: &[StaffKey]) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for k in keys {
+        if let Some(t) = k.expires_at(now) {
+            let days = (t - now) / 86_400;
+            if days <= 30 {
+                tracing::warn!(fingerprint = %k.fingerprint, days,
+                    "staff key expires soon: ask the staff to extend it, then `staff remove` and `staff add` the new export");
+            }
+        }
+    }
 }
 
 /// Retention at start, then every `purge_interval_seconds`.
