@@ -331,7 +331,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Purge(c) => {
             let cfg = Config::load(&c.config)?;
             let mut conn = store::open(&cfg.database())?;
-            let p = retention::purge(&mut conn, &cfg.retention, time::OffsetDateTime::now_utc())?;
+            let p = retention::purge(
+                &mut conn,
+                &cfg.retention,
+                cfg.staff.as_ref().map(|s| s.link_days),
+                time::OffsetDateTime::now_utc(),
+            )?;
             println!(
                 "purged: {} ciphertexts of delivered referrals, {} referral rows, {} audit rows",
                 p.ciphertexts, p.referrals, p.audit

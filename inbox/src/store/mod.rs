@@ -2,6 +2,7 @@
 //! operators, staff keys and the audit log. WAL, `synchronous=FULL`,
 //! `secure_delete`: a commit survives a crash and deleted rows are zeroed.
 
+pub mod care;
 pub mod queue;
 mod writer;
 
@@ -102,7 +103,62 @@ pub fn open(path: &Path) -> Result<Connection> {
     conn.execute_batch(SCHEMA)
         .context("cannot create the schema")?;
     migrate(&conn)?;
+    migrate_versions(&conn)?;
     Ok(conn)
+}
+
+/// Versioned schema changes: entry N brings the schema to
+/// `PRAGMA user_version` N+1. Each runs once, in its own IMMEDIATE
+/// transaction that re-reads the version, so two processes opening the
+/// database at the same time cannot both apply it.
+const MIGRATIONS: &[&str] = &[
+    // 1. Taking charge (issue 10): the SHA-256 of each referral's staff
+    //    link token, and the states the staff set.
+    r#"
+    ALTER TABLE referrals ADD COLUMN token_sha256 TEXT;
+    CREATE UNIQUE INDEX referrals_token ON referrals(token_sha256);
+    CREATE TABLE care_events (
+        id              INTEGER PRIMARY KEY,
+        referral_id     INTEGER NOT NULL REFERENCES referrals(id) ON DELETE CASCADE,
+        at              TEXT NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN
+                        ('presa_in_carico', 'non_di_competenza', 'non_rintracciabile', 'chiusa')),
+        staff_name      TEXT,
+        planned_contact TEXT,
+        target          TEXT,
+        outcome         TEXT
+    );
+    CREATE INDEX care_events_referral ON care_events(referral_id, id);
+    "#,
+];
+
+fn migrate_versions(conn: &Connection) -> Result<()> {
+    let version = |c: &Connection| -> Result<usize> {
+        let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        Ok(usize::try_from(v).unwrap_or(0))
+    };
+    if version(conn)? >= MIGRATIONS.len() {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| -> Result<()> {
+        let mut v = version(conn)?;
+        while v < MIGRATIONS.len() {
+            conn.execute_batch(MIGRATIONS[v])
+                .with_context(|| format!("cannot upgrade the schema to version {}", v + 1))?;
+            v += 1;
+            conn.pragma_update(None, "user_version", v as i64)?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Columns added after the first release (issue 6: delivery). `ALTER TABLE`

@@ -28,6 +28,9 @@ pub struct NewReferral {
     /// Keyed hash of the validated content (see `Csrf::content_mac`).
     pub content_mac: String,
     pub ciphertext: Vec<u8>,
+    /// SHA-256 of the staff link's token (the token itself is only inside
+    /// the ciphertext); `None` without a `[staff]` site.
+    pub token_sha256: Option<String>,
 }
 
 /// What a commit did with the referral.
@@ -157,8 +160,9 @@ fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Result<Vec<Accepted>> {
         )?;
         let mut insert = tx.prepare_cached(
             "INSERT INTO referrals(reference, created_at, desk, operator_id, need_area, urgency,
-                                   age_band, status, idempotency_key, ciphertext, content_mac)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?10)",
+                                   age_band, status, idempotency_key, ciphertext, content_mac,
+                                   token_sha256)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?10, ?11)",
         )?;
         let mut audit = tx.prepare_cached(
             "INSERT INTO audit(at, actor, action, reference) VALUES (?1, ?2, ?3, ?4)",
@@ -195,7 +199,8 @@ fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Result<Vec<Accepted>> {
                 r.age_band,
                 r.idempotency_key,
                 r.ciphertext,
-                r.content_mac
+                r.content_mac,
+                r.token_sha256
             ])?;
             audit.execute(params![
                 r.created_at,

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path, State};
@@ -156,7 +157,7 @@ pub async fn form_page(
 /// `Origin` is refused; `Origin: null` proves nothing either way (browsers
 /// send it for every form post under our own `Referrer-Policy: no-referrer`),
 /// so the CSRF token decides.
-fn cross_site(headers: &HeaderMap) -> bool {
+pub(super) fn cross_site(headers: &HeaderMap) -> bool {
     match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         Some("same-origin") | Some("none") => return false,
         Some(_) => return true,
@@ -394,7 +395,22 @@ async fn seal_and_commit(
         },
         &st.opts,
     );
-    let entity = crate::deliver::mime::payload(&reference, &plaintext.text, &plaintext.json, None);
+    // The staff link: its token exists only here and inside the ciphertext.
+    let token = match &st.staff {
+        Some(_) => Some(crate::care::new_token().context("system random generator failed")?),
+        None => None,
+    };
+    let link = st
+        .staff
+        .as_ref()
+        .zip(token.as_deref())
+        .map(|(s, t)| s.link(t));
+    let entity = crate::deliver::mime::payload(
+        &reference,
+        &plaintext.text,
+        &plaintext.json,
+        link.as_deref(),
+    );
     drop(plaintext);
     let entity = entity?;
     let sealed = st.recipients.seal(&entity);
@@ -410,6 +426,7 @@ async fn seal_and_commit(
         idempotency_key,
         content_mac,
         ciphertext: sealed?,
+        token_sha256: token.as_deref().and_then(crate::care::token_hash),
     };
     drop(referral);
     st.writer.commit(new).await

@@ -309,6 +309,8 @@ pub struct Server {
     pub child: Child,
     pub https: SocketAddr,
     pub health: SocketAddr,
+    /// The staff site, when inbox.toml has a [staff] section.
+    pub staff: Option<SocketAddr>,
 }
 
 impl Server {
@@ -338,10 +340,16 @@ impl Server {
             .trim_start_matches("http://")
             .trim_end_matches("/healthz")
             .parse()?;
+        // "... staff https://ADDR" when a [staff] section is configured.
+        let staff = match words.get(5) {
+            Some(w) => Some(w.trim_start_matches("https://").parse()?),
+            None => None,
+        };
         Ok(Server {
             child,
             https,
             health,
+            staff,
         })
     }
 
