@@ -23,3 +23,4 @@ pub mod stats;
 pub mod store;
 pub mod tls;
 pub mod web;
+pub mod workdays;

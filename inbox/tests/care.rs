@@ -325,6 +325,76 @@ async fn staff_take_charge_through_the_link_in_the_mail() -> anyhow::Result<()> 
         assert!(!all.contains(m.as_str()), "canary {m} in the audit log");
     }
 
+    // The desk sees it: the operator's list shows the state, since when
+    // and who took it in charge; another operator of the desk sees none
+    // of it; the desk's referent sees every referral of the desk.
+    let list = c.get("/segnalazioni").await?;
+    let row = |body: &str, reference: &str| -> String {
+        let at = body
+            .find(reference)
+            .unwrap_or_else(|| panic!("{reference} not in {body}"));
+        body[at..at + body[at..].find("</tr>").unwrap()].to_string()
+    };
+    let r1 = row(&list.body, &first);
+    assert!(r1.contains("Chiusa dal "), "{r1}");
+    assert!(r1.contains("presa in carico da Anna Verdi"), "{r1}");
+    assert!(row(&list.body, &second).contains("Non di competenza dal "));
+    for m in &markers {
+        assert!(!list.body.contains(m.as_str()), "canary {m} in the list");
+    }
+    let third = submit(&mut c, fields.clone()).await?;
+    let mut waited = 0;
+    while fx.delivery(&third)?.0 != "delivered" {
+        waited += 1;
+        assert!(waited < 200, "third referral not delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let list = c.get("/segnalazioni").await?;
+    assert!(
+        row(&list.body, &third).contains("In attesa da 0 giorni lavorativi"),
+        "{}",
+        row(&list.body, &third)
+    );
+    let paolo = fx.add_operator("Paolo Esempio", "via-mantova")?;
+    let mut p = connect(server.https, &fx.ca, Some(&paolo)).await?;
+    let theirs = p.get("/segnalazioni").await?;
+    assert!(!theirs.body.contains(&first), "another operator's referral");
+    bin(&[
+        "operator",
+        "set-role",
+        "--config",
+        fx.config_str(),
+        &paolo.id.to_string(),
+        "referent",
+    ])?;
+    // A running server re-reads the operator within 5 s.
+    tokio::time::sleep(Duration::from_millis(5200)).await;
+    let desk = p.get("/segnalazioni").await?;
+    for r in [&first, &second, &third] {
+        assert!(desk.body.contains(r.as_str()), "the referent sees {r}");
+    }
+    assert!(desk.body.contains("Giulia Esempio"), "and who sent it");
+    assert!(row(&desk.body, &first).contains("presa in carico da Anna Verdi"));
+    // A referent of another desk sees nothing of this one.
+    let out = bin(&[
+        "operator",
+        "add",
+        "--config",
+        fx.config_str(),
+        "--name",
+        "Rita Esempio",
+        "--desk",
+        "altro-sportello",
+        "--role",
+        "referent",
+    ])?;
+    assert!(out.contains("added"), "{out}");
+    let ops = bin(&["operator", "list", "--config", fx.config_str()])?;
+    let rita = ops.lines().find(|l| l.contains("Rita Esempio")).unwrap();
+    assert!(rita.contains("referent"), "{ops}");
+    let paolo_line = ops.lines().find(|l| l.contains("Paolo Esempio")).unwrap();
+    assert!(paolo_line.contains("referent"), "{ops}");
+
     // After `staff.link_days` the purge forgets the token: 404.
     db.execute(
         "UPDATE referrals SET created_at = '2000-01-01T00:00:00Z' WHERE reference = ?1",

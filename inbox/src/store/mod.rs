@@ -130,7 +130,52 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX care_events_referral ON care_events(referral_id, id);
     "#,
+    // 2. Desk referents (issue 10): they see every referral of their desk.
+    r#"
+    ALTER TABLE operators ADD COLUMN role TEXT NOT NULL DEFAULT 'operator'
+        CHECK (role IN ('operator', 'referent'));
+    CREATE INDEX referrals_desk ON referrals(desk, id);
+    "#,
 ];
+
+/// What an operator may see: their own referrals, or (the desk's
+/// referent, whom the Comune's staff can call) every referral of the desk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    #[default]
+    Operator,
+    Referent,
+}
+
+impl Role {
+    pub fn slug(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Referent => "referent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        [Role::Operator, Role::Referent]
+            .into_iter()
+            .find(|r| r.slug() == s)
+    }
+}
+
+impl rusqlite::types::ToSql for Role {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.slug().into())
+    }
+}
+
+impl rusqlite::types::FromSql for Role {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let s = v.as_str()?;
+        Role::parse(s).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown role {s:?}").into())
+        })
+    }
+}
 
 fn migrate_versions(conn: &Connection) -> Result<()> {
     let version = |c: &Connection| -> Result<usize> {
@@ -219,9 +264,10 @@ pub struct Operator {
     pub not_after: String,
     pub created_at: String,
     pub revoked_at: Option<String>,
+    pub role: Role,
 }
 
-const OPERATOR_COLS: &str = "id, name, desk, cert_serial, not_after, created_at, revoked_at";
+const OPERATOR_COLS: &str = "id, name, desk, cert_serial, not_after, created_at, revoked_at, role";
 
 fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> {
     Ok(Operator {
@@ -232,6 +278,7 @@ fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> {
         not_after: r.get(4)?,
         created_at: r.get(5)?,
         revoked_at: r.get(6)?,
+        role: r.get(7)?,
     })
 }
 
@@ -249,6 +296,13 @@ pub fn insert_operator(
         params![name, desk, serial, sha256, not_after, now_rfc3339()],
     )?;
     Ok(conn.last_insert_rowid())
+}
+
+pub fn set_role(conn: &Connection, id: i64, role: Role) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE operators SET role = ?2 WHERE id = ?1",
+        params![id, role],
+    )? == 1)
 }
 
 pub fn operators(conn: &Connection) -> Result<Vec<Operator>> {
@@ -344,31 +398,66 @@ pub fn remove_staff(conn: &Connection, id: i64) -> Result<bool> {
     Ok(conn.execute("DELETE FROM staff WHERE id = ?1", [id])? == 1)
 }
 
-/// What an operator may see of their own referrals: never the content.
+/// What an operator may see of a referral: never the content.
 #[derive(Debug, Clone)]
 pub struct ReferralSummary {
     pub reference: String,
     pub created_at: String,
     pub status: String,
+    pub delivered_at: Option<String>,
+    /// Who sent it (shown to the desk's referent).
+    pub operator_name: String,
+    /// The staff's latest state, since when, who took it in charge.
+    pub care: care::Latest,
 }
 
-pub fn referrals_of(
+const SUMMARY_SQL: &str = "SELECT r.reference, r.created_at, r.status, r.delivered_at, o.name, r.id
+     FROM referrals r JOIN operators o ON o.id = r.operator_id";
+
+fn summaries(
     conn: &Connection,
-    operator_id: i64,
-    limit: u32,
+    sql: &str,
+    args: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<ReferralSummary>> {
-    let mut stmt = conn.prepare(
-        "SELECT reference, created_at, status FROM referrals
-         WHERE operator_id = ?1 ORDER BY id DESC LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![operator_id, limit], |r| {
-        Ok(ReferralSummary {
-            reference: r.get(0)?,
-            created_at: r.get(1)?,
-            status: r.get(2)?,
+    let mut stmt = conn.prepare(sql)?;
+    let rows: Vec<(ReferralSummary, i64)> = stmt
+        .query_map(args, |r| {
+            Ok((
+                ReferralSummary {
+                    reference: r.get(0)?,
+                    created_at: r.get(1)?,
+                    status: r.get(2)?,
+                    delivered_at: r.get(3)?,
+                    operator_name: r.get(4)?,
+                    care: care::Latest::default(),
+                },
+                r.get(5)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.into_iter()
+        .map(|(mut s, id)| {
+            s.care = care::latest(conn, id)?;
+            Ok(s)
         })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        .collect()
+}
+
+/// The referrals an operator may list: their own, or the whole desk's
+/// for a referent. Newest first.
+pub fn referrals_of(conn: &Connection, op: &Operator, limit: u32) -> Result<Vec<ReferralSummary>> {
+    match op.role {
+        Role::Operator => summaries(
+            conn,
+            &format!("{SUMMARY_SQL} WHERE r.operator_id = ?1 ORDER BY r.id DESC LIMIT ?2"),
+            &[&op.id, &limit],
+        ),
+        Role::Referent => summaries(
+            conn,
+            &format!("{SUMMARY_SQL} WHERE r.desk = ?1 ORDER BY r.id DESC LIMIT ?2"),
+            &[&op.desk, &limit],
+        ),
+    }
 }
 
 pub fn referral_of(
@@ -376,20 +465,12 @@ pub fn referral_of(
     operator_id: i64,
     reference: &str,
 ) -> Result<Option<ReferralSummary>> {
-    Ok(conn
-        .query_row(
-            "SELECT reference, created_at, status FROM referrals
-             WHERE operator_id = ?1 AND reference = ?2",
-            params![operator_id, reference],
-            |r| {
-                Ok(ReferralSummary {
-                    reference: r.get(0)?,
-                    created_at: r.get(1)?,
-                    status: r.get(2)?,
-                })
-            },
-        )
-        .optional()?)
+    Ok(summaries(
+        conn,
+        &format!("{SUMMARY_SQL} WHERE r.operator_id = ?1 AND r.reference = ?2"),
+        &[&operator_id, &reference],
+    )?
+    .pop())
 }
 
 /// The referral already committed with this operator's idempotency key:

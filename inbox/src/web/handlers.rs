@@ -465,8 +465,11 @@ pub async fn confirmation(
 }
 
 pub async fn my_referrals(State(st): State<Arc<AppState>>, Op(op): Op) -> Response {
-    match st.with_reader(|c| store::referrals_of(c, op.id, 200)) {
-        Ok(list) => page(StatusCode::OK, pages::my_referrals(&list, &op)),
+    match st.with_reader(|c| store::referrals_of(c, &op, 200)) {
+        Ok(list) => page(
+            StatusCode::OK,
+            pages::my_referrals(&list, &op, OffsetDateTime::now_utc()),
+        ),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "read failed");
             internal(Some(&op))
