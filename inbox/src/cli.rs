@@ -77,6 +77,10 @@ enum Command {
         /// Only referrals of this year.
         #[arg(long)]
         year: Option<i32>,
+        /// Instead of counts: hours from submission to "presa in carico"
+        /// (median and p90) by month, or by desk with `--by desk`.
+        #[arg(long)]
+        care_time: bool,
     },
 }
 
@@ -375,7 +379,28 @@ fn run(cli: Cli) -> Result<()> {
             );
             println!("It holds ciphertext and metadata only; keep it as protected as the server.");
         }
-        Command::Stats { config, by, year } => {
+        Command::Stats {
+            config,
+            by,
+            year,
+            care_time: true,
+        } => {
+            let cfg = Config::load(&config.config)?;
+            let conn = store::open(&cfg.database())?;
+            println!(
+                "{:<24} {:>8} {:>12} {:>12}",
+                "", "taken", "median (h)", "p90 (h)"
+            );
+            for t in stats::care_times(&conn, by, year)? {
+                println!(
+                    "{:<24} {:>8} {:>12.1} {:>12.1}",
+                    t.key, t.taken, t.median_hours, t.p90_hours
+                );
+            }
+        }
+        Command::Stats {
+            config, by, year, ..
+        } => {
             let cfg = Config::load(&config.config)?;
             let conn = store::open(&cfg.database())?;
             for (k, n) in stats::counts(&conn, by, year)? {

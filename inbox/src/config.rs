@@ -51,6 +51,46 @@ pub struct StaffSite {
     pub requests_per_minute: u32,
     #[serde(default = "default_staff_burst")]
     pub burst: u32,
+    /// A referral not taken in charge this long after delivery gets a
+    /// reminder to the staff; after a second one, a notice to the admin.
+    #[serde(default)]
+    pub remind_after_hours: RemindAfter,
+    /// Count only working days (Monday to Friday minus Italian national
+    /// holidays) for the reminders; `false` counts every hour (tests).
+    #[serde(default = "default_true")]
+    pub count_working_days: bool,
+}
+
+/// Hours (fractions allowed) per urgency before a reminder.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemindAfter {
+    pub urgent: f64,
+    pub ordinary: f64,
+}
+
+impl Default for RemindAfter {
+    fn default() -> Self {
+        RemindAfter {
+            urgent: 24.0,
+            ordinary: 72.0,
+        }
+    }
+}
+
+impl RemindAfter {
+    pub fn for_urgency(&self, urgency: &str) -> std::time::Duration {
+        let h = if urgency == "urgent" {
+            self.urgent
+        } else {
+            self.ordinary
+        };
+        std::time::Duration::from_secs_f64(h * 3600.0)
+    }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_link_days() -> u32 {
@@ -417,6 +457,14 @@ impl Config {
                 100_000,
             )?;
             bounded("staff.burst", st.burst, 1, 100_000)?;
+            for (k, v) in [
+                ("urgent", st.remind_after_hours.urgent),
+                ("ordinary", st.remind_after_hours.ordinary),
+            ] {
+                if !(v > 0.0 && v <= 24.0 * 90.0) {
+                    bail!("staff.remind_after_hours.{k} = {v} is out of range: more than 0, at most 2160");
+                }
+            }
         }
         let r = &self.retention;
         bounded("retention.retention_days", r.retention_days, 0, 3_650)?;
@@ -583,6 +631,11 @@ purge_interval_seconds = 3600
 # link_days = 60            # the link works this long after submission
 # requests_per_minute = 60  # per IP address
 # burst = 30
+# # not taken in charge after this many hours from delivery, counted on
+# # working days (Mon-Fri minus national holidays): a reminder to the staff;
+# # after the second reminder, a notice to mail.admin
+# remind_after_hours = {{ urgent = 24, ordinary = 72 }}
+# count_working_days = true
 # # where a referral "non di competenza" can be redirected (plus the
 # # guide's services from form.services_json)
 # offices = [

@@ -46,7 +46,7 @@ pub fn purge(
     // Without a [staff] site no link works: every token goes.
     let link_cutoff = link_days.map_or_else(|| rfc3339(now + time::Duration::days(1)), days);
     tx.execute(
-        "UPDATE referrals SET token_sha256 = NULL
+        "UPDATE referrals SET token_sha256 = NULL, reminder_ciphertext = NULL
          WHERE token_sha256 IS NOT NULL AND created_at <= ?1",
         [&link_cutoff],
     )?;

@@ -395,6 +395,23 @@ async fn staff_take_charge_through_the_link_in_the_mail() -> anyhow::Result<()> 
     let paolo_line = ops.lines().find(|l| l.contains("Paolo Esempio")).unwrap();
     assert!(paolo_line.contains("referent"), "{ops}");
 
+    // stats: time to presa in carico by desk (one referral taken).
+    let st = bin(&[
+        "stats",
+        "--config",
+        fx.config_str(),
+        "--care-time",
+        "--by",
+        "desk",
+    ])?;
+    let line = st
+        .lines()
+        .find(|l| l.starts_with("via-mantova"))
+        .unwrap_or_else(|| panic!("{st}"));
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols[1], "1", "{st}");
+    assert!(cols[2].parse::<f64>()? < 1.0, "{st}");
+
     // After `staff.link_days` the purge forgets the token: 404.
     db.execute(
         "UPDATE referrals SET created_at = '2000-01-01T00:00:00Z' WHERE reference = ?1",

@@ -103,10 +103,44 @@ pub fn payload(
 /// The referral mail: multipart/encrypted; protocol="application/pgp-encrypted",
 /// a "Version: 1" control part, then the armored ciphertext.
 pub fn referral(mail: &Mail, reference: &str, urgency: &str, ciphertext: &[u8]) -> Result<Message> {
+    encrypted(
+        mail,
+        subject(reference, urgency),
+        message_id(reference, &mail.message_id_domain()),
+        ciphertext,
+    )
+}
+
+/// The `n`th reminder: PGP/MIME too (the link is inside the encryption),
+/// the subject names the reference only.
+pub fn reminder(mail: &Mail, reference: &str, n: u32, ciphertext: &[u8]) -> Result<Message> {
+    encrypted(
+        mail,
+        format!("Promemoria: segnalazione {reference}"),
+        format!("<reminder{n}.{reference}@{}>", mail.message_id_domain()),
+        ciphertext,
+    )
+}
+
+/// The readable part of a reminder, sealed at submission with the link.
+pub fn reminder_payload(reference: &str, link: &str) -> Result<Vec<u8>> {
+    let text = format!(
+        "Promemoria: la segnalazione {reference} non risulta ancora presa in carico.\n\n\
+         {STAFF_LINK_INTRO}\n{link}\n\n\
+         Il contenuto della segnalazione è nel messaggio \"Segnalazione {reference}\" ricevuto in precedenza.\n"
+    );
+    Ok(SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .header(ContentDisposition::inline())
+        .body(text)
+        .formatted())
+}
+
+fn encrypted(mail: &Mail, subject: String, id: String, ciphertext: &[u8]) -> Result<Message> {
     let mut b = Message::builder()
         .from(mailbox(&mail.from)?)
-        .subject(subject(reference, urgency))
-        .message_id(Some(message_id(reference, &mail.message_id_domain())));
+        .subject(subject)
+        .message_id(Some(id));
     for to in &mail.to {
         b = b.to(mailbox(to)?);
     }
@@ -126,6 +160,29 @@ pub fn referral(mail: &Mail, reference: &str, urgency: &str, ciphertext: &[u8]) 
             .singlepart(payload),
     )
     .context("cannot build the mail")
+}
+
+/// To the administrator after the second reminder: the reference only.
+pub fn escalation(mail: &Mail, reference: &str, delivered_at: &str) -> Result<Message> {
+    let body = format!(
+        "La segnalazione {reference}, consegnata allo staff il {delivered_at} (UTC), non risulta\n\
+         presa in carico dopo due promemoria.\n\
+         \n\
+         Contattare lo Staff Non Autosufficienza citando il numero di riferimento.\n\
+         \n\
+         Questo messaggio non contiene dati personali.\n"
+    );
+    Message::builder()
+        .from(mailbox(&mail.from)?)
+        .to(mailbox(&mail.admin)?)
+        .subject(format!("Non presa in carico: {reference}"))
+        .message_id(Some(format!(
+            "<escalation.{reference}@{}>",
+            mail.message_id_domain()
+        )))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .context("cannot build the notice")
 }
 
 /// The notice to the administrator: reference, time, error class. The

@@ -110,6 +110,11 @@ pub fn record(conn: &mut Connection, referral: &Referral, change: &Change) -> Re
             change.outcome
         ],
     )?;
+    // Any state set by the staff ends the reminders.
+    tx.execute(
+        "UPDATE referrals SET reminder_ciphertext = NULL WHERE id = ?1",
+        [referral.id],
+    )?;
     audit(
         &tx,
         "staff",

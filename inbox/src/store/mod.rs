@@ -4,6 +4,7 @@
 
 pub mod care;
 pub mod queue;
+pub mod remind;
 mod writer;
 
 use std::path::Path;
@@ -135,6 +136,15 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE operators ADD COLUMN role TEXT NOT NULL DEFAULT 'operator'
         CHECK (role IN ('operator', 'referent'));
     CREATE INDEX referrals_desk ON referrals(desk, id);
+    "#,
+    // 3. Reminders (issue 10): a second ciphertext, sealed at submission,
+    //    holding only the reference and the staff link (the server cannot
+    //    make one later: it keeps only the token's hash).
+    r#"
+    ALTER TABLE referrals ADD COLUMN reminder_ciphertext BLOB;
+    ALTER TABLE referrals ADD COLUMN reminders_sent INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE referrals ADD COLUMN last_reminder_at TEXT;
+    ALTER TABLE referrals ADD COLUMN escalated_at TEXT;
     "#,
 ];
 

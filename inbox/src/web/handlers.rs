@@ -415,6 +415,13 @@ async fn seal_and_commit(
     let entity = entity?;
     let sealed = st.recipients.seal(&entity);
     drop(entity);
+    let reminder = match &link {
+        Some(l) => Some(
+            st.recipients
+                .seal(&crate::deliver::mime::reminder_payload(&reference, l)?)?,
+        ),
+        None => None,
+    };
     let new = NewReferral {
         reference,
         created_at,
@@ -427,6 +434,7 @@ async fn seal_and_commit(
         content_mac,
         ciphertext: sealed?,
         token_sha256: token.as_deref().and_then(crate::care::token_hash),
+        reminder_ciphertext: reminder,
     };
     drop(referral);
     st.writer.commit(new).await
