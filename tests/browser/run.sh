@@ -6,4 +6,4 @@ cd "$(dirname "$0")"
 if [ ! -d node_modules ]; then
   npm ci --no-audit --no-fund
 fi
-exec node --test --test-reporter=spec "$@" site.test.mjs serve.test.mjs inbox.test.mjs
+exec node --test --test-reporter=spec "$@" site.test.mjs serve.test.mjs inbox.test.mjs care.test.mjs
