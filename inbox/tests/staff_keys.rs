@@ -8,6 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::smtp;
 use common::*;
 use pgp::composed::{
     ArmorOptions, EncryptionCaps, KeyType, SecretKeyParamsBuilder, SignedPublicKey,
@@ -248,4 +249,42 @@ fn unusable_staff_keys_are_refused_with_the_reason() {
     // Only the good key was added.
     let list = bin(&["staff", "list", "--config", fx.config_str()]).unwrap();
     assert_eq!(list.matches("Prova").count(), 1, "{list}");
+}
+
+/// A staff key expiring within 30 days: `serve` mails the admin about it.
+#[test]
+fn the_admin_hears_of_a_staff_key_about_to_expire() {
+    let fx = Fixture::new(60, 10).unwrap();
+    let dir = fx.dir.path().join("keys");
+    std::fs::create_dir(&dir).unwrap();
+    let gpg = Gpg::new(&dir);
+    let fpr = gpg.key(
+        "Breve <breve@comune.example>",
+        "ed25519",
+        Some(("cv25519", "20d")),
+        None,
+    );
+    let file = dir.join("short.asc");
+    gpg.export(&fpr, &file);
+    let (ok, err) = staff_add(&fx, &file);
+    assert!(ok, "{err}");
+    let (_smtp, maildir) = smtp::start_mailbox(&fx, "Staff <staff@comune.example>").unwrap();
+    let _server = fx.start(&fx.dir.path().join("server.log")).unwrap();
+    let got = smtp::wait_for_mails(&maildir, std::time::Duration::from_secs(20), |m| {
+        m.iter().any(|(_, t)| {
+            smtp::header(t, "Subject")
+                .is_some_and(|s| s.starts_with("Chiave dello staff in scadenza"))
+        })
+    })
+    .unwrap();
+    let (_, mail) = got
+        .iter()
+        .find(|(_, t)| {
+            smtp::header(t, "Subject").is_some_and(|s| s.starts_with("Chiave dello staff"))
+        })
+        .unwrap();
+    assert_eq!(smtp::header(mail, "To").unwrap(), "admin@comune.example");
+    assert!(mail.contains(&fpr), "names the key");
+    // The fixture's own key never expires: no notice about it.
+    assert_eq!(got.len(), 1, "one notice, for the expiring key only");
 }

@@ -162,6 +162,33 @@ fn encrypted(mail: &Mail, subject: String, id: String, ciphertext: &[u8]) -> Res
     .context("cannot build the mail")
 }
 
+/// To the administrator while a staff key is about to expire.
+pub fn key_expiry(mail: &Mail, fingerprint: &str, expires: &str, today: &str) -> Result<Message> {
+    let body = format!(
+        "La chiave OpenPGP dello staff {fingerprint} scade il {expires}.\n\
+         \n\
+         Dopo quella data le segnalazioni non potranno più essere cifrate per questa chiave.\n\
+         Chiedere allo staff di prolungarla (gpg --quick-set-expire) o di crearne una nuova,\n\
+         poi esportarla e aggiornarla nell'inbox:\n\
+         \n\
+         \x20   sportello-inbox staff add --name ... --key NUOVA.asc\n\
+         \x20   sportello-inbox staff remove ID\n\
+         \n\
+         e riavviare sportello-inbox serve.\n"
+    );
+    Message::builder()
+        .from(mailbox(&mail.from)?)
+        .to(mailbox(&mail.admin)?)
+        .subject(format!("Chiave dello staff in scadenza: {expires}"))
+        .message_id(Some(format!(
+            "<key-expiry.{fingerprint}.{today}@{}>",
+            mail.message_id_domain()
+        )))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .context("cannot build the notice")
+}
+
 /// To the administrator after the second reminder: the reference only.
 pub fn escalation(mail: &Mail, reference: &str, delivered_at: &str) -> Result<Message> {
     let body = format!(

@@ -50,6 +50,8 @@ pub(super) struct Worker {
     notice_failures: u32,
     notice_pause_until: Option<Instant>,
     reminders: Option<Reminders>,
+    /// When the staff keys' expiry is checked next (at start, then daily).
+    key_check_at: Instant,
 }
 
 impl Worker {
@@ -76,6 +78,7 @@ impl Worker {
             notice_failures: 0,
             notice_pause_until: None,
             reminders,
+            key_check_at: Instant::now(),
         })
     }
 
@@ -121,6 +124,7 @@ impl Worker {
         }
         self.notices().await?;
         self.remind().await?;
+        self.key_expiry().await?;
         let now = OffsetDateTime::now_utc();
         let due = queue::due(&self.conn, &rfc3339(now), ROUND)?;
         self.health.store_ok(true);
@@ -330,6 +334,43 @@ impl Worker {
                 }
             }
             store::remind::mark_escalated(&mut self.conn, p.id, reference, &rfc3339(now))?;
+        }
+        Ok(())
+    }
+
+    /// A mail to the admin for each staff key whose last encryption subkey
+    /// expires within 30 days; at start, then once a day.
+    async fn key_expiry(&mut self) -> Result<()> {
+        if Instant::now() < self.key_check_at {
+            return Ok(());
+        }
+        self.key_check_at = Instant::now() + Duration::from_secs(86_400);
+        let now = OffsetDateTime::now_utc();
+        let today = now.date().to_string();
+        for staff in store::staff(&self.conn)? {
+            let Ok(key) = crate::seal::StaffKey::parse(staff.public_key.as_bytes()) else {
+                continue;
+            };
+            let Some(t) = key.expires_at(now.unix_timestamp()) else {
+                continue;
+            };
+            if t - now.unix_timestamp() > 30 * 86_400 {
+                continue;
+            }
+            let expires = OffsetDateTime::from_unix_timestamp(t)
+                .map(|d| d.date().to_string())
+                .unwrap_or_default();
+            let msg = mime::key_expiry(&self.mail, &key.fingerprint, &expires, &today)?;
+            match smtp::send(&self.transport, &self.mail, msg).await {
+                Ok(()) => {
+                    tracing::warn!(fingerprint = %key.fingerprint, %expires, "staff key expires soon: admin notified")
+                }
+                Err(Failure::Permanent(err)) | Err(Failure::Transient(err)) => {
+                    // Tried again in an hour rather than tomorrow.
+                    self.key_check_at = Instant::now() + Duration::from_secs(3600);
+                    tracing::warn!(error = %err, "staff key expiry notice not sent");
+                }
+            }
         }
         Ok(())
     }
