@@ -53,7 +53,7 @@ pub fn router(state: Arc<StaffState>) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), limit))
-        .layer(axum::middleware::from_fn(handlers::require_host))
+        .layer(axum::middleware::from_fn(require_host))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
@@ -104,6 +104,26 @@ fn unavailable() -> Response {
             "Lo stato NON è stato registrato. Riprovare tra qualche minuto.",
         ),
     )
+}
+
+/// HTTP/1.1 requires `Host`: 400 with the staff site's own page.
+async fn require_host(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let ok = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| !h.trim().is_empty());
+    if !ok {
+        return html(
+            StatusCode::BAD_REQUEST,
+            staff_pages::problem(
+                "Richiesta non valida",
+                "La richiesta non indica l'indirizzo del sito. Aprire il collegamento dal \
+                 programma di posta.",
+            ),
+        );
+    }
+    next.run(req).await
 }
 
 async fn limit(
@@ -358,8 +378,10 @@ async fn change(
 }
 
 /// Serves the staff site until `stop` turns true: TLS without client
-/// certificates, the same limits on handshakes and headers as the
-/// operators' listener, each request tagged with the client's address.
+/// certificates, a handshake deadline, at most `max_connections` at once
+/// (more are closed at once), the same header deadline as the operators'
+/// listener; each request is tagged with the client's address for the
+/// per-IP rate limit.
 pub async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
