@@ -158,6 +158,23 @@ fn tls_ca_der(cfg: &Config) -> Result<Vec<u8>> {
     Ok(certs[0].to_vec())
 }
 
+/// `operator set-role`: a desk referent sees every referral of the desk.
+pub fn operator_set_role(cfg: &Config, id: i64, role: &str) -> Result<()> {
+    let role = store::Role::parse(role)
+        .with_context(|| format!("unknown role `{role}`: operator or referent"))?;
+    let conn = store::open(&cfg.database())?;
+    if !store::set_role(&conn, id, role)? {
+        bail!("no operator with id {id} (see `operator list`)");
+    }
+    store::audit(
+        &conn,
+        "admin",
+        &format!("operator.role:{id}:{}", role.slug()),
+        None,
+    )?;
+    Ok(())
+}
+
 /// Marks the operator revoked and rewrites the CRL; a running server
 /// picks it up at the next handshake.
 pub fn operator_revoke(cfg: &Config, id: i64) -> Result<()> {

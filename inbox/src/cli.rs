@@ -77,6 +77,10 @@ enum Command {
         /// Only referrals of this year.
         #[arg(long)]
         year: Option<i32>,
+        /// Instead of counts: hours from submission to "presa in carico"
+        /// (median and p90) by month, or by desk with `--by desk`.
+        #[arg(long)]
+        care_time: bool,
     },
 }
 
@@ -98,9 +102,21 @@ enum OperatorCmd {
         /// Where to write the bundle (default: data/bundles/operator-ID.p12).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// `referent`: the desk's referent, who sees every referral of the desk.
+        #[arg(long, default_value = "operator", value_parser = ["operator", "referent"])]
+        role: String,
     },
     /// List operators.
     List(ConfigArg),
+    /// Make an operator the desk's referent, or an operator again.
+    SetRole {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Operator id (see `operator list`).
+        id: i64,
+        #[arg(value_parser = ["operator", "referent"])]
+        role: String,
+    },
     /// Revoke an operator's certificate: refused at the next handshake, no restart.
     Revoke {
         #[command(flatten)]
@@ -222,9 +238,13 @@ fn run(cli: Cli) -> Result<()> {
             desk,
             days,
             out,
+            role,
         }) => {
             let cfg = Config::load(&config.config)?;
             let op = admin::operator_add(&cfg, &name, &desk, days, out.as_deref())?;
+            if role != "operator" {
+                admin::operator_set_role(&cfg, op.id, &role)?;
+            }
             println!(
                 "operator {} added, certificate valid until {}",
                 op.id,
@@ -239,8 +259,8 @@ fn run(cli: Cli) -> Result<()> {
             let cfg = Config::load(&c.config)?;
             let conn = store::open(&cfg.database())?;
             println!(
-                "{:>4}  {:<30} {:<20} {:<12} status",
-                "id", "name", "desk", "expires"
+                "{:>4}  {:<30} {:<20} {:<9} {:<12} status",
+                "id", "name", "desk", "role", "expires"
             );
             for o in store::operators(&conn)? {
                 let status = match &o.revoked_at {
@@ -248,13 +268,19 @@ fn run(cli: Cli) -> Result<()> {
                     None => "active".into(),
                 };
                 println!(
-                    "{:>4}  {:<30} {:<20} {:<12} {status}",
+                    "{:>4}  {:<30} {:<20} {:<9} {:<12} {status}",
                     o.id,
                     o.name,
                     o.desk,
+                    o.role.slug(),
                     &o.not_after[..o.not_after.len().min(10)]
                 );
             }
+        }
+        Command::Operator(OperatorCmd::SetRole { config, id, role }) => {
+            let cfg = Config::load(&config.config)?;
+            admin::operator_set_role(&cfg, id, &role)?;
+            println!("operator {id} is now {role} (a running server applies it within 5 s)");
         }
         Command::Operator(OperatorCmd::Revoke { config, id }) => {
             let cfg = Config::load(&config.config)?;
@@ -331,7 +357,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Purge(c) => {
             let cfg = Config::load(&c.config)?;
             let mut conn = store::open(&cfg.database())?;
-            let p = retention::purge(&mut conn, &cfg.retention, time::OffsetDateTime::now_utc())?;
+            let p = retention::purge(
+                &mut conn,
+                &cfg.retention,
+                cfg.staff.as_ref().map(|s| s.link_days),
+                time::OffsetDateTime::now_utc(),
+            )?;
             println!(
                 "purged: {} ciphertexts of delivered referrals, {} referral rows, {} audit rows",
                 p.ciphertexts, p.referrals, p.audit
@@ -348,7 +379,28 @@ fn run(cli: Cli) -> Result<()> {
             );
             println!("It holds ciphertext and metadata only; keep it as protected as the server.");
         }
-        Command::Stats { config, by, year } => {
+        Command::Stats {
+            config,
+            by,
+            year,
+            care_time: true,
+        } => {
+            let cfg = Config::load(&config.config)?;
+            let conn = store::open(&cfg.database())?;
+            println!(
+                "{:<24} {:>8} {:>12} {:>12}",
+                "", "taken", "median (h)", "p90 (h)"
+            );
+            for t in stats::care_times(&conn, by, year)? {
+                println!(
+                    "{:<24} {:>8} {:>12.1} {:>12.1}",
+                    t.key, t.taken, t.median_hours, t.p90_hours
+                );
+            }
+        }
+        Command::Stats {
+            config, by, year, ..
+        } => {
             let cfg = Config::load(&config.config)?;
             let conn = store::open(&cfg.database())?;
             for (k, n) in stats::counts(&conn, by, year)? {

@@ -23,6 +23,94 @@ pub struct Config {
     pub retention: Retention,
     #[serde(default)]
     pub health: Health,
+    /// The staff's page for taking charge; without it the mails carry no
+    /// link and no second listener runs.
+    #[serde(default)]
+    pub staff: Option<StaffSite>,
+}
+
+/// `[staff]`: the second HTTPS listener, without client certificates,
+/// where the staff open the link of a referral.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffSite {
+    /// Address of the staff listener.
+    pub listen: SocketAddr,
+    /// How the staff reach it, e.g. `https://inbox.comune.example:8444`:
+    /// the start of the link in each mail.
+    pub public_url: String,
+    /// Offices a referral "non di competenza" can be redirected to (the
+    /// guide's services from `form.services_json` are offered too).
+    #[serde(default)]
+    pub offices: Vec<Choice>,
+    /// Days after submission the link keeps working (then: 404).
+    #[serde(default = "default_link_days")]
+    pub link_days: u32,
+    /// Requests per minute from one IP address, and the burst.
+    #[serde(default = "default_staff_rate")]
+    pub requests_per_minute: u32,
+    #[serde(default = "default_staff_burst")]
+    pub burst: u32,
+    /// A referral not taken in charge this long after delivery gets a
+    /// reminder to the staff; after a second one, a notice to the admin.
+    #[serde(default)]
+    pub remind_after_hours: RemindAfter,
+    /// Count only working days (Monday to Friday minus Italian national
+    /// holidays) for the reminders; `false` counts every hour (tests).
+    #[serde(default = "default_true")]
+    pub count_working_days: bool,
+}
+
+/// Hours (fractions allowed) per urgency before a reminder.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemindAfter {
+    pub urgent: f64,
+    pub ordinary: f64,
+}
+
+impl Default for RemindAfter {
+    fn default() -> Self {
+        RemindAfter {
+            urgent: 24.0,
+            ordinary: 72.0,
+        }
+    }
+}
+
+impl RemindAfter {
+    pub fn for_urgency(&self, urgency: &str) -> std::time::Duration {
+        let h = if urgency == "urgent" {
+            self.urgent
+        } else {
+            self.ordinary
+        };
+        std::time::Duration::from_secs_f64(h * 3600.0)
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_link_days() -> u32 {
+    60
+}
+fn default_staff_rate() -> u32 {
+    60
+}
+fn default_staff_burst() -> u32 {
+    30
+}
+
+impl StaffSite {
+    /// The link for one token.
+    pub fn link(&self, token: &str) -> String {
+        format!(
+            "{}/presa-in-carico/{token}",
+            self.public_url.trim_end_matches('/')
+        )
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -346,6 +434,38 @@ impl Config {
             bounded("mail.retry.give_up_hours", r.give_up_hours, 1, 24 * 90)?;
             bounded("mail.retry.poll_seconds", r.poll_seconds, 1, 3_600)?;
         }
+        if let Some(st) = &self.staff {
+            let rest = st.public_url.strip_prefix("https://").unwrap_or("");
+            if rest.is_empty() || rest.contains(['?', '#', ' ', '"', '<', '>']) {
+                bail!(
+                    "staff.public_url = {:?} must be the https:// address the staff open, \
+                     e.g. \"https://inbox.comune.example:8444\"",
+                    st.public_url
+                );
+            }
+            if st.offices.is_empty() && self.form.services_json.is_none() {
+                bail!(
+                    "staff.offices is empty and form.services_json is not set: a referral \
+                     \"non di competenza\" needs somewhere to be redirected to"
+                );
+            }
+            bounded("staff.link_days", st.link_days, 1, 3_650)?;
+            bounded(
+                "staff.requests_per_minute",
+                st.requests_per_minute,
+                1,
+                100_000,
+            )?;
+            bounded("staff.burst", st.burst, 1, 100_000)?;
+            for (k, v) in [
+                ("urgent", st.remind_after_hours.urgent),
+                ("ordinary", st.remind_after_hours.ordinary),
+            ] {
+                if !(v > 0.0 && v <= 24.0 * 90.0) {
+                    bail!("staff.remind_after_hours.{k} = {v} is out of range: more than 0, at most 2160");
+                }
+            }
+        }
         let r = &self.retention;
         bounded("retention.retention_days", r.retention_days, 0, 3_650)?;
         bounded(
@@ -500,6 +620,28 @@ retention_days = 30
 metadata_retention_days = 730
 # The purge runs at start and then every this many seconds.
 purge_interval_seconds = 3600
+
+# The staff's page for taking charge of a referral. Each mail then carries,
+# inside the encryption, a link https://.../presa-in-carico/TOKEN. This
+# listener asks for no client certificate (the staff have none); same
+# certificate as above.
+# [staff]
+# listen = "0.0.0.0:8444"
+# public_url = "https://inbox.comune.example:8444"
+# link_days = 60            # the link works this long after submission
+# requests_per_minute = 60  # per IP address
+# burst = 30
+# # not taken in charge after this many hours from delivery, counted on
+# # working days (Mon-Fri minus national holidays): a reminder to the staff;
+# # after the second reminder, a notice to mail.admin
+# remind_after_hours = {{ urgent = 24, ordinary = 72 }}
+# count_working_days = true
+# # where a referral "non di competenza" can be redirected (plus the
+# # guide's services from form.services_json)
+# offices = [
+#   {{ slug = "servizi-sociali-territoriali", label = "Servizi sociali territoriali" }},
+#   {{ slug = "asst-cure-domiciliari", label = "ASST - cure domiciliari" }},
+# ]
 
 [health]
 # /healthz answers 503 when a referral has been due this long and no

@@ -1,5 +1,5 @@
 //! The referral form: field limits, validation with Italian messages next to
-//! each field, and the plaintext (text + JSON) that gets sealed.
+//! each field, and the plaintext (text and JSON) that gets sealed.
 //! No tax code, no diagnosis, no uploads: the form asks only what the staff
 //! need to call the person back.
 
@@ -394,8 +394,15 @@ pub struct Envelope<'a> {
     pub desk: &'a str,
 }
 
-/// The plaintext sealed for the staff: readable text, then the same as JSON.
-pub fn render_plaintext(r: &Referral, env: &Envelope<'_>, opts: &Options) -> String {
+/// What is sealed for the staff: the readable Italian text and the same
+/// data as JSON; `deliver::mime::payload` makes one MIME entity of them.
+pub struct Rendered {
+    pub text: String,
+    pub json: String,
+}
+
+/// The plaintext sealed for the staff: readable text, and the same as JSON.
+pub fn render_plaintext(r: &Referral, env: &Envelope<'_>, opts: &Options) -> Rendered {
     let services: Vec<&Service> = r
         .services
         .iter()
@@ -469,10 +476,9 @@ pub fn render_plaintext(r: &Referral, env: &Envelope<'_>, opts: &Options) -> Str
             "consent_to_share": r.consent_to_share,
         },
     });
-    t.push_str("\n-----BEGIN SPORTELLO JSON-----\n");
-    t.push_str(&serde_json::to_string_pretty(&json).unwrap_or_default());
-    t.push_str("\n-----END SPORTELLO JSON-----\n");
-    t
+    let mut json = serde_json::to_string_pretty(&json).unwrap_or_default();
+    json.push('\n');
+    Rendered { text: t, json }
 }
 
 #[cfg(test)]

@@ -5,10 +5,12 @@
 //! Modules follow the path of a referral:
 //! `tls` (who is connecting) -> `form` (what was sent) -> `seal` (encrypt)
 //! -> `store` (commit) -> `deliver` (mail to the staff) -> `retention`
-//! (forget) ; `pki` and `admin` set things up, `stats` counts, `backup` copies.
+//! (forget) ; `care` holds the staff's states (set on the staff site,
+//! `web::staff`); `pki` and `admin` set things up, `stats` counts, `backup` copies.
 
 pub mod admin;
 pub mod backup;
+pub mod care;
 pub mod cli;
 pub mod config;
 pub mod deliver;
@@ -21,3 +23,4 @@ pub mod stats;
 pub mod store;
 pub mod tls;
 pub mod web;
+pub mod workdays;

@@ -20,7 +20,14 @@ pub struct Purged {
     pub audit: usize,
 }
 
-pub fn purge(conn: &mut Connection, r: &Retention, now: OffsetDateTime) -> Result<Purged> {
+/// `link_days`: how long the staff link of a referral keeps working
+/// (`[staff] link_days`); its token hash is deleted afterwards.
+pub fn purge(
+    conn: &mut Connection,
+    r: &Retention,
+    link_days: Option<u32>,
+    now: OffsetDateTime,
+) -> Result<Purged> {
     let days = |d: u32| rfc3339(now - time::Duration::days(i64::from(d)));
     let content_cutoff = days(r.retention_days);
     let meta_cutoff = days(r.metadata_retention_days);
@@ -35,6 +42,13 @@ pub fn purge(conn: &mut Connection, r: &Retention, now: OffsetDateTime) -> Resul
         "UPDATE referrals SET content_mac = NULL
          WHERE content_mac IS NOT NULL AND created_at <= ?1",
         [rfc3339(now - time::Duration::days(1))],
+    )?;
+    // Without a [staff] site no link works: every token goes.
+    let link_cutoff = link_days.map_or_else(|| rfc3339(now + time::Duration::days(1)), days);
+    tx.execute(
+        "UPDATE referrals SET token_sha256 = NULL, reminder_ciphertext = NULL
+         WHERE token_sha256 IS NOT NULL AND created_at <= ?1",
+        [&link_cutoff],
     )?;
     // Queued referrals are never dropped here: they fail (and are kept)
     // long before this, after the retry budget.

@@ -39,3 +39,85 @@ pub fn counts(conn: &Connection, by: GroupBy, year: Option<i32>) -> Result<Vec<(
     let rows = stmt.query_map([year], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Time from submission to the first "presa in carico", per group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CareTime {
+    pub key: String,
+    /// Referrals taken in charge in the group.
+    pub taken: usize,
+    pub median_hours: f64,
+    pub p90_hours: f64,
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Median and p90 of the hours to the first "presa in carico", by month
+/// or desk (other groupings: by month).
+pub fn care_times(conn: &Connection, by: GroupBy, year: Option<i32>) -> Result<Vec<CareTime>> {
+    let key = match by {
+        GroupBy::Desk => "r.desk",
+        _ => "substr(r.created_at, 1, 7)",
+    };
+    let sql = format!(
+        "SELECT {key}, r.created_at, MIN(e.at) FROM referrals r
+         JOIN care_events e ON e.referral_id = r.id AND e.state = 'presa_in_carico'
+         WHERE (?1 IS NULL OR substr(r.created_at, 1, 4) = ?1)
+         GROUP BY r.id ORDER BY 1"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let year = year.map(|y| format!("{y:04}"));
+    let rows = stmt.query_map([year], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut groups: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for row in rows {
+        let (k, from, to) = row?;
+        if let (Some(a), Some(b)) = (
+            crate::store::parse_rfc3339(&from),
+            crate::store::parse_rfc3339(&to),
+        ) {
+            groups
+                .entry(k)
+                .or_default()
+                .push((b - a).as_seconds_f64() / 3600.0);
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(key, mut v)| {
+            v.sort_by(|a, b| a.total_cmp(b));
+            CareTime {
+                key,
+                taken: v.len(),
+                median_hours: percentile(&v, 50.0),
+                p90_hours: percentile(&v, 90.0),
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 5.0);
+        assert_eq!(percentile(&v, 90.0), 9.0);
+        assert_eq!(percentile(&[3.0], 90.0), 3.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+}

@@ -62,6 +62,21 @@ pub fn server_config(cfg: &Config) -> Result<Arc<ServerConfig>> {
     Ok(Arc::new(config))
 }
 
+/// The rustls server configuration for the staff site: the same
+/// certificate, no client certificate asked.
+pub fn staff_config(cfg: &Config) -> Result<Arc<ServerConfig>> {
+    let chain = load_certs(&cfg.tls.cert)?;
+    let key = load_key(&cfg.tls.key)?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .context("TLS versions")?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("server certificate and key do not match")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
 /// Identity of the CRL file on disk: a rename (as `operator revoke` does)
 /// changes the inode, an in-place edit changes mtime or size.
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]

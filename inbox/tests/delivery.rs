@@ -64,13 +64,64 @@ fn armored_block(mail: &str) -> String {
     mail[start..end].replace("\r\n", "\n")
 }
 
-fn pgp_decrypt(secret: &pgp::composed::SignedSecretKey, armored: &str) -> String {
+fn pgp_decrypt(secret: &pgp::composed::SignedSecretKey, armored: &str) -> Vec<u8> {
     let (msg, _) = Message::from_armor(armored.as_bytes()).expect("armor parses");
     let mut msg = msg.decrypt(&"".into(), secret).expect("staff key decrypts");
     if msg.is_compressed() {
         msg = msg.decompress().unwrap();
     }
-    String::from_utf8(msg.as_data_vec().unwrap()).unwrap()
+    msg.as_data_vec().unwrap()
+}
+
+/// Decryption with rnp, the OpenPGP engine of Thunderbird (Debian's `rnp`).
+/// Required: without it the test fails and says how to install it.
+fn rnp_decrypt(secret: &pgp::composed::SignedSecretKey, armored: &str, dir: &Path) -> Vec<u8> {
+    assert!(
+        std::process::Command::new("rnp")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "rnp is needed by this test (Thunderbird's OpenPGP engine): apt-get install rnp"
+    );
+    let home = dir.join("rnp-home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let key = dir.join("staff-secret-rnp.asc");
+    std::fs::write(
+        &key,
+        secret
+            .to_armored_string(pgp::composed::ArmorOptions::default())
+            .unwrap(),
+    )
+    .unwrap();
+    let msg = dir.join("mail-rnp.asc");
+    std::fs::write(&msg, armored).unwrap();
+    let rnp = |args: &[&str]| {
+        std::process::Command::new("rnp")
+            .arg("--homedir")
+            .arg(&home)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // `--keyfile`: the staff's secret key from its file, as an exported
+    // Thunderbird key would be; no keyring needed.
+    let dec = rnp(&[
+        "--keyfile",
+        key.to_str().unwrap(),
+        "--decrypt",
+        msg.to_str().unwrap(),
+        "--output",
+        "-",
+    ]);
+    assert!(
+        dec.status.success(),
+        "rnp --decrypt: {}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
+    eprintln!("rnp decrypted the mail too");
+    dec.stdout
 }
 
 /// The extra check with GnuPG, when it is installed (optional).
@@ -78,7 +129,7 @@ fn gpg_decrypt(
     secret: &pgp::composed::SignedSecretKey,
     armored: &str,
     dir: &Path,
-) -> Option<String> {
+) -> Option<Vec<u8>> {
     if std::process::Command::new("gpg")
         .arg("--version")
         .output()
@@ -131,13 +182,7 @@ fn gpg_decrypt(
         String::from_utf8_lossy(&dec.stderr)
     );
     eprintln!("gpg decrypted the mail too");
-    Some(String::from_utf8(dec.stdout).unwrap())
-}
-
-fn json_of(plaintext: &str) -> serde_json::Value {
-    let start = plaintext.find("-----BEGIN SPORTELLO JSON-----").unwrap() + 30;
-    let end = plaintext.find("-----END SPORTELLO JSON-----").unwrap();
-    serde_json::from_str(&plaintext[start..end]).unwrap()
+    Some(dec.stdout)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,8 +269,22 @@ async fn referral_arrives_as_pgp_mime_and_decrypts() -> anyhow::Result<()> {
 
     // The staff key decrypts it to exactly the submitted fields.
     let armored = armored_block(mail);
-    let text = pgp_decrypt(&fx.staff.secret, &armored);
-    let j = json_of(&text);
+    let raw = pgp_decrypt(&fx.staff.secret, &armored);
+    // Inside the encryption: a MIME entity every mail client shows as meant.
+    let entity = Entity::parse(&raw).expect("a multipart/mixed entity");
+    assert_eq!(entity.json_name, format!("{reference}.json"));
+    assert!(
+        entity
+            .text
+            .starts_with(&format!("Segnalazione: {reference}\n")),
+        "{}",
+        entity.text
+    );
+    assert!(
+        entity.text.contains(&markers[2]),
+        "the description is in the text"
+    );
+    let j: serde_json::Value = serde_json::from_str(&entity.json)?;
     assert_eq!(j["reference"], reference.as_str());
     let field = |k: &str| fields.iter().find(|(n, _)| n == k).unwrap().1.clone();
     let p = &j["person"];
@@ -242,8 +301,10 @@ async fn referral_arrives_as_pgp_mime_and_decrypts() -> anyhow::Result<()> {
     assert_eq!(j["consent"]["privacy_notice_given"], true);
     assert_eq!(j["consent"]["consent_to_share"], true);
     if let Some(g) = gpg_decrypt(&fx.staff.secret, &armored, fx.dir.path()) {
-        assert_eq!(g, text, "gpg and rpgp read the same text");
+        assert_eq!(g, raw, "gpg and rpgp read the same entity");
     }
+    let r = rnp_decrypt(&fx.staff.secret, &armored, fx.dir.path());
+    assert_eq!(r, raw, "rnp and rpgp read the same entity");
 
     // Marked delivered after the 250; the operator sees it; queue list too.
     wait_status(&fx, &reference, "delivered", Duration::from_secs(10));

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use lettre::message::header::{ContentDisposition, ContentType};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 use crate::config::Mail;
@@ -53,13 +53,94 @@ fn mailbox(addr: &str) -> Result<Mailbox> {
         .with_context(|| format!("`{addr}` is not a valid address"))
 }
 
+/// The line that introduces the staff link in the readable part.
+pub const STAFF_LINK_INTRO: &str =
+    "Per prendere in carico la segnalazione, o per indicare che non è di competenza, aprire:";
+
+/// The MIME entity that gets encrypted (RFC 3156 section 4: the encrypted
+/// data is itself a MIME entity). Without it a strict client parses the first
+/// lines of a bare text ("Segnalazione: SEG-...") as headers.
+///
+/// `multipart/mixed` with:
+/// 1. `text/plain; charset=utf-8`: `text`, then, when given, the staff link on
+///    a line of its own (so every client makes it clickable);
+/// 2. `application/json` as an attachment named `REFERENCE.json`: the same
+///    data for programs. JSON is UTF-8 by definition (RFC 8259), so the part
+///    has no charset parameter.
+///
+/// Line ends become CRLF and lettre picks the transfer encoding (7bit for
+/// ASCII, otherwise quoted-printable or base64), so the entity survives any
+/// mail path once decrypted.
+pub fn payload(
+    reference: &str,
+    text: &str,
+    json: &str,
+    staff_link: Option<&str>,
+) -> Result<Vec<u8>> {
+    let mut readable = text.trim_end_matches('\n').to_owned();
+    readable.push('\n');
+    if let Some(link) = staff_link {
+        readable.push('\n');
+        readable.push_str(STAFF_LINK_INTRO);
+        readable.push('\n');
+        readable.push_str(link);
+        readable.push('\n');
+    }
+    let text_part = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .header(ContentDisposition::inline())
+        .body(readable);
+    let json_part = Attachment::new(format!("{reference}.json")).body(
+        json.to_owned(),
+        ContentType::parse("application/json").context("bad JSON content type")?,
+    );
+    Ok(MultiPart::mixed()
+        .singlepart(text_part)
+        .singlepart(json_part)
+        .formatted())
+}
+
 /// The referral mail: multipart/encrypted; protocol="application/pgp-encrypted",
 /// a "Version: 1" control part, then the armored ciphertext.
 pub fn referral(mail: &Mail, reference: &str, urgency: &str, ciphertext: &[u8]) -> Result<Message> {
+    encrypted(
+        mail,
+        subject(reference, urgency),
+        message_id(reference, &mail.message_id_domain()),
+        ciphertext,
+    )
+}
+
+/// The `n`th reminder: PGP/MIME too (the link is inside the encryption),
+/// the subject names the reference only.
+pub fn reminder(mail: &Mail, reference: &str, n: u32, ciphertext: &[u8]) -> Result<Message> {
+    encrypted(
+        mail,
+        format!("Promemoria: segnalazione {reference}"),
+        format!("<reminder{n}.{reference}@{}>", mail.message_id_domain()),
+        ciphertext,
+    )
+}
+
+/// The readable part of a reminder, sealed at submission with the link.
+pub fn reminder_payload(reference: &str, link: &str) -> Result<Vec<u8>> {
+    let text = format!(
+        "Promemoria: la segnalazione {reference} non risulta ancora presa in carico.\n\n\
+         {STAFF_LINK_INTRO}\n{link}\n\n\
+         Il contenuto della segnalazione è nel messaggio \"Segnalazione {reference}\" ricevuto in precedenza.\n"
+    );
+    Ok(SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .header(ContentDisposition::inline())
+        .body(text)
+        .formatted())
+}
+
+fn encrypted(mail: &Mail, subject: String, id: String, ciphertext: &[u8]) -> Result<Message> {
     let mut b = Message::builder()
         .from(mailbox(&mail.from)?)
-        .subject(subject(reference, urgency))
-        .message_id(Some(message_id(reference, &mail.message_id_domain())));
+        .subject(subject)
+        .message_id(Some(id));
     for to in &mail.to {
         b = b.to(mailbox(to)?);
     }
@@ -79,6 +160,56 @@ pub fn referral(mail: &Mail, reference: &str, urgency: &str, ciphertext: &[u8]) 
             .singlepart(payload),
     )
     .context("cannot build the mail")
+}
+
+/// To the administrator while a staff key is about to expire.
+pub fn key_expiry(mail: &Mail, fingerprint: &str, expires: &str, today: &str) -> Result<Message> {
+    let body = format!(
+        "La chiave OpenPGP dello staff {fingerprint} scade il {expires}.\n\
+         \n\
+         Dopo quella data le segnalazioni non potranno più essere cifrate per questa chiave.\n\
+         Chiedere allo staff di prolungarla (gpg --quick-set-expire) o di crearne una nuova,\n\
+         poi esportarla e aggiornarla nell'inbox:\n\
+         \n\
+         \x20   sportello-inbox staff add --name ... --key NUOVA.asc\n\
+         \x20   sportello-inbox staff remove ID\n\
+         \n\
+         e riavviare sportello-inbox serve.\n"
+    );
+    Message::builder()
+        .from(mailbox(&mail.from)?)
+        .to(mailbox(&mail.admin)?)
+        .subject(format!("Chiave dello staff in scadenza: {expires}"))
+        .message_id(Some(format!(
+            "<key-expiry.{fingerprint}.{today}@{}>",
+            mail.message_id_domain()
+        )))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .context("cannot build the notice")
+}
+
+/// To the administrator after the second reminder: the reference only.
+pub fn escalation(mail: &Mail, reference: &str, delivered_at: &str) -> Result<Message> {
+    let body = format!(
+        "La segnalazione {reference}, consegnata allo staff il {delivered_at} (UTC), non risulta\n\
+         presa in carico dopo due promemoria.\n\
+         \n\
+         Contattare lo Staff Non Autosufficienza citando il numero di riferimento.\n\
+         \n\
+         Questo messaggio non contiene dati personali.\n"
+    );
+    Message::builder()
+        .from(mailbox(&mail.from)?)
+        .to(mailbox(&mail.admin)?)
+        .subject(format!("Non presa in carico: {reference}"))
+        .message_id(Some(format!(
+            "<escalation.{reference}@{}>",
+            mail.message_id_domain()
+        )))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .context("cannot build the notice")
 }
 
 /// The notice to the administrator: reference, time, error class. The

@@ -106,6 +106,10 @@ pub fn start(cfg: &Config, wake: Arc<Notify>) -> Result<Option<Handle>> {
     // Fail at start-up, not in the worker, when the database cannot be opened.
     drop(store::open(&db)?);
     let drop_at_delivery = cfg.retention.retention_days == 0;
+    let reminders = cfg.staff.as_ref().map(|s| worker::Reminders {
+        after: s.remind_after_hours,
+        working_days: s.count_working_days,
+    });
     let health = Arc::new(Health::default());
     health.started.store(Health::now(), Ordering::Relaxed);
     health.beat();
@@ -155,6 +159,7 @@ pub fn start(cfg: &Config, wake: Arc<Notify>) -> Result<Option<Handle>> {
                             wake,
                             stop,
                             health,
+                            reminders,
                         ) {
                             Ok(w) => w,
                             Err(e) => {

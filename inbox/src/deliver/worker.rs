@@ -31,6 +31,13 @@ struct Accepted {
     at: String,
 }
 
+/// When reminders go out (from `[staff]`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reminders {
+    pub after: crate::config::RemindAfter,
+    pub working_days: bool,
+}
+
 pub(super) struct Worker {
     mail: Mail,
     drop_at_delivery: bool,
@@ -42,6 +49,9 @@ pub(super) struct Worker {
     unrecorded: Vec<Accepted>,
     notice_failures: u32,
     notice_pause_until: Option<Instant>,
+    reminders: Option<Reminders>,
+    /// When the staff keys' expiry is checked next (at start, then daily).
+    key_check_at: Instant,
 }
 
 impl Worker {
@@ -52,6 +62,7 @@ impl Worker {
         wake: Arc<Notify>,
         stop: watch::Receiver<bool>,
         health: Arc<Health>,
+        reminders: Option<Reminders>,
     ) -> Result<Worker> {
         let conn = store::open(db)?;
         let transport = smtp::transport(&mail)?;
@@ -66,6 +77,8 @@ impl Worker {
             unrecorded: Vec::new(),
             notice_failures: 0,
             notice_pause_until: None,
+            reminders,
+            key_check_at: Instant::now(),
         })
     }
 
@@ -110,6 +123,8 @@ impl Worker {
             return Ok(Some(STORE_PAUSE));
         }
         self.notices().await?;
+        self.remind().await?;
+        self.key_expiry().await?;
         let now = OffsetDateTime::now_utc();
         let due = queue::due(&self.conn, &rfc3339(now), ROUND)?;
         self.health.store_ok(true);
@@ -250,6 +265,125 @@ impl Worker {
         Ok(next
             .map_or(poll, |n| n.min(poll))
             .max(Duration::from_millis(100)))
+    }
+
+    /// Reminders to the staff for referrals nobody took in charge within
+    /// `remind_after_hours` (of working time) since delivery or the last
+    /// reminder; with the second, a notice to the admin. Shares the admin
+    /// notices' pause after a transient failure.
+    async fn remind(&mut self) -> Result<()> {
+        let Some(cfg) = self.reminders else {
+            return Ok(());
+        };
+        if self.notice_pause_until.is_some_and(|t| Instant::now() < t) {
+            return Ok(());
+        }
+        let now = OffsetDateTime::now_utc();
+        for p in store::remind::pending(&self.conn)? {
+            if self.stopping() {
+                break;
+            }
+            let reference = p.reference.as_str();
+            if p.reminders_sent < 2 {
+                let base = p
+                    .last_reminder_at
+                    .as_deref()
+                    .or(Some(p.delivered_at.as_str()))
+                    .and_then(store::parse_rfc3339)
+                    .unwrap_or(now);
+                let wait = time::Duration::try_from(cfg.after.for_urgency(&p.urgency))
+                    .unwrap_or(time::Duration::DAY);
+                let due = if cfg.working_days {
+                    crate::workdays::add_working_time(base, wait)
+                } else {
+                    base + wait
+                };
+                if now < due {
+                    continue;
+                }
+                let n = p.reminders_sent + 1;
+                let msg = mime::reminder(&self.mail, reference, n, &p.ciphertext)?;
+                match smtp::send(&self.transport, &self.mail, msg).await {
+                    Ok(()) => tracing::info!(%reference, n, "reminder sent to the staff"),
+                    Err(Failure::Permanent(err)) => {
+                        tracing::error!(%reference, error = %err, "reminder refused by the mail server")
+                    }
+                    Err(Failure::Transient(err)) => {
+                        self.pause_notices(&err);
+                        return Ok(());
+                    }
+                }
+                store::remind::mark_reminded(&mut self.conn, p.id, reference, &rfc3339(now))?;
+                if n < 2 {
+                    continue;
+                }
+            } else if p.escalated {
+                continue;
+            }
+            let msg = mime::escalation(&self.mail, reference, &p.delivered_at)?;
+            match smtp::send(&self.transport, &self.mail, msg).await {
+                Ok(()) => {
+                    tracing::warn!(%reference, "not taken in charge after two reminders: admin notified")
+                }
+                Err(Failure::Permanent(err)) => {
+                    tracing::error!(%reference, error = %err, "escalation refused by the mail server")
+                }
+                Err(Failure::Transient(err)) => {
+                    self.pause_notices(&err);
+                    return Ok(());
+                }
+            }
+            store::remind::mark_escalated(&mut self.conn, p.id, reference, &rfc3339(now))?;
+        }
+        Ok(())
+    }
+
+    /// A mail to the admin for each staff key whose last encryption subkey
+    /// expires within 30 days; at start, then once a day.
+    async fn key_expiry(&mut self) -> Result<()> {
+        if Instant::now() < self.key_check_at {
+            return Ok(());
+        }
+        self.key_check_at = Instant::now() + Duration::from_secs(86_400);
+        let now = OffsetDateTime::now_utc();
+        let today = now.date().to_string();
+        for staff in store::staff(&self.conn)? {
+            let Ok(key) = crate::seal::StaffKey::parse(staff.public_key.as_bytes()) else {
+                continue;
+            };
+            let Some(t) = key.expires_at(now.unix_timestamp()) else {
+                continue;
+            };
+            if t - now.unix_timestamp() > 30 * 86_400 {
+                continue;
+            }
+            let expires = OffsetDateTime::from_unix_timestamp(t)
+                .map(|d| d.date().to_string())
+                .unwrap_or_default();
+            let msg = mime::key_expiry(&self.mail, &key.fingerprint, &expires, &today)?;
+            match smtp::send(&self.transport, &self.mail, msg).await {
+                Ok(()) => {
+                    tracing::warn!(fingerprint = %key.fingerprint, %expires, "staff key expires soon: admin notified")
+                }
+                Err(Failure::Permanent(err)) | Err(Failure::Transient(err)) => {
+                    // Tried again in an hour rather than tomorrow.
+                    self.key_check_at = Instant::now() + Duration::from_secs(3600);
+                    tracing::warn!(error = %err, "staff key expiry notice not sent");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn pause_notices(&mut self, err: &str) {
+        self.notice_failures += 1;
+        let d = backoff::delay(
+            &self.mail.retry,
+            self.notice_failures,
+            &mut rand::thread_rng(),
+        );
+        tracing::warn!(error = %err, retry_in_s = d.as_secs(), "reminder or notice not sent, will retry");
+        self.notice_pause_until = Some(Instant::now() + d);
     }
 
     /// Notices about failed referrals to the admin address, with their own

@@ -2,7 +2,9 @@
 //! operators, staff keys and the audit log. WAL, `synchronous=FULL`,
 //! `secure_delete`: a commit survives a crash and deleted rows are zeroed.
 
+pub mod care;
 pub mod queue;
+pub mod remind;
 mod writer;
 
 use std::path::Path;
@@ -102,7 +104,116 @@ pub fn open(path: &Path) -> Result<Connection> {
     conn.execute_batch(SCHEMA)
         .context("cannot create the schema")?;
     migrate(&conn)?;
+    migrate_versions(&conn)?;
     Ok(conn)
+}
+
+/// Versioned schema changes: entry N brings the schema to
+/// `PRAGMA user_version` N+1. Each runs once, in its own IMMEDIATE
+/// transaction that re-reads the version, so two processes opening the
+/// database at the same time cannot both apply it.
+const MIGRATIONS: &[&str] = &[
+    // 1. Taking charge (issue 10): the SHA-256 of each referral's staff
+    //    link token, and the states the staff set.
+    r#"
+    ALTER TABLE referrals ADD COLUMN token_sha256 TEXT;
+    CREATE UNIQUE INDEX referrals_token ON referrals(token_sha256);
+    CREATE TABLE care_events (
+        id              INTEGER PRIMARY KEY,
+        referral_id     INTEGER NOT NULL REFERENCES referrals(id) ON DELETE CASCADE,
+        at              TEXT NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN
+                        ('presa_in_carico', 'non_di_competenza', 'non_rintracciabile', 'chiusa')),
+        staff_name      TEXT,
+        planned_contact TEXT,
+        target          TEXT,
+        outcome         TEXT
+    );
+    CREATE INDEX care_events_referral ON care_events(referral_id, id);
+    "#,
+    // 2. Desk referents (issue 10): they see every referral of their desk.
+    r#"
+    ALTER TABLE operators ADD COLUMN role TEXT NOT NULL DEFAULT 'operator'
+        CHECK (role IN ('operator', 'referent'));
+    CREATE INDEX referrals_desk ON referrals(desk, id);
+    "#,
+    // 3. Reminders (issue 10): a second ciphertext, sealed at submission,
+    //    holding only the reference and the staff link (the server cannot
+    //    make one later: it keeps only the token's hash).
+    r#"
+    ALTER TABLE referrals ADD COLUMN reminder_ciphertext BLOB;
+    ALTER TABLE referrals ADD COLUMN reminders_sent INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE referrals ADD COLUMN last_reminder_at TEXT;
+    ALTER TABLE referrals ADD COLUMN escalated_at TEXT;
+    "#,
+];
+
+/// What an operator may see: their own referrals, or (the desk's
+/// referent, whom the Comune's staff can call) every referral of the desk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    #[default]
+    Operator,
+    Referent,
+}
+
+impl Role {
+    pub fn slug(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Referent => "referent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        [Role::Operator, Role::Referent]
+            .into_iter()
+            .find(|r| r.slug() == s)
+    }
+}
+
+impl rusqlite::types::ToSql for Role {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.slug().into())
+    }
+}
+
+impl rusqlite::types::FromSql for Role {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let s = v.as_str()?;
+        Role::parse(s).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown role {s:?}").into())
+        })
+    }
+}
+
+fn migrate_versions(conn: &Connection) -> Result<()> {
+    let version = |c: &Connection| -> Result<usize> {
+        let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        Ok(usize::try_from(v).unwrap_or(0))
+    };
+    if version(conn)? >= MIGRATIONS.len() {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| -> Result<()> {
+        let mut v = version(conn)?;
+        while v < MIGRATIONS.len() {
+            conn.execute_batch(MIGRATIONS[v])
+                .with_context(|| format!("cannot upgrade the schema to version {}", v + 1))?;
+            v += 1;
+            conn.pragma_update(None, "user_version", v as i64)?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Columns added after the first release (issue 6: delivery). `ALTER TABLE`
@@ -163,9 +274,10 @@ pub struct Operator {
     pub not_after: String,
     pub created_at: String,
     pub revoked_at: Option<String>,
+    pub role: Role,
 }
 
-const OPERATOR_COLS: &str = "id, name, desk, cert_serial, not_after, created_at, revoked_at";
+const OPERATOR_COLS: &str = "id, name, desk, cert_serial, not_after, created_at, revoked_at, role";
 
 fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> {
     Ok(Operator {
@@ -176,6 +288,7 @@ fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> {
         not_after: r.get(4)?,
         created_at: r.get(5)?,
         revoked_at: r.get(6)?,
+        role: r.get(7)?,
     })
 }
 
@@ -193,6 +306,13 @@ pub fn insert_operator(
         params![name, desk, serial, sha256, not_after, now_rfc3339()],
     )?;
     Ok(conn.last_insert_rowid())
+}
+
+pub fn set_role(conn: &Connection, id: i64, role: Role) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE operators SET role = ?2 WHERE id = ?1",
+        params![id, role],
+    )? == 1)
 }
 
 pub fn operators(conn: &Connection) -> Result<Vec<Operator>> {
@@ -288,31 +408,66 @@ pub fn remove_staff(conn: &Connection, id: i64) -> Result<bool> {
     Ok(conn.execute("DELETE FROM staff WHERE id = ?1", [id])? == 1)
 }
 
-/// What an operator may see of their own referrals: never the content.
+/// What an operator may see of a referral: never the content.
 #[derive(Debug, Clone)]
 pub struct ReferralSummary {
     pub reference: String,
     pub created_at: String,
     pub status: String,
+    pub delivered_at: Option<String>,
+    /// Who sent it (shown to the desk's referent).
+    pub operator_name: String,
+    /// The staff's latest state, since when, who took it in charge.
+    pub care: care::Latest,
 }
 
-pub fn referrals_of(
+const SUMMARY_SQL: &str = "SELECT r.reference, r.created_at, r.status, r.delivered_at, o.name, r.id
+     FROM referrals r JOIN operators o ON o.id = r.operator_id";
+
+fn summaries(
     conn: &Connection,
-    operator_id: i64,
-    limit: u32,
+    sql: &str,
+    args: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<ReferralSummary>> {
-    let mut stmt = conn.prepare(
-        "SELECT reference, created_at, status FROM referrals
-         WHERE operator_id = ?1 ORDER BY id DESC LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![operator_id, limit], |r| {
-        Ok(ReferralSummary {
-            reference: r.get(0)?,
-            created_at: r.get(1)?,
-            status: r.get(2)?,
+    let mut stmt = conn.prepare(sql)?;
+    let rows: Vec<(ReferralSummary, i64)> = stmt
+        .query_map(args, |r| {
+            Ok((
+                ReferralSummary {
+                    reference: r.get(0)?,
+                    created_at: r.get(1)?,
+                    status: r.get(2)?,
+                    delivered_at: r.get(3)?,
+                    operator_name: r.get(4)?,
+                    care: care::Latest::default(),
+                },
+                r.get(5)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.into_iter()
+        .map(|(mut s, id)| {
+            s.care = care::latest(conn, id)?;
+            Ok(s)
         })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        .collect()
+}
+
+/// The referrals an operator may list: their own, or the whole desk's
+/// for a referent. Newest first.
+pub fn referrals_of(conn: &Connection, op: &Operator, limit: u32) -> Result<Vec<ReferralSummary>> {
+    match op.role {
+        Role::Operator => summaries(
+            conn,
+            &format!("{SUMMARY_SQL} WHERE r.operator_id = ?1 ORDER BY r.id DESC LIMIT ?2"),
+            &[&op.id, &limit],
+        ),
+        Role::Referent => summaries(
+            conn,
+            &format!("{SUMMARY_SQL} WHERE r.desk = ?1 ORDER BY r.id DESC LIMIT ?2"),
+            &[&op.desk, &limit],
+        ),
+    }
 }
 
 pub fn referral_of(
@@ -320,20 +475,12 @@ pub fn referral_of(
     operator_id: i64,
     reference: &str,
 ) -> Result<Option<ReferralSummary>> {
-    Ok(conn
-        .query_row(
-            "SELECT reference, created_at, status FROM referrals
-             WHERE operator_id = ?1 AND reference = ?2",
-            params![operator_id, reference],
-            |r| {
-                Ok(ReferralSummary {
-                    reference: r.get(0)?,
-                    created_at: r.get(1)?,
-                    status: r.get(2)?,
-                })
-            },
-        )
-        .optional()?)
+    Ok(summaries(
+        conn,
+        &format!("{SUMMARY_SQL} WHERE r.operator_id = ?1 AND r.reference = ?2"),
+        &[&operator_id, &reference],
+    )?
+    .pop())
 }
 
 /// The referral already committed with this operator's idempotency key:

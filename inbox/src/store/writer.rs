@@ -28,6 +28,12 @@ pub struct NewReferral {
     /// Keyed hash of the validated content (see `Csrf::content_mac`).
     pub content_mac: String,
     pub ciphertext: Vec<u8>,
+    /// SHA-256 of the staff link's token (the token itself is only inside
+    /// the ciphertext); `None` without a `[staff]` site.
+    pub token_sha256: Option<String>,
+    /// The reminder (reference and link only), sealed now: the server
+    /// cannot rebuild the link later.
+    pub reminder_ciphertext: Option<Vec<u8>>,
 }
 
 /// What a commit did with the referral.
@@ -157,8 +163,9 @@ fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Result<Vec<Accepted>> {
         )?;
         let mut insert = tx.prepare_cached(
             "INSERT INTO referrals(reference, created_at, desk, operator_id, need_area, urgency,
-                                   age_band, status, idempotency_key, ciphertext, content_mac)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?10)",
+                                   age_band, status, idempotency_key, ciphertext, content_mac,
+                                   token_sha256, reminder_ciphertext)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?10, ?11, ?12)",
         )?;
         let mut audit = tx.prepare_cached(
             "INSERT INTO audit(at, actor, action, reference) VALUES (?1, ?2, ?3, ?4)",
@@ -195,7 +202,9 @@ fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Result<Vec<Accepted>> {
                 r.age_band,
                 r.idempotency_key,
                 r.ciphertext,
-                r.content_mac
+                r.content_mac,
+                r.token_sha256,
+                r.reminder_ciphertext
             ])?;
             audit.execute(params![
                 r.created_at,

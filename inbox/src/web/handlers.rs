@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path, State};
@@ -156,7 +157,7 @@ pub async fn form_page(
 /// `Origin` is refused; `Origin: null` proves nothing either way (browsers
 /// send it for every form post under our own `Referrer-Policy: no-referrer`),
 /// so the CSRF token decides.
-fn cross_site(headers: &HeaderMap) -> bool {
+pub(super) fn cross_site(headers: &HeaderMap) -> bool {
     match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         Some("same-origin") | Some("none") => return false,
         Some(_) => return true,
@@ -394,8 +395,33 @@ async fn seal_and_commit(
         },
         &st.opts,
     );
-    let sealed = st.recipients.seal(plaintext.as_bytes());
+    // The staff link: its token exists only here and inside the ciphertext.
+    let token = match &st.staff {
+        Some(_) => Some(crate::care::new_token().context("system random generator failed")?),
+        None => None,
+    };
+    let link = st
+        .staff
+        .as_ref()
+        .zip(token.as_deref())
+        .map(|(s, t)| s.link(t));
+    let entity = crate::deliver::mime::payload(
+        &reference,
+        &plaintext.text,
+        &plaintext.json,
+        link.as_deref(),
+    );
     drop(plaintext);
+    let entity = entity?;
+    let sealed = st.recipients.seal(&entity);
+    drop(entity);
+    let reminder = match &link {
+        Some(l) => Some(
+            st.recipients
+                .seal(&crate::deliver::mime::reminder_payload(&reference, l)?)?,
+        ),
+        None => None,
+    };
     let new = NewReferral {
         reference,
         created_at,
@@ -407,6 +433,8 @@ async fn seal_and_commit(
         idempotency_key,
         content_mac,
         ciphertext: sealed?,
+        token_sha256: token.as_deref().and_then(crate::care::token_hash),
+        reminder_ciphertext: reminder,
     };
     drop(referral);
     st.writer.commit(new).await
@@ -445,8 +473,11 @@ pub async fn confirmation(
 }
 
 pub async fn my_referrals(State(st): State<Arc<AppState>>, Op(op): Op) -> Response {
-    match st.with_reader(|c| store::referrals_of(c, op.id, 200)) {
-        Ok(list) => page(StatusCode::OK, pages::my_referrals(&list, &op)),
+    match st.with_reader(|c| store::referrals_of(c, &op, 200)) {
+        Ok(list) => page(
+            StatusCode::OK,
+            pages::my_referrals(&list, &op, OffsetDateTime::now_utc()),
+        ),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "read failed");
             internal(Some(&op))

@@ -6,6 +6,8 @@ mod handlers;
 pub mod pages;
 pub mod ratelimit;
 mod server;
+pub mod staff;
+pub mod staff_pages;
 
 use std::sync::{Arc, Mutex};
 
@@ -44,6 +46,8 @@ pub struct AppState {
     pub sequence: Mutex<(i32, u64)>,
     /// The time a client has to send a whole request body.
     pub body_timeout: std::time::Duration,
+    /// The staff site, whose link each referral carries.
+    pub staff: Option<crate::config::StaffSite>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -63,7 +67,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Headers on every response, errors included.
-async fn security_headers(mut res: Response) -> Response {
+pub(crate) async fn security_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, k: header::HeaderName, v: &'static str| {
         h.insert(k, HeaderValue::from_static(v));

@@ -439,19 +439,82 @@ pub fn confirmation(r: &ReferralSummary, operator: &Operator) -> String {
     )
 }
 
-pub fn my_referrals(list: &[ReferralSummary], operator: &Operator) -> String {
+fn when(t: &str) -> String {
+    esc(&t.replace('T', " ").replace('Z', ""))
+}
+
+/// The staff's side of a referral in the desk's list: the state and who
+/// took it, or how many working days it has been waiting since delivery.
+pub fn care_cell(r: &ReferralSummary, now: time::OffsetDateTime) -> String {
+    match r.care.state {
+        Some(state) => {
+            let mut s = esc(state.label());
+            if let Some(since) = &r.care.since {
+                let _ = write!(s, " dal {}", when(since));
+            }
+            if let Some(by) = &r.care.taken_by {
+                let _ = write!(s, " &middot; presa in carico da {}", esc(by));
+            }
+            s
+        }
+        None => match r
+            .delivered_at
+            .as_deref()
+            .and_then(crate::store::parse_rfc3339)
+        {
+            Some(at) => {
+                let n = crate::workdays::working_days(at, now);
+                format!(
+                    "In attesa da {n} {}",
+                    if n == 1 {
+                        "giorno lavorativo"
+                    } else {
+                        "giorni lavorativi"
+                    }
+                )
+            }
+            None => "&mdash;".into(),
+        },
+    }
+}
+
+pub fn my_referrals(
+    list: &[ReferralSummary],
+    operator: &Operator,
+    now: time::OffsetDateTime,
+) -> String {
+    let referent = operator.role == crate::store::Role::Referent;
     let mut b = String::from("<h1>Le mie segnalazioni</h1>");
+    if referent {
+        let _ = write!(
+            b,
+            "<p>Come referente dello sportello {} vede tutte le segnalazioni dello sportello.</p>",
+            esc(&operator.desk)
+        );
+    }
     if list.is_empty() {
         b.push_str("<p>Nessuna segnalazione inviata finora.</p>");
     } else {
-        b.push_str(r#"<p>Per riservatezza qui si vedono solo numero, data e stato: il contenuto lo leggono solo i destinatari del Comune.</p><table><caption class="visually-hidden">Segnalazioni inviate</caption><thead><tr><th scope="col">Riferimento</th><th scope="col">Inviata il (UTC)</th><th scope="col">Stato</th></tr></thead><tbody>"#);
+        b.push_str(r#"<p>Per riservatezza qui si vedono solo numero, data e stato: il contenuto lo leggono solo i destinatari del Comune.</p><table><caption class="visually-hidden">Segnalazioni inviate</caption><thead><tr><th scope="col">Riferimento</th><th scope="col">Inviata il (UTC)</th>"#);
+        if referent {
+            b.push_str(r#"<th scope="col">Operatore</th>"#);
+        }
+        b.push_str(r#"<th scope="col">Consegna</th><th scope="col">Presa in carico</th></tr></thead><tbody>"#);
         for r in list {
             let _ = write!(
                 b,
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td>",
                 esc(&r.reference),
-                esc(&r.created_at.replace('T', " ").replace('Z', "")),
-                status_label(&r.status)
+                when(&r.created_at)
+            );
+            if referent {
+                let _ = write!(b, "<td>{}</td>", esc(&r.operator_name));
+            }
+            let _ = write!(
+                b,
+                "<td>{}</td><td>{}</td></tr>",
+                status_label(&r.status),
+                care_cell(r, now)
             );
         }
         b.push_str("</tbody></table>");

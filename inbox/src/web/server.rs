@@ -14,7 +14,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::admission::Admission;
-use super::{csrf::Csrf, ratelimit::Limiter, router, AppState, Identity};
+use super::{csrf::Csrf, ratelimit::Limiter, router, staff, AppState, Identity};
 use crate::config::Config;
 use crate::form::Options;
 use crate::seal::{Recipients, StaffKey};
@@ -64,6 +64,7 @@ async fn run(cfg: &Config) -> Result<()> {
                 .with_context(|| format!("staff key {} ({})", s.id, s.fingerprint))
         })
         .collect::<Result<Vec<_>>>()?;
+    warn_expiring(&keys);
     let recipients = Recipients::new(keys)?;
     let year = time::OffsetDateTime::now_utc().year();
     let last = store::last_sequence(&reader, year)?;
@@ -79,6 +80,7 @@ async fn run(cfg: &Config) -> Result<()> {
         limiter: Limiter::new(cfg.limits.submissions_per_minute, cfg.limits.burst),
         sequence: Mutex::new((year, last)),
         body_timeout: Duration::from_secs(cfg.limits.body_timeout_seconds),
+        staff: cfg.staff.clone(),
     });
     let acceptor = TlsAcceptor::from(tls::server_config(cfg)?);
     let app = router(state.clone());
@@ -89,15 +91,26 @@ async fn run(cfg: &Config) -> Result<()> {
     let health = TcpListener::bind(cfg.server.health_listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.server.health_listen))?;
+    let staff_site = match &cfg.staff {
+        Some(site) => Some((
+            staff::bind(site.listen).await?,
+            staff_state(cfg, &state.opts)?,
+        )),
+        None => None,
+    };
     let https_addr = listener.local_addr()?;
     let health_addr = health.local_addr()?;
-    tracing::info!(%https_addr, %health_addr, staff_keys = state.recipients.len(), "serving");
+    let staff_addr = match &staff_site {
+        Some((l, _)) => format!(" staff https://{}", l.local_addr()?),
+        None => String::new(),
+    };
+    tracing::info!(%https_addr, %health_addr, staff = %staff_addr, staff_keys = state.recipients.len(), "serving");
     // A stable line on stdout for scripts and tests (ports may be 0 in config).
     {
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
-            "listening https://{https_addr} health http://{health_addr}/healthz"
+            "listening https://{https_addr} health http://{health_addr}/healthz{staff_addr}"
         )?;
         out.flush()?;
     }
@@ -119,13 +132,24 @@ async fn run(cfg: &Config) -> Result<()> {
         }
     });
 
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let handshake_timeout = Duration::from_secs(cfg.limits.handshake_timeout_seconds);
+    if let Some((listener, st)) = staff_site {
+        let acceptor = TlsAcceptor::from(tls::staff_config(cfg)?);
+        tokio::spawn(staff::serve(
+            listener,
+            acceptor,
+            staff::router(Arc::new(st)),
+            cfg.limits.max_connections,
+            handshake_timeout,
+            stop_rx.clone(),
+        ));
+    }
     // Only connections that finished their handshake hold one of these.
     let slots = Arc::new(Semaphore::new(cfg.limits.max_connections));
     let admission = Admission::new(cfg.limits.max_handshakes, cfg.limits.handshakes_per_address);
-    let handshake_timeout = Duration::from_secs(cfg.limits.handshake_timeout_seconds);
-    // Flips to true at SIGTERM/Ctrl-C: each connection finishes the request
-    // it is serving, then closes.
-    let (stop_tx, stop_rx) = watch::channel(false);
+    // `stop_tx` flips to true at SIGTERM/Ctrl-C: each connection finishes
+    // the request it is serving, then closes.
     let accept = async {
         loop {
             let (tcp, peer) = match listener.accept().await {
@@ -246,6 +270,46 @@ async fn run(cfg: &Config) -> Result<()> {
     result
 }
 
+/// The staff site's state: labels and lists from the configuration and
+/// the guide, its own database connection.
+fn staff_state(cfg: &Config, opts: &Options) -> Result<staff::StaffState> {
+    let site = cfg.staff.as_ref().context("no [staff] section")?;
+    let services: Vec<crate::config::Choice> = opts
+        .services
+        .iter()
+        .map(|s| crate::config::Choice {
+            slug: s.slug.clone(),
+            label: s.title.clone(),
+        })
+        .collect();
+    let mut targets = site.offices.clone();
+    targets.extend(services.iter().cloned());
+    Ok(staff::StaffState {
+        need_areas: opts.need_areas.clone(),
+        targets,
+        services,
+        db: Mutex::new(store::open(&cfg.database())?),
+        csrf: Csrf::load(&cfg.csrf_key())?,
+        limiter: Limiter::new(site.requests_per_minute, site.burst),
+        body_timeout: Duration::from_secs(cfg.limits.body_timeout_seconds),
+    })
+}
+
+/// A staff key whose last encryption subkey expires within 30 days: the
+/// staff must extend it before referrals can no longer be encrypted.
+fn warn_expiring(keys: &[StaffKey]) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for k in keys {
+        if let Some(t) = k.expires_at(now) {
+            let days = (t - now) / 86_400;
+            if days <= 30 {
+                tracing::warn!(fingerprint = %k.fingerprint, days,
+                    "staff key expires soon: ask the staff to extend it, then `staff remove` and `staff add` the new export");
+            }
+        }
+    }
+}
+
 /// Retention at start, then every `purge_interval_seconds`.
 async fn purge_loop(cfg: Config) {
     let interval = Duration::from_secs(cfg.retention.purge_interval_seconds);
@@ -253,7 +317,12 @@ async fn purge_loop(cfg: Config) {
         let c = cfg.clone();
         let r = tokio::task::spawn_blocking(move || {
             let mut conn = store::open(&c.database())?;
-            retention::purge(&mut conn, &c.retention, time::OffsetDateTime::now_utc())
+            retention::purge(
+                &mut conn,
+                &c.retention,
+                c.staff.as_ref().map(|s| s.link_days),
+                time::OffsetDateTime::now_utc(),
+            )
         })
         .await;
         match r {

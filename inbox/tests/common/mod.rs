@@ -84,12 +84,87 @@ pub fn staff_keys() -> StaffKeys {
     }
 }
 
-pub fn decrypt(secret: &SignedSecretKey, ciphertext: &[u8]) -> Result<String> {
+/// The decrypted MIME entity as raw bytes.
+pub fn decrypt_raw(secret: &SignedSecretKey, ciphertext: &[u8]) -> Result<Vec<u8>> {
     let mut msg = Message::from_bytes(ciphertext)?.decrypt(&"".into(), secret)?;
     if msg.is_compressed() {
         msg = msg.decompress()?;
     }
-    Ok(String::from_utf8(msg.as_data_vec()?)?)
+    Ok(msg.as_data_vec()?)
+}
+
+/// The readable text followed by the JSON attachment, decoded from the
+/// MIME entity (so that a quoted-printable soft line break cannot hide a
+/// marker).
+pub fn decrypt(secret: &SignedSecretKey, ciphertext: &[u8]) -> Result<String> {
+    let e = Entity::parse(&decrypt_raw(secret, ciphertext)?)?;
+    Ok(format!("{}\n{}", e.text, e.json))
+}
+
+/// The MIME entity inside the encryption, read by an independent parser
+/// and checked for the structure every mail client expects:
+/// `multipart/mixed` with a `text/plain; charset=utf-8` part first and an
+/// `application/json` attachment named `SEG-....json` second.
+#[derive(Debug)]
+pub struct Entity {
+    pub text: String,
+    pub json: String,
+    pub json_name: String,
+}
+
+impl Entity {
+    pub fn parse(raw: &[u8]) -> Result<Entity> {
+        use mail_parser::{MessageParser, MimeHeaders};
+        let bare_lf = raw
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'\n' && (i == 0 || raw[i - 1] != b'\r'));
+        if bare_lf {
+            bail!("the MIME entity has bare LF line ends (RFC 3156 asks for CRLF)");
+        }
+        let msg = MessageParser::default()
+            .parse(raw)
+            .context("not a MIME entity")?;
+        let root = msg.root_part();
+        let ct = root.content_type().context("no Content-Type")?;
+        if ct.ctype() != "multipart" || ct.subtype() != Some("mixed") {
+            bail!("top-level type {}/{:?}", ct.ctype(), ct.subtype());
+        }
+        let subs = root.sub_parts().context("no parts")?;
+        if subs.len() != 2 {
+            bail!("{} parts, expected 2", subs.len());
+        }
+        let text = msg.part(subs[0]).context("part 1")?;
+        let tct = text.content_type().context("part 1 without Content-Type")?;
+        if tct.ctype() != "text" || tct.subtype() != Some("plain") {
+            bail!("part 1 is {}/{:?}", tct.ctype(), tct.subtype());
+        }
+        if !tct
+            .attribute("charset")
+            .is_some_and(|c| c.eq_ignore_ascii_case("utf-8"))
+        {
+            bail!("part 1 has no charset=utf-8");
+        }
+        let json = msg.part(subs[1]).context("part 2")?;
+        let jct = json.content_type().context("part 2 without Content-Type")?;
+        if jct.ctype() != "application" || jct.subtype() != Some("json") {
+            bail!("part 2 is {}/{:?}", jct.ctype(), jct.subtype());
+        }
+        let disp = json
+            .content_disposition()
+            .context("part 2 without Content-Disposition")?;
+        if !disp.is_attachment() {
+            bail!("the JSON is not an attachment");
+        }
+        Ok(Entity {
+            text: text
+                .text_contents()
+                .context("part 1 not text")?
+                .replace("\r\n", "\n"),
+            json: String::from_utf8(json.contents().to_vec())?,
+            json_name: json.attachment_name().context("no file name")?.to_string(),
+        })
+    }
 }
 
 /// A data directory with CA, config, one staff key.
@@ -242,6 +317,8 @@ pub struct Server {
     pub child: Child,
     pub https: SocketAddr,
     pub health: SocketAddr,
+    /// The staff site, when inbox.toml has a [staff] section.
+    pub staff: Option<SocketAddr>,
 }
 
 impl Server {
@@ -271,10 +348,16 @@ impl Server {
             .trim_start_matches("http://")
             .trim_end_matches("/healthz")
             .parse()?;
+        // "... staff https://ADDR" when a [staff] section is configured.
+        let staff = match words.get(5) {
+            Some(w) => Some(w.trim_start_matches("https://").parse()?),
+            None => None,
+        };
         Ok(Server {
             child,
             https,
             health,
+            staff,
         })
     }
 

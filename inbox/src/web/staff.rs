@@ -1,0 +1,443 @@
+//! The staff site: a second HTTPS listener without client certificates
+//! (the Comune's staff read mail on machines that have none). The link in
+//! each encrypted mail, `/presa-in-carico/TOKEN`, opens that one referral;
+//! the token is its only credential and the server keeps only its hash.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::body::Body;
+use axum::extract::{Path, State as AxState};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use rusqlite::Connection;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use super::{csrf::Csrf, handlers, ratelimit::Limiter, security_headers, staff_pages};
+use crate::care::{self, Change, State, MAX_NAME, OUTCOMES};
+use crate::config::Choice;
+use crate::store::care as store;
+use crate::store::care::Recorded;
+
+pub struct StaffState {
+    /// Need areas, for their labels.
+    pub need_areas: Vec<Choice>,
+    /// Where "non di competenza" may send a referral: offices, then services.
+    pub targets: Vec<Choice>,
+    /// The guide's services, for "chiusa: servizio attivato".
+    pub services: Vec<Choice>,
+    /// Reads and the (rare) state changes.
+    pub db: Mutex<Connection>,
+    pub csrf: Csrf,
+    pub limiter: Limiter<IpAddr>,
+    pub body_timeout: Duration,
+}
+
+/// The client's address, set by the accept loop.
+#[derive(Clone, Copy)]
+struct Peer(IpAddr);
+
+pub fn router(state: Arc<StaffState>) -> Router {
+    Router::new()
+        .route("/presa-in-carico/{token}", get(page).post(change))
+        .route("/static/style.css", get(handlers::stylesheet))
+        .fallback(fallback)
+        .method_not_allowed_fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limit))
+        .layer(axum::middleware::from_fn(require_host))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    (status, Html(body)).into_response()
+}
+
+/// The same page for every token that opens nothing: unknown, altered,
+/// expired or purged. It says nothing about which references exist.
+fn not_found() -> Response {
+    html(
+        StatusCode::NOT_FOUND,
+        staff_pages::problem(
+            "Collegamento non valido",
+            "Questo collegamento non apre nessuna segnalazione: è incompleto, è stato \
+             modificato oppure è scaduto. Usare il collegamento contenuto nel messaggio \
+             cifrato ricevuto; se è scaduto, rivolgersi allo sportello che ha inviato la \
+             segnalazione citando il numero di riferimento.",
+        ),
+    )
+}
+
+/// Why a token opens nothing; rendered in one place.
+enum Refused {
+    NotFound,
+    Unavailable,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::NotFound => not_found(),
+            Refused::Unavailable => unavailable(),
+        }
+    }
+}
+
+async fn fallback() -> Response {
+    not_found()
+}
+
+fn unavailable() -> Response {
+    html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        staff_pages::problem(
+            "Servizio momentaneamente non disponibile",
+            "Lo stato NON è stato registrato. Riprovare tra qualche minuto.",
+        ),
+    )
+}
+
+/// HTTP/1.1 requires `Host`: 400 with the staff site's own page.
+async fn require_host(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let ok = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| !h.trim().is_empty());
+    if !ok {
+        return html(
+            StatusCode::BAD_REQUEST,
+            staff_pages::problem(
+                "Richiesta non valida",
+                "La richiesta non indica l'indirizzo del sito. Aprire il collegamento dal \
+                 programma di posta.",
+            ),
+        );
+    }
+    next.run(req).await
+}
+
+async fn limit(
+    AxState(st): AxState<Arc<StaffState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let ip = req.extensions().get::<Peer>().map(|p| p.0);
+    if let Some(ip) = ip {
+        if let Err(wait) = st.limiter.check(ip) {
+            tracing::warn!("staff site: rate limit");
+            let mut r = html(
+                StatusCode::TOO_MANY_REQUESTS,
+                staff_pages::problem(
+                    "Troppe richieste",
+                    &format!("Troppe richieste ravvicinate. Attendere {wait} secondi e riprovare."),
+                ),
+            );
+            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+    }
+    next.run(req).await
+}
+
+impl StaffState {
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.db.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn binding(hash: &str) -> String {
+        format!("staff|{hash}")
+    }
+
+    fn render(
+        &self,
+        status: StatusCode,
+        hash: &str,
+        r: &store::Referral,
+        error: Option<&str>,
+    ) -> Response {
+        let events = match store::events(&self.db(), r.id) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "staff site: read failed");
+                return unavailable();
+            }
+        };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let csrf = self.csrf.issue(&Self::binding(hash), now);
+        let need_label = self
+            .need_areas
+            .iter()
+            .find(|c| c.slug == r.need_area)
+            .map_or(r.need_area.as_str(), |c| c.label.as_str());
+        html(
+            status,
+            staff_pages::referral(&staff_pages::View {
+                referral: r,
+                events: &events,
+                need_label,
+                targets: &self.targets,
+                services: &self.services,
+                csrf: &csrf,
+                error,
+            }),
+        )
+    }
+
+    /// The referral a token opens (and the token's hash).
+    fn open(&self, token: &str) -> Result<(String, store::Referral), Refused> {
+        let Some(hash) = care::token_hash(token) else {
+            return Err(Refused::NotFound);
+        };
+        match store::by_token(&self.db(), &hash) {
+            Ok(Some(r)) => Ok((hash, r)),
+            Ok(None) => Err(Refused::NotFound),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "staff site: read failed");
+                Err(Refused::Unavailable)
+            }
+        }
+    }
+}
+
+async fn page(AxState(st): AxState<Arc<StaffState>>, Path(token): Path<String>) -> Response {
+    match st.open(&token) {
+        Ok((hash, r)) => st.render(StatusCode::OK, &hash, &r, None),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// A form field that must not carry control or bidi characters.
+fn clean(s: &str) -> bool {
+    !s.chars()
+        .any(|c| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+}
+
+/// The requested change, checked against the lists; `Err` is the message.
+fn parse_change(
+    fields: &[(String, String)],
+    targets: &[Choice],
+    services: &[Choice],
+) -> Result<Change, String> {
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map_or("", |(_, v)| v.trim())
+    };
+    let state = State::from_slug(get("state")).ok_or("Operazione non riconosciuta.")?;
+    let mut c = Change {
+        state,
+        staff_name: None,
+        planned_contact: None,
+        target: None,
+        outcome: None,
+    };
+    match state {
+        State::PresaInCarico => {
+            let name = get("staff_name");
+            if name.is_empty() {
+                return Err(
+                    "Indicare nome e cognome di chi prende in carico la segnalazione.".into(),
+                );
+            }
+            if name.chars().count() > MAX_NAME || !clean(name) {
+                return Err(format!(
+                    "Il nome può avere al massimo {MAX_NAME} caratteri, senza caratteri speciali."
+                ));
+            }
+            c.staff_name = Some(name.to_string());
+            let d = get("planned_contact");
+            if !d.is_empty() {
+                let fmt = time::macros::format_description!("[year]-[month]-[day]");
+                if time::Date::parse(d, &fmt).is_err() {
+                    return Err("La data del primo contatto va indicata come AAAA-MM-GG.".into());
+                }
+                c.planned_contact = Some(d.to_string());
+            }
+        }
+        State::NonDiCompetenza => {
+            let t = get("target");
+            if !targets.iter().any(|x| x.slug == t) {
+                return Err(
+                    "Scegliere dall'elenco l'ufficio o il servizio a cui è inviata.".into(),
+                );
+            }
+            c.target = Some(t.to_string());
+        }
+        State::NonRintracciabile => {}
+        State::Chiusa => {
+            let o = get("outcome");
+            if !OUTCOMES.iter().any(|x| x.0 == o) {
+                return Err("Scegliere l'esito dall'elenco.".into());
+            }
+            let s = get("service");
+            if !s.is_empty() {
+                if o != "servizio_attivato" || !services.iter().any(|x| x.slug == s) {
+                    return Err(
+                        "Il servizio si indica solo con l'esito «Servizio attivato», scegliendolo dall'elenco."
+                            .into(),
+                    );
+                }
+                c.target = Some(s.to_string());
+            }
+            c.outcome = Some(o.to_string());
+        }
+    }
+    Ok(c)
+}
+
+async fn change(
+    AxState(st): AxState<Arc<StaffState>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (hash, r) = match st.open(&token) {
+        Ok(x) => x,
+        Err(refused) => return refused.into_response(),
+    };
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return html(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            staff_pages::problem("Formato non accettato", "Usare i moduli di questa pagina."),
+        );
+    }
+    let bytes =
+        match tokio::time::timeout(st.body_timeout, axum::body::to_bytes(body, 8 * 1024)).await {
+            Ok(Ok(b)) => b,
+            _ => {
+                return html(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    staff_pages::problem(
+                        "Modulo non valido",
+                        "Il modulo è troppo grande o è arrivato troppo lentamente.",
+                    ),
+                )
+            }
+        };
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
+    let csrf = fields
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map_or("", |(_, v)| v.as_str());
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if handlers::cross_site(&headers) || !st.csrf.verify(&StaffState::binding(&hash), csrf, now) {
+        tracing::warn!(reference = %r.reference, "staff site: CSRF check failed");
+        return html(
+            StatusCode::FORBIDDEN,
+            staff_pages::problem(
+                "Modulo scaduto o non valido",
+                "Il modulo è scaduto oppure non proviene da questa pagina. Riaprire il \
+                 collegamento del messaggio e ripetere l'operazione.",
+            ),
+        );
+    }
+    let change = match parse_change(&fields, &st.targets, &st.services) {
+        Ok(c) => c,
+        Err(msg) => return st.render(StatusCode::UNPROCESSABLE_ENTITY, &hash, &r, Some(&msg)),
+    };
+    let result = {
+        let mut db = st.db();
+        store::record(&mut db, &r, &change)
+    };
+    match result {
+        Ok(Recorded::Done) => {
+            tracing::info!(reference = %r.reference, state = %change.state, "staff: state recorded");
+            Redirect::to(&format!("/presa-in-carico/{token}")).into_response()
+        }
+        Ok(Recorded::Conflict(current)) => {
+            let msg = format!(
+                "La segnalazione è «{}»: da questo stato non si può passare a «{}». La pagina \
+                 mostra lo stato attuale e i passaggi possibili.",
+                current.map_or("In attesa di presa in carico", State::label),
+                change.state.label()
+            );
+            st.render(StatusCode::CONFLICT, &hash, &r, Some(&msg))
+        }
+        Err(e) => {
+            tracing::error!(reference = %r.reference, error = %format!("{e:#}"), "staff site: state NOT recorded");
+            unavailable()
+        }
+    }
+}
+
+/// Serves the staff site until `stop` turns true: TLS without client
+/// certificates, a handshake deadline, at most `max_connections` at once
+/// (more are closed at once), the same header deadline as the operators'
+/// listener; each request is tagged with the client's address for the
+/// per-IP rate limit.
+pub async fn serve(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    app: Router,
+    max_connections: usize,
+    handshake_timeout: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(max_connections));
+    loop {
+        let (tcp, peer): (_, SocketAddr) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "staff site: accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!("staff site: too many connections");
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                _ => return,
+            };
+            let ip = peer.ip();
+            let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                req.extensions_mut().insert(Peer(ip));
+                app.clone().oneshot(req)
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(TokioIo::new(tls), svc);
+            tokio::pin!(conn);
+            let _ = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+        });
+    }
+}
+
+/// Binds the staff listener (before the ready line is printed).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (staff.listen)"))
+}

@@ -1,0 +1,231 @@
+// The closed loop in a real browser: an operator (PKCS#12 in Chromium)
+// submits a referral; the staff's secret key (made here with GnuPG)
+// decrypts what the inbox stored and finds the link; Chromium without any
+// client certificate opens the staff page and sets "presa in carico"; the
+// operator's list and the desk referent's list show it. axe-core on the
+// staff page (before and after), its 404 page and both lists.
+//
+// The mail path itself (aiosmtpd, rnp, MIME structure) is covered by the
+// inbox's Rust tests; here the ciphertext is read from the database with
+// Python's sqlite3 module.
+//
+// Environment: SPORTELLO_INBOX_BIN (default target/debug/sportello-inbox), CHROMIUM.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { launchOptions } from './chromium.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '../..');
+const AXE = path.join(HERE, 'node_modules/axe-core/axe.min.js');
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+const run = promisify(execFile);
+
+function inboxBin() {
+  if (process.env.SPORTELLO_INBOX_BIN) return path.resolve(process.env.SPORTELLO_INBOX_BIN);
+  const target = process.env.CARGO_TARGET_DIR || path.join(REPO, 'target');
+  for (const p of ['debug/sportello-inbox', 'release/sportello-inbox']) {
+    const abs = path.join(target, p);
+    if (fs.existsSync(abs)) return abs;
+  }
+  throw new Error('no sportello-inbox binary: run `cargo build -p sportello-inbox` or set SPORTELLO_INBOX_BIN');
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+let tmp, child, origin, staffOrigin, browser, config, gnupg;
+const bundles = {};
+
+async function gpg(...args) {
+  return run('gpg', ['--homedir', gnupg, '--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', ...args]);
+}
+
+async function addOperator(bin, name, role) {
+  const out = path.join(tmp, `${name.split(' ')[0].toLowerCase()}.p12`);
+  const { stdout } = await run(bin, [
+    'operator', 'add', '--config', config, '--name', name, '--desk', 'cgil-via-mantova', '--out', out, '--role', role,
+  ]);
+  bundles[name] = { pfxPath: out, passphrase: stdout.match(/^passphrase: (.+)$/m)[1].trim() };
+}
+
+before(async () => {
+  const bin = inboxBin();
+  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'sportello-care-browser-'));
+  const [https, health, staff] = [await freePort(), await freePort(), await freePort()];
+  await run(bin, ['init', '--dir', tmp, '--hostname', '127.0.0.1', '--port', String(https)]);
+  config = path.join(tmp, 'inbox.toml');
+  let toml = await fsp.readFile(config, 'utf8');
+  toml = toml
+    .replace(/^listen = ".*"$/m, `listen = "127.0.0.1:${https}"`)
+    .replace(/^health_listen = ".*"$/m, `health_listen = "127.0.0.1:${health}"`);
+  toml += `
+[staff]
+listen = "127.0.0.1:${staff}"
+public_url = "https://127.0.0.1:${staff}"
+offices = [{ slug = "servizi-territoriali", label = "Servizi sociali territoriali" }]
+`;
+  await fsp.writeFile(config, toml);
+
+  // The staff's key pair, as the staff would make it (synthetic identity).
+  gnupg = path.join(tmp, 'gnupg');
+  await fsp.mkdir(gnupg, { mode: 0o700 });
+  await gpg('--quick-gen-key', 'Staff di prova <staff@comune.example>', 'ed25519', 'sign,cert', '1y');
+  const { stdout: list } = await gpg('--with-colons', '--list-keys', 'staff@comune.example');
+  const fpr = list.match(/^fpr:+([0-9A-F]+):/m)[1];
+  await gpg('--quick-add-key', fpr, 'cv25519', 'encr', '1y');
+  const { stdout: pub } = await gpg('--armor', '--export', fpr);
+  const keyFile = path.join(tmp, 'staff.asc');
+  await fsp.writeFile(keyFile, pub);
+  await run(bin, ['staff', 'add', '--config', config, '--name', 'Staff di prova', '--key', keyFile]);
+  await addOperator(bin, 'Giulia Esempio', 'operator');
+  await addOperator(bin, 'Marta Esempio', 'referent');
+
+  child = spawn(bin, ['serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', (d) => { log += d; });
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${health}/healthz`);
+      if (r.ok) break;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`inbox did not start:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  origin = `https://127.0.0.1:${https}`;
+  staffOrigin = `https://127.0.0.1:${staff}`;
+  browser = await chromium.launch(launchOptions());
+});
+
+after(async () => {
+  await browser?.close();
+  child?.kill();
+  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+});
+
+async function axe(page, label) {
+  await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(
+    (tags) => window.axe.run(document, { runOnly: { type: 'tag', values: tags } }),
+    AXE_TAGS,
+  );
+  const report = result.violations
+    .map((v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.map((n) => `   ${n.target.join(' ')} ${n.html}`).join('\n')}`)
+    .join('\n');
+  assert.equal(result.violations.length, 0, `${label}: axe violations\n${report}`);
+}
+
+function operatorContext(name) {
+  return browser.newContext({
+    ignoreHTTPSErrors: true, // the server certificate comes from the inbox's own test CA
+    bypassCSP: true, // for axe's injected script; the CSP itself is checked below
+    clientCertificates: [{ origin, ...bundles[name] }],
+  });
+}
+
+/** The decrypted MIME entity the inbox stored for `reference`. */
+async function decryptStored(reference) {
+  const db = path.join(tmp, 'data', 'inbox.sqlite');
+  const { stdout: hex } = await run('python3', [
+    '-c',
+    'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("SELECT hex(ciphertext) FROM referrals WHERE reference=?", (sys.argv[2],)).fetchone()[0])',
+    db,
+    reference,
+  ]);
+  const file = path.join(tmp, `${reference}.pgp`);
+  await fsp.writeFile(file, Buffer.from(hex.trim(), 'hex'));
+  const { stdout } = await gpg('--decrypt', file);
+  return stdout;
+}
+
+test('the staff take charge from the link and the desk sees it', async () => {
+  const op = await operatorContext('Giulia Esempio');
+  const page = await op.newPage();
+  await page.goto(`${origin}/`);
+  for (const [name, value] of [
+    ['first_name', 'Maria'], ['last_name', 'Esempio'], ['birth_year', '1941'], ['phone', '0372 000000'],
+    ['description', 'Vive sola, chiede aiuto per la spesa.'],
+  ]) {
+    await page.locator(`[name="${name}"]`).fill(value);
+  }
+  for (const name of ['city_area', 'call_time', 'need_area']) {
+    const el = page.locator(`select[name="${name}"]`);
+    const values = await el.locator('option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+    await el.selectOption(values[0]);
+  }
+  await page.locator('[name="urgency"][value="urgent"]').check();
+  await page.locator('[name="privacy_notice"]').check();
+  await page.locator('[name="consent"]').check();
+  await Promise.all([page.waitForNavigation(), page.locator('form button[type="submit"]').first().click()]);
+  const reference = (await page.locator('main').innerText()).match(/SEG-\d{4}-\d{6}/)[0];
+
+  // What only the staff can read: the link, after the text.
+  const entity = await decryptStored(reference);
+  assert.match(entity, /multipart\/mixed/);
+  const link = entity.match(/https:\/\/127\.0\.0\.1:\d+\/presa-in-carico\/[0-9a-f]{32}/)[0];
+  assert.ok(link.startsWith(staffOrigin), link);
+
+  // Chromium without any client certificate opens the staff page.
+  const staff = await browser.newContext({ ignoreHTTPSErrors: true, bypassCSP: true });
+  const sp = await staff.newPage();
+  const res = await sp.goto(link);
+  assert.equal(res.status(), 200);
+  assert.match(res.headers()['content-security-policy'] || '', /default-src 'none'/);
+  const before = await sp.locator('main').innerText();
+  assert.match(before, new RegExp(reference));
+  assert.match(before, /Urgente/);
+  assert.match(before, /In attesa di presa in carico/);
+  assert.doesNotMatch(await sp.content(), /Maria|Vive sola|0372/, 'no content on the staff page');
+  await axe(sp, 'staff page');
+
+  await sp.locator('#staff_name').fill('Anna Verdi');
+  await sp.locator('#planned_contact').fill('2030-03-04');
+  await Promise.all([sp.waitForNavigation(), sp.getByRole('button', { name: 'Prendi in carico' }).click()]);
+  const after = await sp.locator('main').innerText();
+  assert.match(after, /Presa in carico da Anna Verdi \(primo contatto previsto il 2030-03-04\)/);
+  await axe(sp, 'staff page after presa in carico');
+
+  // A link with one character changed: the plain 404 page.
+  const last = link.at(-1) === '0' ? '1' : '0';
+  const bad = await sp.goto(link.slice(0, -1) + last);
+  assert.equal(bad.status(), 404);
+  assert.doesNotMatch(await sp.content(), /SEG-/);
+  await axe(sp, 'staff 404');
+  await staff.close();
+
+  // The operator's list shows who took it.
+  await page.goto(`${origin}/segnalazioni`);
+  const mine = await page.locator('main').innerText();
+  assert.match(mine, /presa in carico da Anna Verdi/);
+  await axe(page, 'le mie segnalazioni with the state');
+  await op.close();
+
+  // The desk's referent sees it too, with who sent it.
+  const ref = await operatorContext('Marta Esempio');
+  const rp = await ref.newPage();
+  await rp.goto(`${origin}/segnalazioni`);
+  const desk = await rp.locator('main').innerText();
+  assert.match(desk, new RegExp(reference));
+  assert.match(desk, /Giulia Esempio/);
+  assert.match(desk, /presa in carico da Anna Verdi/);
+  await axe(rp, 'the referent\'s list');
+  await ref.close();
+});
