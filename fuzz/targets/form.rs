@@ -37,8 +37,9 @@ pub fn run(opts: &form::Options, data: &[u8]) {
             operator_name: "Operatore",
             desk: "cremona-centro",
         };
-        let text = form::render_plaintext(&referral, &env, opts);
-        assert!(text.contains("SEG-2026-000001"));
+        let sealed = form::render_plaintext(&referral, &env, opts);
+        assert!(sealed.text.contains("SEG-2026-000001"));
+        assert!(serde_json::from_str::<serde_json::Value>(&sealed.json).is_ok());
         let _ = form::age_band(referral.birth_year, 2026);
     }
 }

@@ -85,6 +85,7 @@ pub fn target() -> Target {
         limiter: Limiter::new(1_000_000, 1_000_000),
         sequence: Mutex::new((2026, 0)),
         body_timeout: Duration::from_secs(1),
+        staff: None,
     });
     Target {
         app: web::router(state.clone()),
