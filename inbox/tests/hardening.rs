@@ -398,16 +398,7 @@ async fn queue_retry_and_new_referrals_wake_a_worker_in_a_long_backoff() {
         (attempts >= 1).then_some(())
     });
     // The mail server comes back.
-    let maildir = fx.dir.path().join("Maildir");
-    let _smtp = smtp::Smtp::start(
-        port,
-        &maildir,
-        &tls,
-        Security::Starttls,
-        Handler::Mailbox,
-        &fx.dir.path().join("smtp.log"),
-    )
-    .unwrap();
+    let (_smtp, _maildir) = smtp::start_on(&fx, port, &tls).unwrap();
     // A new referral is tried at once...
     let second = submit(&mut c, valid_fields("", "")).await.unwrap();
     wait_until(
@@ -573,16 +564,7 @@ async fn on_a_full_disk_an_accepted_mail_is_not_sent_again() {
     assert_eq!(refused.status, 503, "{}", refused.body);
 
     // The mail server comes back; its 250 cannot be recorded.
-    let maildir = fx.dir.path().join("Maildir");
-    let _smtp = smtp::Smtp::start(
-        port,
-        &maildir,
-        &tls,
-        Security::Starttls,
-        Handler::Mailbox,
-        &fx.dir.path().join("smtp.log"),
-    )
-    .unwrap();
+    let (_smtp, maildir) = smtp::start_on(&fx, port, &tls).unwrap();
     smtp::wait_for_mails(&maildir, Duration::from_secs(20), |m| !m.is_empty()).unwrap();
     let (status, _) = wait_until(Duration::from_secs(20), "healthz 503", || {
         let (s, b) = healthz(srv.health);

@@ -305,6 +305,21 @@ poll_seconds = 1
     )
 }
 
+/// aiosmtpd (STARTTLS, Maildir inside the fixture) on a port the fixture
+/// is already configured for: a mail server that comes back.
+pub fn start_on(fx: &super::Fixture, port: u16, tls: &TlsFiles) -> Result<(Smtp, PathBuf)> {
+    let maildir = fx.dir.path().join("Maildir");
+    let smtp = Smtp::start(
+        port,
+        &maildir,
+        tls,
+        Security::Starttls,
+        Handler::Mailbox,
+        &fx.dir.path().join("smtp.log"),
+    )?;
+    Ok((smtp, maildir))
+}
+
 /// The usual setup: aiosmtpd with STARTTLS delivering to a Maildir inside
 /// the fixture, and the fixture's `[mail]` section pointing at it.
 pub fn start_mailbox(fx: &super::Fixture, to: &str) -> Result<(Smtp, PathBuf)> {
