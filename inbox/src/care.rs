@@ -3,58 +3,27 @@
 //! rules between them. No free text except the staff member's name: free
 //! text would invite personal data onto a server that promises none.
 
-use std::fmt;
-
 use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 /// The longest staff member's name accepted.
 pub const MAX_NAME: usize = 80;
 
-/// A state the staff set. A referral without any is "in attesa".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Someone took the case: their name, maybe a planned first contact.
-    PresaInCarico,
-    /// Redirected to another office or service of the guide.
-    NonDiCompetenza,
-    /// The person could not be reached.
-    NonRintracciabile,
-    /// Closed, with an outcome from a list.
-    Chiusa,
+crate::kinds::slug_enum! {
+    /// A state the staff set. A referral without any is "in attesa".
+    pub enum State {
+        /// Someone took the case: their name, maybe a planned first contact.
+        PresaInCarico = ("presa_in_carico", "Presa in carico"),
+        /// Redirected to another office or service of the guide.
+        NonDiCompetenza = ("non_di_competenza", "Non di competenza"),
+        /// The person could not be reached.
+        NonRintracciabile = ("non_rintracciabile", "Persona non rintracciabile"),
+        /// Closed, with an outcome from a list.
+        Chiusa = ("chiusa", "Chiusa"),
+    }
 }
 
 impl State {
-    pub const ALL: [State; 4] = [
-        State::PresaInCarico,
-        State::NonDiCompetenza,
-        State::NonRintracciabile,
-        State::Chiusa,
-    ];
-
-    pub fn slug(self) -> &'static str {
-        match self {
-            State::PresaInCarico => "presa_in_carico",
-            State::NonDiCompetenza => "non_di_competenza",
-            State::NonRintracciabile => "non_rintracciabile",
-            State::Chiusa => "chiusa",
-        }
-    }
-
-    pub fn from_slug(s: &str) -> Option<State> {
-        State::ALL.into_iter().find(|st| st.slug() == s)
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            State::PresaInCarico => "Presa in carico",
-            State::NonDiCompetenza => "Non di competenza",
-            State::NonRintracciabile => "Persona non rintracciabile",
-            State::Chiusa => "Chiusa",
-        }
-    }
-
     /// The states that may follow `current` (`None`: in attesa).
     /// "Non di competenza" and "chiusa" are final; a person not reachable
     /// may be reached later, or the case closed.
@@ -72,36 +41,14 @@ impl State {
     }
 }
 
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.slug())
+crate::kinds::slug_enum! {
+    /// Outcomes of a closed referral: a fixed list.
+    pub enum Outcome {
+        ServizioAttivato = ("servizio_attivato", "Servizio attivato"),
+        Informazioni = ("informazioni", "Risolta con informazioni"),
+        Rifiutata = ("rifiutata", "Rifiutata dalla persona"),
+        Altro = ("altro", "Altro"),
     }
-}
-
-impl ToSql for State {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.slug()))
-    }
-}
-
-impl FromSql for State {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let s = value.as_str()?;
-        State::from_slug(s)
-            .ok_or_else(|| FromSqlError::Other(format!("unknown state {s:?}").into()))
-    }
-}
-
-/// Outcomes of a closed referral: a fixed list.
-pub const OUTCOMES: &[(&str, &str)] = &[
-    ("servizio_attivato", "Servizio attivato"),
-    ("informazioni", "Risolta con informazioni"),
-    ("rifiutata", "Rifiutata dalla persona"),
-    ("altro", "Altro"),
-];
-
-pub fn outcome_label(slug: &str) -> &str {
-    OUTCOMES.iter().find(|o| o.0 == slug).map_or(slug, |o| o.1)
 }
 
 /// A new state with what goes with it (already checked against the lists).
@@ -110,13 +57,13 @@ pub struct Change {
     pub state: State,
     /// Presa in carico: who.
     pub staff_name: Option<String>,
-    /// Presa in carico: planned first contact (YYYY-MM-DD).
-    pub planned_contact: Option<String>,
+    /// Presa in carico: planned first contact.
+    pub planned_contact: Option<time::Date>,
     /// Non di competenza: the office or service slug; chiusa with
     /// "servizio attivato": the service slug.
     pub target: Option<String>,
-    /// Chiusa: the outcome slug.
-    pub outcome: Option<String>,
+    /// Chiusa: the outcome.
+    pub outcome: Option<Outcome>,
 }
 
 /// The token of the staff link: 128 random bits, as 32 hex digits.
@@ -147,7 +94,7 @@ mod tests {
         assert!(!State::allowed_after(None).contains(&State::Chiusa));
         assert!(State::allowed_after(Some(State::PresaInCarico)).contains(&State::Chiusa));
         for s in State::ALL {
-            assert_eq!(State::from_slug(s.slug()), Some(s));
+            assert_eq!(State::parse(s.slug()), Some(*s));
         }
     }
 

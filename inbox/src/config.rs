@@ -79,11 +79,10 @@ impl Default for RemindAfter {
 }
 
 impl RemindAfter {
-    pub fn for_urgency(&self, urgency: &str) -> std::time::Duration {
-        let h = if urgency == "urgent" {
-            self.urgent
-        } else {
-            self.ordinary
+    pub fn for_urgency(&self, urgency: crate::kinds::Urgency) -> std::time::Duration {
+        let h = match urgency {
+            crate::kinds::Urgency::Urgent => self.urgent,
+            crate::kinds::Urgency::Ordinary => self.ordinary,
         };
         std::time::Duration::from_secs_f64(h * 3600.0)
     }

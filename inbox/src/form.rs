@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Choice, Form as FormConfig};
+use crate::kinds::Urgency;
 
 pub const MAX_DESCRIPTION: usize = 2000;
 pub const MAX_SERVICES: usize = 20;
@@ -22,7 +23,10 @@ pub const CALL_TIMES: &[(&str, &str)] = &[
     ("qualsiasi", "Qualsiasi orario"),
 ];
 
-pub const URGENCIES: &[(&str, &str)] = &[("ordinary", "Ordinaria"), ("urgent", "Urgente")];
+/// The urgencies as the form offers them: (slug, label).
+pub fn urgencies() -> Vec<(&'static str, &'static str)> {
+    Urgency::ALL.iter().map(|u| (u.slug(), u.label())).collect()
+}
 
 /// One entry of the guide's services.json.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -161,7 +165,7 @@ pub struct Referral {
     pub city_area: String,
     pub call_time: String,
     pub need_area: String,
-    pub urgency: String,
+    pub urgency: Urgency,
     pub description: String,
     pub services: Vec<String>,
     pub privacy_notice_given: bool,
@@ -285,13 +289,13 @@ pub fn validate(input: &Input, opts: &Options, current_year: i32) -> Result<Refe
         "Scegliere l'area del bisogno.",
         opts.need_areas.iter().map(|c| c.slug.as_str()),
     );
-    let urgency = choice(
-        input,
-        &mut e,
-        "urgency",
-        "Indicare se la segnalazione è ordinaria o urgente.",
-        URGENCIES.iter().map(|c| c.0),
-    );
+    let urgency = Urgency::parse(input.get("urgency"));
+    if urgency.is_none() {
+        e.insert(
+            "urgency",
+            "Indicare se la segnalazione è ordinaria o urgente.".into(),
+        );
+    }
     let description = text_field(input, &mut e, "description", "La descrizione", true, true)
         .replace("\r\n", "\n");
 
@@ -331,9 +335,9 @@ pub fn validate(input: &Input, opts: &Options, current_year: i32) -> Result<Refe
         );
     }
 
-    if !e.is_empty() {
+    let Some(urgency) = urgency.filter(|_| e.is_empty()) else {
         return Err(e);
-    }
+    };
     Ok(Referral {
         first_name,
         last_name,
@@ -437,7 +441,7 @@ pub fn render_plaintext(r: &Referral, env: &Envelope<'_>, opts: &Options) -> Ren
     );
     t.push_str("\n== Bisogno ==\n");
     line(&mut t, "Area", label(&opts.need_areas, &r.need_area));
-    line(&mut t, "Urgenza", pair_label(URGENCIES, &r.urgency));
+    line(&mut t, "Urgenza", r.urgency.label());
     t.push_str("Descrizione:\n");
     t.push_str(&r.description);
     t.push('\n');

@@ -16,6 +16,7 @@ pub mod config;
 pub mod deliver;
 pub mod form;
 pub mod fsutil;
+pub mod kinds;
 pub mod pki;
 pub mod retention;
 pub mod seal;

@@ -136,10 +136,12 @@ async fn validation_errors_are_shown_next_to_fields_with_values_kept() -> anyhow
         res.body.contains(r##"href="#consent""##),
         "error summary links to the field"
     );
+    // Kept and escaped (the templates write numeric character references).
     assert!(
-        res.body.contains("value=\"Esempio &amp; &lt;Figli&gt;\""),
+        res.body.contains("value=\"Esempio &#38; &#60;Figli&#62;\""),
         "value kept, escaped"
     );
+    assert!(!res.body.contains("<Figli>"), "never raw");
     assert!(res.body.contains("value=\"chiamare dopo\""));
     assert!(res.body.contains("Vive sola"));
     assert_eq!(hidden(&res.body, "idempotency_key")?, key, "same key kept");

@@ -8,6 +8,7 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 use crate::config::Mail;
+use crate::kinds::Urgency;
 
 /// Binary OpenPGP message as an ASCII-armored block (what mail clients expect).
 pub fn armor(ciphertext: &[u8]) -> Result<String> {
@@ -39,11 +40,10 @@ pub fn message_id(reference: &str, domain: &str) -> String {
     format!("<{reference}@{domain}>")
 }
 
-pub fn subject(reference: &str, urgency: &str) -> String {
-    let label = if urgency == "urgent" {
-        "urgente"
-    } else {
-        "ordinaria"
+pub fn subject(reference: &str, urgency: Urgency) -> String {
+    let label = match urgency {
+        Urgency::Urgent => "urgente",
+        Urgency::Ordinary => "ordinaria",
     };
     format!("Segnalazione {reference} ({label})")
 }
@@ -102,7 +102,12 @@ pub fn payload(
 
 /// The referral mail: multipart/encrypted; protocol="application/pgp-encrypted",
 /// a "Version: 1" control part, then the armored ciphertext.
-pub fn referral(mail: &Mail, reference: &str, urgency: &str, ciphertext: &[u8]) -> Result<Message> {
+pub fn referral(
+    mail: &Mail,
+    reference: &str,
+    urgency: Urgency,
+    ciphertext: &[u8],
+) -> Result<Message> {
     encrypted(
         mail,
         subject(reference, urgency),
@@ -249,11 +254,11 @@ mod tests {
     #[test]
     fn subject_has_reference_and_urgency_only() {
         assert_eq!(
-            subject("SEG-2026-000123", "urgent"),
+            subject("SEG-2026-000123", Urgency::Urgent),
             "Segnalazione SEG-2026-000123 (urgente)"
         );
         assert_eq!(
-            subject("SEG-2026-000124", "ordinary"),
+            subject("SEG-2026-000124", Urgency::Ordinary),
             "Segnalazione SEG-2026-000124 (ordinaria)"
         );
     }

@@ -179,7 +179,7 @@ impl Worker {
     async fn deliver(&mut self, item: queue::Due) -> Result<Option<Duration>> {
         let reference = item.reference.as_str();
         let started = Instant::now();
-        let msg = match mime::referral(&self.mail, reference, &item.urgency, &item.ciphertext) {
+        let msg = match mime::referral(&self.mail, reference, item.urgency, &item.ciphertext) {
             Ok(m) => m,
             Err(e) => {
                 let err = format!("message: {e:#}");
@@ -291,7 +291,7 @@ impl Worker {
                     .or(Some(p.delivered_at.as_str()))
                     .and_then(store::parse_rfc3339)
                     .unwrap_or(now);
-                let wait = time::Duration::try_from(cfg.after.for_urgency(&p.urgency))
+                let wait = time::Duration::try_from(cfg.after.for_urgency(p.urgency))
                     .unwrap_or(time::Duration::DAY);
                 let due = if cfg.working_days {
                     crate::workdays::add_working_time(base, wait)

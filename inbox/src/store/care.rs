@@ -2,31 +2,33 @@
 
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
+use time::{Date, OffsetDateTime};
 
 use super::{audit, now_rfc3339};
-use crate::care::{Change, State};
+use crate::care::{Change, Outcome, State};
+use crate::kinds::Urgency;
 
 /// What the staff page may show: metadata only (the server has nothing else).
 #[derive(Debug, Clone)]
 pub struct Referral {
     pub id: i64,
     pub reference: String,
-    pub created_at: String,
+    pub created_at: OffsetDateTime,
     pub desk: String,
-    pub urgency: String,
+    pub urgency: Urgency,
     pub need_area: String,
-    pub delivered_at: Option<String>,
+    pub delivered_at: Option<OffsetDateTime>,
 }
 
 /// One state change, with its time and actor.
 #[derive(Debug, Clone)]
 pub struct Event {
-    pub at: String,
+    pub at: OffsetDateTime,
     pub state: State,
     pub staff_name: Option<String>,
-    pub planned_contact: Option<String>,
+    pub planned_contact: Option<Date>,
     pub target: Option<String>,
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
 }
 
 /// The referral whose token hashes to `hash`; `None` for an unknown token
@@ -130,12 +132,12 @@ pub fn record(conn: &mut Connection, referral: &Referral, change: &Change) -> Re
 #[derive(Debug, Clone, Default)]
 pub struct Latest {
     pub state: Option<State>,
-    pub since: Option<String>,
+    pub since: Option<OffsetDateTime>,
     pub taken_by: Option<String>,
 }
 
 pub fn latest(conn: &Connection, referral_id: i64) -> Result<Latest> {
-    let last: Option<(State, String)> = conn
+    let last: Option<(State, OffsetDateTime)> = conn
         .query_row(
             "SELECT state, at FROM care_events WHERE referral_id = ?1 ORDER BY id DESC LIMIT 1",
             [referral_id],

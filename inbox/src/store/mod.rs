@@ -412,9 +412,9 @@ pub fn remove_staff(conn: &Connection, id: i64) -> Result<bool> {
 #[derive(Debug, Clone)]
 pub struct ReferralSummary {
     pub reference: String,
-    pub created_at: String,
-    pub status: String,
-    pub delivered_at: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub status: crate::kinds::Status,
+    pub delivered_at: Option<OffsetDateTime>,
     /// Who sent it (shown to the desk's referent).
     pub operator_name: String,
     /// The staff's latest state, since when, who took it in charge.

@@ -12,7 +12,7 @@ use super::audit;
 pub struct Due {
     pub id: i64,
     pub reference: String,
-    pub urgency: String,
+    pub urgency: crate::kinds::Urgency,
     /// Submission, or the last `queue retry`: the give-up clock starts here.
     pub since: String,
     pub attempts: u32,

@@ -10,7 +10,7 @@ use super::audit;
 pub struct Pending {
     pub id: i64,
     pub reference: String,
-    pub urgency: String,
+    pub urgency: crate::kinds::Urgency,
     pub delivered_at: String,
     pub reminders_sent: u32,
     pub last_reminder_at: Option<String>,

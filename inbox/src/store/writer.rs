@@ -22,7 +22,7 @@ pub struct NewReferral {
     pub desk: String,
     pub operator_id: i64,
     pub need_area: String,
-    pub urgency: String,
+    pub urgency: crate::kinds::Urgency,
     pub age_band: String,
     pub idempotency_key: String,
     /// Keyed hash of the validated content (see `Csrf::content_mac`).

@@ -8,9 +8,11 @@ use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Extension;
+
+use super::error::{AppError, Site, WithOperator};
 use ring::rand::{SecureRandom, SystemRandom};
 use time::OffsetDateTime;
 
@@ -60,68 +62,43 @@ async fn read_limited(mut body: Body) -> Option<Vec<u8>> {
     (total <= BODY_LIMIT).then_some(buf)
 }
 
-fn page(status: StatusCode, html: String) -> Response {
-    (status, Html(html)).into_response()
+fn page(status: StatusCode, t: &impl askama::Template) -> Response {
+    (status, Html(pages::render(t))).into_response()
 }
 
-fn problem(status: StatusCode, title: &str, msg: &str, op: Option<&Operator>) -> Response {
-    page(status, pages::problem(title, msg, op))
-}
+/// What the operators' handlers return: a page, or a refusal that names
+/// the operator in its header.
+type Page = Result<Response, WithOperator>;
 
 /// The operator on this connection; any other certificate of the CA that is
 /// not (or no longer) in the database gets a 403 page.
 pub struct Op(pub Arc<Operator>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Op {
-    type Rejection = Response;
+    type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Identity>()
-            .and_then(|id| id.operator.clone().filter(|_| !id.expired))
-            .map(Op)
-            .ok_or_else(|| {
-                if parts
-                    .extensions
-                    .get::<Identity>()
-                    .is_some_and(|id| id.expired)
-                {
-                    return problem(
-                        StatusCode::FORBIDDEN,
-                        "Certificato scaduto",
-                        "Il certificato di questo operatore è scaduto. Chiedere un nuovo \
-                         certificato all'amministratore dello sportello.",
-                        None,
-                    );
-                }
-                problem(
-                    StatusCode::FORBIDDEN,
-                    "Certificato non riconosciuto",
-                    "Il certificato presentato dal browser non corrisponde a nessun operatore \
-                     attivo. Rivolgersi all'amministratore dello sportello.",
-                    None,
-                )
-            })
+        let id = parts.extensions.get::<Identity>();
+        match id {
+            Some(id) if id.expired => Err(AppError::CertificateExpired),
+            Some(id) => id
+                .operator
+                .clone()
+                .map(Op)
+                .ok_or(AppError::UnknownCertificate),
+            None => Err(AppError::UnknownCertificate),
+        }
     }
 }
 
-fn internal(op: Option<&Operator>) -> Response {
-    problem(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Servizio momentaneamente non disponibile",
-        "La segnalazione NON è stata registrata. Riprovare tra qualche minuto con lo stesso \
-         modulo (il pulsante Indietro del browser lo ripropone): non verrà duplicata.",
-        op,
-    )
-}
-
-/// A fresh idempotency key; `None` if the system RNG fails (then no form
+/// A fresh idempotency key; an error if the system RNG fails (then no form
 /// is offered: a predictable key would merge different referrals).
-fn new_key() -> Option<String> {
+fn new_key() -> Result<String, AppError> {
     let mut b = [0u8; 16];
-    SystemRandom::new().fill(&mut b).ok()?;
-    Some(hex::encode(b))
+    SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| AppError::desk(anyhow::anyhow!("system random generator failed")))?;
+    Ok(hex::encode(b))
 }
 
 fn now() -> OffsetDateTime {
@@ -132,24 +109,14 @@ pub async fn form_page(
     State(st): State<Arc<AppState>>,
     Extension(id): Extension<Identity>,
     Op(op): Op,
-) -> Response {
-    let Some(key) = new_key() else {
-        tracing::error!("system random generator failed");
-        return internal(Some(&op));
-    };
+) -> Page {
+    let key = new_key().map_err(|e| e.by(&op))?;
     let token = st.csrf.issue(&id.cert_sha256, now().unix_timestamp());
-    page(
+    let (input, errors) = (Input::default(), Errors::new());
+    Ok(page(
         StatusCode::OK,
-        pages::referral_form(
-            &st.opts,
-            &Input::default(),
-            &Errors::new(),
-            &token,
-            &key,
-            &op,
-            None,
-        ),
-    )
+        &pages::ReferralForm::new(&st.opts, &input, &errors, &token, &key, &op, None),
+    ))
 }
 
 /// A cross-site post fails here even before the token is looked at.
@@ -172,123 +139,96 @@ pub(super) fn cross_site(headers: &HeaderMap) -> bool {
     }
 }
 
+/// Whether the request says it carries a urlencoded form.
+pub(super) fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// The posted form of an operator: within the size and time limits,
+/// well-formed, from this site, with a valid CSRF token.
+pub(super) async fn read_form(
+    st: &AppState,
+    id: &Identity,
+    op: &Operator,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Input, AppError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
+        return Err(AppError::TooLarge(Site::Desk));
+    }
+    if !is_form(headers) {
+        return Err(AppError::NotAForm(Site::Desk));
+    }
+    let bytes = match read_body(body, st.body_timeout).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return Err(AppError::TooLarge(Site::Desk)),
+        Err(BodyError::TooSlow) => {
+            tracing::warn!(operator = op.id, "request body too slow");
+            return Err(AppError::TooSlow);
+        }
+    };
+    let input = Input::parse(&bytes).map_err(|e| {
+        tracing::warn!(operator = op.id, error = %e, "malformed form");
+        match e {
+            form::BadRequest::NotUtf8(_) => AppError::NotUtf8,
+            _ => AppError::Malformed,
+        }
+    })?;
+    if cross_site(headers)
+        || !st
+            .csrf
+            .verify(&id.cert_sha256, input.get("csrf"), now().unix_timestamp())
+    {
+        tracing::warn!(operator = op.id, "CSRF check failed");
+        return Err(AppError::Csrf(Site::Desk));
+    }
+    Ok(input)
+}
+
 pub async fn submit(
     State(st): State<Arc<AppState>>,
     Extension(id): Extension<Identity>,
     Op(op): Op,
     headers: HeaderMap,
     body: Body,
-) -> Response {
+) -> Page {
+    submit_form(&st, &id, &op, &headers, body)
+        .await
+        .map_err(|e| e.by(&op))
+}
+
+async fn submit_form(
+    st: &AppState,
+    id: &Identity,
+    op: &Operator,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     if let Err(wait) = st.limiter.check(op.id) {
         tracing::warn!(operator = op.id, "rate limit");
-        let mut r = problem(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Troppi invii ravvicinati",
-            &format!(
-                "Sono state inviate molte segnalazioni in poco tempo. Attendere {wait} secondi e \
-                 riprovare con il pulsante Indietro: i dati digitati restano nel modulo."
-            ),
-            Some(&op),
-        );
-        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return r;
+        return Err(AppError::RateLimited {
+            site: Site::Desk,
+            wait,
+        });
     }
-    let too_large = || {
-        problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Modulo troppo grande",
-            "Il modulo inviato supera la dimensione massima (64 KiB). Accorciare la descrizione \
-             e riprovare.",
-            Some(&op),
-        )
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
-        return too_large();
-    }
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return problem(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Formato non accettato",
-            "Inviare la segnalazione dal modulo della pagina principale.",
-            Some(&op),
-        );
-    }
-    let bytes = match read_body(body, st.body_timeout).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge) => return too_large(),
-        Err(BodyError::TooSlow) => {
-            tracing::warn!(operator = op.id, "request body too slow");
-            let mut r = problem(
-                StatusCode::REQUEST_TIMEOUT,
-                "Invio interrotto",
-                "Il modulo è arrivato troppo lentamente e l'invio è stato interrotto: la \
-                 segnalazione NON è stata registrata. Controllare la connessione e riprovare \
-                 con il pulsante Indietro.",
-                Some(&op),
-            );
-            r.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return r;
-        }
-    };
-    let input = match Input::parse(&bytes) {
-        Ok(i) => i,
-        Err(e) => {
-            tracing::warn!(operator = op.id, error = %e, "malformed form");
-            let msg = match e {
-                form::BadRequest::NotUtf8(_) => {
-                    "Il modulo contiene caratteri non validi (codifica diversa da UTF-8): nulla è \
-                     stato registrato. Riaprire il modulo da questo sito e reinserire i dati."
-                }
-                _ => {
-                    "Il modulo ricevuto non è nel formato atteso. Ricaricare la pagina e riprovare."
-                }
-            };
-            return problem(StatusCode::BAD_REQUEST, "Modulo non valido", msg, Some(&op));
-        }
-    };
+    let input = read_form(st, id, op, headers, body).await?;
     let now = now();
-    if cross_site(&headers)
-        || !st
-            .csrf
-            .verify(&id.cert_sha256, input.get("csrf"), now.unix_timestamp())
-    {
-        tracing::warn!(operator = op.id, "CSRF check failed");
-        return problem(
-            StatusCode::FORBIDDEN,
-            "Modulo scaduto o non valido",
-            "Il modulo è scaduto (vale 12 ore) oppure non proviene da questo sito. Aprire di \
-             nuovo la pagina del modulo e reinserire i dati.",
-            Some(&op),
-        );
-    }
     let key = input.get("idempotency_key").to_string();
     if key.len() != 32 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "Modulo non valido",
-            "Manca il codice del modulo. Ricaricare la pagina e riprovare.",
-            Some(&op),
-        );
+        return Err(AppError::MissingKey);
     }
     let year = now.year();
-    let existing = match st.existing_reference(op.id, &key) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "idempotency lookup failed");
-            return internal(Some(&op));
-        }
-    };
+    let existing = st
+        .existing_reference(op.id, &key)
+        .context("idempotency lookup failed")
+        .map_err(AppError::desk)?;
     let referral = match form::validate(&input, &st.opts, year) {
         Ok(r) => r,
         Err(errors) => {
@@ -296,44 +236,41 @@ pub async fn submit(
             let token = st.csrf.issue(&id.cert_sha256, now.unix_timestamp());
             // A key already spent on a stored referral would make the
             // corrected form collide with it: the form comes back with a new one.
-            let key = match (&existing, new_key()) {
-                (None, _) => key,
-                (Some(_), Some(fresh)) => fresh,
-                (Some(_), None) => return internal(Some(&op)),
+            let key = match &existing {
+                None => key,
+                Some(_) => new_key()?,
             };
-            return page(
+            return Ok(page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                pages::referral_form(&st.opts, &input, &errors, &token, &key, &op, None),
-            );
+                &pages::ReferralForm::new(&st.opts, &input, &errors, &token, &key, op, None),
+            ));
         }
     };
-    let content_mac = match serde_json::to_vec(&referral) {
-        Ok(json) => st.csrf.content_mac(&id.cert_sha256, &json),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot fingerprint the form");
-            return internal(Some(&op));
-        }
-    };
+    let json = serde_json::to_vec(&referral)
+        .context("cannot fingerprint the form")
+        .map_err(AppError::desk)?;
+    let content_mac = st.csrf.content_mac(&id.cert_sha256, &json);
+    drop(json);
     if let Some((reference, mac)) = existing {
         if mac.as_deref() == Some(content_mac.as_str()) {
             // A double click or a browser retry: answer with the first reference.
-            return see_other(&reference);
+            return Ok(see_other(&reference));
         }
-        return key_reused(&st, &id, &op, &input, &reference);
+        return key_reused(st, id, op, &input, &reference);
     }
-    match seal_and_commit(&st, &op, referral, key, content_mac, year).await {
+    match seal_and_commit(st, op, referral, key, content_mac, year).await {
         Ok(store::Accepted::New(reference)) => {
             tracing::info!(operator = op.id, %reference, "referral committed");
-            see_other(&reference)
+            Ok(see_other(&reference))
         }
         Ok(store::Accepted::Duplicate(reference)) => {
             tracing::info!(operator = op.id, %reference, "duplicate submission");
-            see_other(&reference)
+            Ok(see_other(&reference))
         }
-        Ok(store::Accepted::KeyReused(reference)) => key_reused(&st, &id, &op, &input, &reference),
+        Ok(store::Accepted::KeyReused(reference)) => key_reused(st, id, op, &input, &reference),
         Err(e) => {
-            tracing::error!(operator = op.id, error = %format!("{e:#}"), "referral NOT committed");
-            internal(Some(&op))
+            tracing::error!(operator = op.id, "referral NOT committed");
+            Err(AppError::desk(e))
         }
     }
 }
@@ -347,29 +284,20 @@ fn key_reused(
     op: &Operator,
     input: &Input,
     reference: &str,
-) -> Response {
+) -> Result<Response, AppError> {
     tracing::warn!(operator = op.id, %reference, "idempotency key reused with other content: refused");
-    let Some(fresh) = new_key() else {
-        return internal(Some(op));
-    };
+    let fresh = new_key()?;
     let token = st.csrf.issue(&id.cert_sha256, now().unix_timestamp());
     let notice = format!(
         "Questo modulo era già stato inviato: è la segnalazione {reference}. I dati qui sotto \
          sono diversi e NON sono stati registrati. Controllarli e premere «Invia la \
          segnalazione» per registrarli come nuova segnalazione."
     );
-    page(
+    let errors = Errors::new();
+    Ok(page(
         StatusCode::CONFLICT,
-        pages::referral_form(
-            &st.opts,
-            input,
-            &Errors::new(),
-            &token,
-            &fresh,
-            op,
-            Some(&notice),
-        ),
-    )
+        &pages::ReferralForm::new(&st.opts, input, &errors, &token, &fresh, op, Some(&notice)),
+    ))
 }
 
 /// Renders, encrypts and durably commits a valid referral. The plaintext
@@ -428,7 +356,7 @@ async fn seal_and_commit(
         desk: op.desk.clone(),
         operator_id: op.id,
         need_area: referral.need_area.clone(),
-        urgency: referral.urgency.clone(),
+        urgency: referral.urgency,
         age_band: form::age_band(referral.birth_year, year).to_string(),
         idempotency_key,
         content_mac,
@@ -448,41 +376,31 @@ pub async fn confirmation(
     State(st): State<Arc<AppState>>,
     Op(op): Op,
     reference: Result<Path<String>, PathRejection>,
-) -> Response {
+) -> Page {
     let Ok(Path(reference)) = reference else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "Indirizzo non valido",
-            "Il numero di riferimento nell'indirizzo non è leggibile.",
-            Some(&op),
-        );
+        return Err(AppError::BadReference.by(&op));
     };
-    match st.with_reader(|c| store::referral_of(c, op.id, &reference)) {
-        Ok(Some(r)) => page(StatusCode::OK, pages::confirmation(&r, &op)),
-        Ok(None) => problem(
-            StatusCode::NOT_FOUND,
-            "Segnalazione non trovata",
-            "Nessuna segnalazione con questo riferimento tra quelle inviate da questo operatore.",
-            Some(&op),
-        ),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "read failed");
-            internal(Some(&op))
-        }
-    }
+    let r = st
+        .with_reader(|c| store::referral_of(c, op.id, &reference))
+        .map_err(|e| AppError::desk(e).by(&op))?
+        .ok_or_else(|| AppError::ReferralNotFound.by(&op))?;
+    Ok(page(
+        StatusCode::OK,
+        &pages::Confirmation {
+            operator: Some(&op),
+            referral: &r,
+        },
+    ))
 }
 
-pub async fn my_referrals(State(st): State<Arc<AppState>>, Op(op): Op) -> Response {
-    match st.with_reader(|c| store::referrals_of(c, &op, 200)) {
-        Ok(list) => page(
-            StatusCode::OK,
-            pages::my_referrals(&list, &op, OffsetDateTime::now_utc()),
-        ),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "read failed");
-            internal(Some(&op))
-        }
-    }
+pub async fn my_referrals(State(st): State<Arc<AppState>>, Op(op): Op) -> Page {
+    let list = st
+        .with_reader(|c| store::referrals_of(c, &op, 200))
+        .map_err(|e| AppError::desk(e).by(&op))?;
+    Ok(page(
+        StatusCode::OK,
+        &pages::MyReferrals::new(&list, &op, OffsetDateTime::now_utc()),
+    ))
 }
 
 pub async fn stylesheet() -> Response {
@@ -496,13 +414,8 @@ pub async fn stylesheet() -> Response {
         .into_response()
 }
 
-pub async fn not_found(Extension(id): Extension<Identity>) -> Response {
-    problem(
-        StatusCode::NOT_FOUND,
-        "Pagina non trovata",
-        "L'indirizzo richiesto non esiste.",
-        id.operator.as_deref(),
-    )
+pub async fn not_found(Extension(id): Extension<Identity>) -> WithOperator {
+    WithOperator(AppError::PageNotFound, id.operator)
 }
 
 impl AppState {
@@ -539,28 +452,20 @@ impl AppState {
 /// HTTP/1.1 requires `Host` (RFC 9112, 3.2): a request without one is not
 /// from a browser and gets a 400.
 pub async fn require_host(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let ok = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|h| !h.trim().is_empty());
-    if !ok {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "Richiesta non valida",
-            "La richiesta non indica l'indirizzo del sito (intestazione Host). Aprire la pagina \
-             dal browser.",
-            None,
-        );
+    if has_host(req.headers()) {
+        next.run(req).await
+    } else {
+        AppError::MissingHost(Site::Desk).into_response()
     }
-    next.run(req).await
 }
 
-pub async fn method_not_allowed(Extension(id): Extension<Identity>) -> Response {
-    problem(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "Operazione non consentita",
-        "Questa pagina non accetta questo tipo di richiesta. Usare i collegamenti del sito.",
-        id.operator.as_deref(),
-    )
+pub(super) fn has_host(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| !h.trim().is_empty())
+}
+
+pub async fn method_not_allowed(Extension(id): Extension<Identity>) -> WithOperator {
+    WithOperator(AppError::MethodNotAllowed, id.operator)
 }

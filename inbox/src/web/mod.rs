@@ -2,6 +2,7 @@
 
 mod admission;
 pub mod csrf;
+pub mod error;
 mod handlers;
 pub mod pages;
 pub mod ratelimit;

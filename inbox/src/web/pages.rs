@@ -1,168 +1,88 @@
-//! HTML pages in Italian. Plain server-rendered HTML: no script, no inline
-//! style (the CSP forbids both), usable with a screen reader and at 200% zoom.
+//! The operators' pages in Italian, as askama templates (`inbox/templates`):
+//! checked at compile time, every value escaped unless a template says
+//! otherwise. Plain server-rendered HTML: no script, no inline style (the
+//! CSP forbids both), usable with a screen reader and at 200% zoom.
 
-use std::fmt::Write;
+use askama::Template;
+use time::OffsetDateTime;
 
 use crate::config::Choice;
-use crate::form::{self, Errors, Input, Options, CALL_TIMES, URGENCIES};
-use crate::store::{Operator, ReferralSummary};
+use crate::form::{self, Errors, Input, Options, CALL_TIMES};
+use crate::store::{Operator, ReferralSummary, Role};
 
-/// Escapes text for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-pub fn layout(title: &str, operator: Option<&Operator>, body: &str) -> String {
-    let who = operator.map_or(String::new(), |o| {
-        format!(
-            r#"<p class="who">{} &middot; sportello {}</p>"#,
-            esc(&o.name),
-            esc(&o.desk)
-        )
-    });
-    format!(
-        r##"<!doctype html>
-<html lang="it">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} &middot; Sportello Sociale</title>
-<link rel="stylesheet" href="/static/style.css">
-</head>
-<body>
-<a class="skip" href="#main">Vai al contenuto</a>
-<header>
-<p class="brand"><a href="/">Sportello Sociale &middot; Segnalazioni</a></p>
-{who}
-<nav aria-label="Principale"><ul>
-<li><a href="/">Nuova segnalazione</a></li>
-<li><a href="/segnalazioni">Le mie segnalazioni</a></li>
-</ul></nav>
-</header>
-<main id="main">
-{body}
-</main>
-</body>
-</html>
-"##,
-        title = esc(title),
-    )
+/// Renders a template; a failure (a value's `Display` that errs) is a bug,
+/// and the page says so rather than showing half a document.
+pub fn render(t: &impl Template) -> String {
+    t.render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "template failed");
+        "<!doctype html><title>Errore</title><p>Errore interno della pagina.</p>".into()
+    })
 }
 
 /// A page for a refused request: says what happened and what to do.
-pub fn problem(title: &str, message: &str, operator: Option<&Operator>) -> String {
-    layout(
-        title,
-        operator,
-        &format!(
-            r#"<h1>{}</h1><p>{}</p><p><a href="/">Torna al modulo</a></p>"#,
-            esc(title),
-            esc(message)
-        ),
-    )
+#[derive(Template)]
+#[template(path = "problem.html")]
+pub struct Problem<'a> {
+    pub operator: Option<&'a Operator>,
+    pub title: &'a str,
+    pub message: &'a str,
 }
 
-fn error_id(name: &str) -> String {
-    format!("{name}-error")
+/// One input of the form: its value, its error and how it is typed.
+pub struct Field<'a> {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: &'static str,
+    pub value: &'a str,
+    pub error: Option<&'a str>,
+    pub max: usize,
+    pub required: bool,
+    /// `inputmode` and `pattern`, for the year of birth.
+    pub numeric: bool,
 }
 
-/// `aria-describedby` and `aria-invalid` for a field, plus its message.
-fn field_error(errors: &Errors, name: &str) -> (String, String) {
-    match errors.get(name) {
-        Some(msg) => (
-            format!(
-                r#" aria-invalid="true" aria-describedby="{}""#,
-                error_id(name)
-            ),
-            format!(
-                r#"<p class="error" id="{}"><span class="visually-hidden">Errore: </span>{}</p>"#,
-                error_id(name),
-                esc(msg)
-            ),
-        ),
-        None => (String::new(), String::new()),
-    }
+/// A `<select>`, a radio group or a checkbox with its choices.
+pub struct Choices<'a> {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub error: Option<&'a str>,
+    /// (value, label, selected)
+    pub options: Vec<(&'a str, &'a str, bool)>,
 }
 
-fn text_input(
-    out: &mut String,
-    input: &Input,
-    errors: &Errors,
-    name: &str,
-    label: &str,
-    kind: &str,
-    extra: &str,
-) {
-    let (aria, err) = field_error(errors, name);
-    let max = form::FIELDS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map_or(0, |(_, m)| *m);
-    let _ = write!(
-        out,
-        r#"<div class="field"><label for="{name}">{label}</label>{err}<input type="{kind}" id="{name}" name="{name}" maxlength="{max}" value="{value}"{aria}{extra}></div>"#,
-        value = esc(input.get(name)),
-    );
+/// The guide's services, grouped by category, for "servizi suggeriti".
+pub struct ServiceGroup<'a> {
+    pub title: String,
+    /// (index for the id, slug, title, checked)
+    pub items: Vec<(usize, &'a str, &'a str, bool)>,
 }
 
-fn select(
-    out: &mut String,
-    input: &Input,
-    errors: &Errors,
-    name: &str,
-    label: &str,
-    choices: &[(&str, &str)],
-) {
-    let (aria, err) = field_error(errors, name);
-    let _ = write!(
-        out,
-        r#"<div class="field"><label for="{name}">{label}</label>{err}<select id="{name}" name="{name}" required{aria}><option value="">Scegliere&hellip;</option>"#
-    );
-    for (slug, text) in choices {
-        let sel = if input.get(name) == *slug {
-            " selected"
-        } else {
-            ""
-        };
-        let _ = write!(
-            out,
-            r#"<option value="{}"{sel}>{}</option>"#,
-            esc(slug),
-            esc(text)
-        );
-    }
-    out.push_str("</select></div>");
+/// A line of the error summary: which field, its label, the message.
+pub struct SummaryLine<'a> {
+    pub target: &'static str,
+    pub label: &'static str,
+    pub message: &'a str,
 }
 
-fn pairs(choices: &[Choice]) -> Vec<(&str, &str)> {
-    choices
-        .iter()
-        .map(|c| (c.slug.as_str(), c.label.as_str()))
-        .collect()
-}
-
-fn checkbox(out: &mut String, input: &Input, errors: &Errors, name: &str, label: &str) {
-    let (aria, err) = field_error(errors, name);
-    let checked = if input.get(name) == "yes" {
-        " checked"
-    } else {
-        ""
-    };
-    let _ = write!(
-        out,
-        r#"<div class="field">{err}<div class="check"><input type="checkbox" id="{name}" name="{name}" value="yes" required{checked}{aria}><label for="{name}">{label}</label></div></div>"#
-    );
+/// The referral form, empty or re-shown with the typed values and errors.
+#[derive(Template)]
+#[template(path = "referral_form.html")]
+pub struct ReferralForm<'a> {
+    pub operator: Option<&'a Operator>,
+    pub has_errors: bool,
+    pub notice: Option<&'a str>,
+    pub summary: Vec<SummaryLine<'a>>,
+    pub csrf: &'a str,
+    pub idempotency_key: &'a str,
+    pub person: Vec<Field<'a>>,
+    pub city_area: Choices<'a>,
+    pub call_time: Choices<'a>,
+    pub need_area: Choices<'a>,
+    pub urgency: Choices<'a>,
+    pub description: Field<'a>,
+    pub services_error: Option<&'a str>,
+    pub services: Vec<ServiceGroup<'a>>,
+    pub consents: Vec<Choices<'a>>,
 }
 
 const FIELD_LABELS: &[(&str, &str)] = &[
@@ -181,229 +101,142 @@ const FIELD_LABELS: &[(&str, &str)] = &[
     ("consent", "Consenso"),
 ];
 
-/// The referral form, empty or re-shown with the typed values and errors.
-pub fn referral_form(
-    opts: &Options,
-    input: &Input,
-    errors: &Errors,
-    csrf: &str,
-    idempotency_key: &str,
-    operator: &Operator,
-    notice: Option<&str>,
-) -> String {
-    let mut b = String::with_capacity(16 * 1024);
-    b.push_str("<h1>Nuova segnalazione</h1>");
-    if let Some(n) = notice {
-        let _ = write!(
-            b,
-            r#"<div class="error-summary" role="alert"><p>{}</p></div>"#,
-            esc(n)
-        );
-    }
-    if !errors.is_empty() {
-        b.push_str(r#"<div class="error-summary" role="alert" aria-labelledby="error-summary-title"><h2 id="error-summary-title">Ci sono dei problemi nel modulo</h2><ul>"#);
-        for (name, label) in FIELD_LABELS {
-            if let Some(msg) = errors.get(name) {
-                let target = if *name == "services" {
-                    "services-legend".to_string()
-                } else {
-                    name.to_string()
-                };
-                let _ = write!(
-                    b,
-                    r##"<li><a href="#{target}">{}: {}</a></li>"##,
-                    esc(label),
-                    esc(msg)
-                );
-            }
-        }
-        b.push_str("</ul></div>");
-    }
-    b.push_str(r#"<p>Tutti i campi sono obbligatori, salvo quelli indicati come facoltativi. Operatore e sportello sono presi dal certificato.</p>"#);
-    b.push_str(r#"<form method="post" action="/segnalazioni" accept-charset="utf-8" novalidate>"#);
-    let _ = write!(
-        b,
-        r#"<input type="hidden" name="csrf" value="{}"><input type="hidden" name="idempotency_key" value="{}">"#,
-        esc(csrf),
-        esc(idempotency_key)
-    );
+fn max_len(name: &str) -> usize {
+    form::FIELDS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(0, |(_, m)| *m)
+}
 
-    b.push_str("<fieldset><legend>La persona</legend>");
-    text_input(
-        &mut b,
-        input,
-        errors,
-        "first_name",
-        "Nome",
-        "text",
-        r#" autocomplete="off" required"#,
-    );
-    text_input(
-        &mut b,
-        input,
-        errors,
-        "last_name",
-        "Cognome",
-        "text",
-        r#" autocomplete="off" required"#,
-    );
-    text_input(
-        &mut b,
-        input,
-        errors,
-        "birth_year",
-        "Anno di nascita (es. 1942)",
-        "text",
-        r#" inputmode="numeric" pattern="[0-9]{4}" autocomplete="off" required"#,
-    );
-    text_input(
-        &mut b,
-        input,
-        errors,
-        "phone",
-        "Telefono",
-        "tel",
-        r#" autocomplete="off" required"#,
-    );
-    text_input(
-        &mut b,
-        input,
-        errors,
-        "email",
-        "Email (facoltativa)",
-        "email",
-        r#" autocomplete="off""#,
-    );
-    select(
-        &mut b,
-        input,
-        errors,
-        "city_area",
-        "Zona della città",
-        &pairs(&opts.city_areas),
-    );
-    select(
-        &mut b,
-        input,
-        errors,
-        "call_time",
-        "Quando è meglio telefonare",
-        CALL_TIMES,
-    );
-    b.push_str("</fieldset>");
-
-    b.push_str("<fieldset><legend>Il bisogno</legend>");
-    select(
-        &mut b,
-        input,
-        errors,
-        "need_area",
-        "Area del bisogno",
-        &pairs(&opts.need_areas),
-    );
-    {
-        let (aria, err) = field_error(errors, "urgency");
-        let _ = write!(
-            b,
-            r#"<fieldset class="radios"{aria}><legend id="urgency">Urgenza</legend>{err}"#
-        );
-        for (slug, text) in URGENCIES {
-            let checked = if input.get("urgency") == *slug {
-                " checked"
-            } else {
-                ""
-            };
-            let _ = write!(
-                b,
-                r#"<div class="check"><input type="radio" id="urgency-{slug}" name="urgency" value="{slug}"{checked}><label for="urgency-{slug}">{text}</label></div>"#
-            );
-        }
-        b.push_str("</fieldset>");
-    }
-    {
-        let (aria, err) = field_error(errors, "description");
-        let _ = write!(
-            b,
-            r#"<div class="field"><label for="description">Descrizione della situazione</label><p class="hint" id="description-hint">Al massimo {max} caratteri. Solo ciò che serve al Comune per richiamare: niente codice fiscale, niente diagnosi.</p>{err}<textarea id="description" name="description" rows="8" maxlength="{max}" required aria-describedby="description-hint{extra}"{invalid}>{value}</textarea></div>"#,
-            max = form::MAX_DESCRIPTION,
-            extra = if aria.is_empty() {
-                ""
-            } else {
-                " description-error"
-            },
-            invalid = if aria.is_empty() {
-                ""
-            } else {
-                r#" aria-invalid="true""#
-            },
-            value = esc(input.get("description")),
-        );
-    }
-    if !opts.services.is_empty() {
-        let (aria, err) = field_error(errors, "services");
-        let _ = write!(
-            b,
-            r#"<fieldset class="services"{aria}><legend id="services-legend">Servizi suggeriti (facoltativi)</legend>{err}"#
-        );
+impl<'a> ReferralForm<'a> {
+    pub fn new(
+        opts: &'a Options,
+        input: &'a Input,
+        errors: &'a Errors,
+        csrf: &'a str,
+        idempotency_key: &'a str,
+        operator: &'a Operator,
+        notice: Option<&'a str>,
+    ) -> Self {
+        let err = |name: &str| errors.get(name).map(String::as_str);
+        let field = |name, label, kind, required, numeric| Field {
+            name,
+            label,
+            kind,
+            value: input.get(name),
+            error: err(name),
+            max: max_len(name),
+            required,
+            numeric,
+        };
+        let choices = |name, label, list: Vec<(&'a str, &'a str)>| Choices {
+            name,
+            label,
+            error: err(name),
+            options: list
+                .into_iter()
+                .map(|(v, l)| (v, l, input.get(name) == v))
+                .collect(),
+        };
+        let pairs = |list: &'a [Choice]| -> Vec<(&'a str, &'a str)> {
+            list.iter()
+                .map(|c| (c.slug.as_str(), c.label.as_str()))
+                .collect()
+        };
         let mut categories: Vec<&str> = opts.services.iter().map(|s| s.category.as_str()).collect();
         categories.sort_unstable();
         categories.dedup();
-        for cat in categories {
-            let _ = write!(
-                b,
-                "<details><summary>{}</summary>",
-                esc(&category_title(cat))
-            );
-            for (i, s) in opts
-                .services
+        let services = categories
+            .into_iter()
+            .map(|cat| ServiceGroup {
+                title: category_title(cat),
+                items: opts
+                    .services
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.category == cat)
+                    .map(|(i, s)| {
+                        (
+                            i,
+                            s.slug.as_str(),
+                            s.title.as_str(),
+                            input.services.contains(&s.slug),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect();
+        let check = |name, label| Choices {
+            name,
+            label,
+            error: err(name),
+            options: vec![("yes", label, input.get(name) == "yes")],
+        };
+        ReferralForm {
+            operator: Some(operator),
+            has_errors: !errors.is_empty(),
+            notice,
+            summary: FIELD_LABELS
                 .iter()
-                .enumerate()
-                .filter(|(_, s)| s.category == cat)
-            {
-                let checked = if input.services.contains(&s.slug) {
-                    " checked"
-                } else {
-                    ""
-                };
-                let _ = write!(
-                    b,
-                    r#"<div class="check"><input type="checkbox" id="service-{i}" name="services" value="{}"{checked}><label for="service-{i}">{}</label></div>"#,
-                    esc(&s.slug),
-                    esc(&s.title)
-                );
-            }
-            b.push_str("</details>");
+                .filter_map(|(name, label)| {
+                    errors.get(name).map(|m| SummaryLine {
+                        target: if *name == "services" {
+                            "services-legend"
+                        } else {
+                            name
+                        },
+                        label,
+                        message: m,
+                    })
+                })
+                .collect(),
+            csrf,
+            idempotency_key,
+            person: vec![
+                field("first_name", "Nome", "text", true, false),
+                field("last_name", "Cognome", "text", true, false),
+                field(
+                    "birth_year",
+                    "Anno di nascita (es. 1942)",
+                    "text",
+                    true,
+                    true,
+                ),
+                field("phone", "Telefono", "tel", true, false),
+                field("email", "Email (facoltativa)", "email", false, false),
+            ],
+            city_area: choices("city_area", "Zona della città", pairs(&opts.city_areas)),
+            call_time: choices(
+                "call_time",
+                "Quando è meglio telefonare",
+                CALL_TIMES.to_vec(),
+            ),
+            need_area: choices("need_area", "Area del bisogno", pairs(&opts.need_areas)),
+            urgency: choices("urgency", "Urgenza", form::urgencies()),
+            description: Field {
+                max: form::MAX_DESCRIPTION,
+                ..field(
+                    "description",
+                    "Descrizione della situazione",
+                    "text",
+                    true,
+                    false,
+                )
+            },
+            services_error: err("services"),
+            services,
+            consents: vec![
+                check(
+                    "privacy_notice",
+                    "Ho consegnato alla persona l'informativa sulla privacy",
+                ),
+                check(
+                    "consent",
+                    "La persona acconsente a condividere questi dati con il Comune",
+                ),
+            ],
         }
-        b.push_str("</fieldset>");
     }
-    b.push_str("</fieldset>");
-
-    b.push_str("<fieldset><legend>Consenso</legend>");
-    checkbox(
-        &mut b,
-        input,
-        errors,
-        "privacy_notice",
-        "Ho consegnato alla persona l'informativa sulla privacy",
-    );
-    checkbox(
-        &mut b,
-        input,
-        errors,
-        "consent",
-        "La persona acconsente a condividere questi dati con il Comune",
-    );
-    b.push_str("</fieldset>");
-    b.push_str(r#"<button type="submit">Invia la segnalazione</button></form>"#);
-    layout(
-        if errors.is_empty() {
-            "Nuova segnalazione"
-        } else {
-            "Errore: nuova segnalazione"
-        },
-        Some(operator),
-        &b,
-    )
 }
 
 /// "salute-benessere-assistenza" -> "Salute benessere assistenza".
@@ -419,49 +252,51 @@ fn category_title(slug: &str) -> String {
         .unwrap_or_default()
 }
 
-pub fn status_label(status: &str) -> &'static str {
-    match status {
-        "queued" => "In consegna",
-        "delivered" => "Consegnata",
-        "failed" => "Consegna non riuscita",
-        _ => "Sconosciuto",
-    }
+#[derive(Template)]
+#[template(path = "confirmation.html")]
+pub struct Confirmation<'a> {
+    pub operator: Option<&'a Operator>,
+    pub referral: &'a ReferralSummary,
 }
 
-pub fn confirmation(r: &ReferralSummary, operator: &Operator) -> String {
-    layout(
-        "Segnalazione ricevuta",
-        Some(operator),
-        &format!(
-            r#"<div class="panel" role="status"><h1>Segnalazione ricevuta</h1><p>Numero di riferimento</p><p class="reference">{}</p></div><p>La segnalazione è cifrata e registrata: sarà consegnata allo Staff Non Autosufficienza del Comune anche se il loro servizio di posta è momentaneamente fermo. Annotare il numero di riferimento.</p><p><a href="/">Nuova segnalazione</a> &middot; <a href="/segnalazioni">Le mie segnalazioni</a></p>"#,
-            esc(&r.reference)
-        ),
-    )
+/// A time as the pages show it: "2026-12-02 06:13:00", UTC.
+pub fn when(t: &OffsetDateTime) -> String {
+    crate::store::rfc3339(*t).replace('T', " ").replace('Z', "")
 }
 
-fn when(t: &str) -> String {
-    esc(&t.replace('T', " ").replace('Z', ""))
+/// One row of "Le mie segnalazioni", ready to show.
+pub struct Row<'a> {
+    pub reference: &'a str,
+    pub created_at: String,
+    pub operator_name: &'a str,
+    pub status: &'static str,
+    pub care: String,
+}
+
+#[derive(Template)]
+#[template(path = "my_referrals.html")]
+pub struct MyReferrals<'a> {
+    pub operator: Option<&'a Operator>,
+    pub referent: bool,
+    pub desk: &'a str,
+    pub rows: Vec<Row<'a>>,
 }
 
 /// The staff's side of a referral in the desk's list: the state and who
 /// took it, or how many working days it has been waiting since delivery.
-pub fn care_cell(r: &ReferralSummary, now: time::OffsetDateTime) -> String {
+pub fn care_cell(r: &ReferralSummary, now: OffsetDateTime) -> String {
     match r.care.state {
         Some(state) => {
-            let mut s = esc(state.label());
+            let mut s = state.label().to_string();
             if let Some(since) = &r.care.since {
-                let _ = write!(s, " dal {}", when(since));
+                s.push_str(&format!(" dal {}", when(since)));
             }
             if let Some(by) = &r.care.taken_by {
-                let _ = write!(s, " &middot; presa in carico da {}", esc(by));
+                s.push_str(&format!(" · presa in carico da {by}"));
             }
             s
         }
-        None => match r
-            .delivered_at
-            .as_deref()
-            .and_then(crate::store::parse_rfc3339)
-        {
+        None => match r.delivered_at {
             Some(at) => {
                 let n = crate::workdays::working_days(at, now);
                 format!(
@@ -473,51 +308,27 @@ pub fn care_cell(r: &ReferralSummary, now: time::OffsetDateTime) -> String {
                     }
                 )
             }
-            None => "&mdash;".into(),
+            None => "—".into(),
         },
     }
 }
 
-pub fn my_referrals(
-    list: &[ReferralSummary],
-    operator: &Operator,
-    now: time::OffsetDateTime,
-) -> String {
-    let referent = operator.role == crate::store::Role::Referent;
-    let mut b = String::from("<h1>Le mie segnalazioni</h1>");
-    if referent {
-        let _ = write!(
-            b,
-            "<p>Come referente dello sportello {} vede tutte le segnalazioni dello sportello.</p>",
-            esc(&operator.desk)
-        );
-    }
-    if list.is_empty() {
-        b.push_str("<p>Nessuna segnalazione inviata finora.</p>");
-    } else {
-        b.push_str(r#"<p>Per riservatezza qui si vedono solo numero, data e stato: il contenuto lo leggono solo i destinatari del Comune.</p><table><caption class="visually-hidden">Segnalazioni inviate</caption><thead><tr><th scope="col">Riferimento</th><th scope="col">Inviata il (UTC)</th>"#);
-        if referent {
-            b.push_str(r#"<th scope="col">Operatore</th>"#);
+impl<'a> MyReferrals<'a> {
+    pub fn new(list: &'a [ReferralSummary], operator: &'a Operator, now: OffsetDateTime) -> Self {
+        MyReferrals {
+            operator: Some(operator),
+            referent: operator.role == Role::Referent,
+            desk: &operator.desk,
+            rows: list
+                .iter()
+                .map(|r| Row {
+                    reference: &r.reference,
+                    created_at: when(&r.created_at),
+                    operator_name: &r.operator_name,
+                    status: r.status.label(),
+                    care: care_cell(r, now),
+                })
+                .collect(),
         }
-        b.push_str(r#"<th scope="col">Consegna</th><th scope="col">Presa in carico</th></tr></thead><tbody>"#);
-        for r in list {
-            let _ = write!(
-                b,
-                "<tr><td>{}</td><td>{}</td>",
-                esc(&r.reference),
-                when(&r.created_at)
-            );
-            if referent {
-                let _ = write!(b, "<td>{}</td>", esc(&r.operator_name));
-            }
-            let _ = write!(
-                b,
-                "<td>{}</td><td>{}</td></tr>",
-                status_label(&r.status),
-                care_cell(r, now)
-            );
-        }
-        b.push_str("</tbody></table>");
     }
-    layout("Le mie segnalazioni", Some(operator), &b)
 }

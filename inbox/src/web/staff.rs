@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use axum::body::Body;
 use axum::extract::{Path, State as AxState};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -22,8 +22,9 @@ use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use super::{csrf::Csrf, handlers, ratelimit::Limiter, security_headers, staff_pages};
-use crate::care::{self, Change, State, MAX_NAME, OUTCOMES};
+use super::error::{AppError, Site};
+use super::{csrf::Csrf, handlers, pages, ratelimit::Limiter, security_headers, staff_pages};
+use crate::care::{self, Change, Outcome, State, MAX_NAME};
 use crate::config::Choice;
 use crate::store::care as store;
 use crate::store::care::Recorded;
@@ -58,72 +59,17 @@ pub fn router(state: Arc<StaffState>) -> Router {
         .with_state(state)
 }
 
-fn html(status: StatusCode, body: String) -> Response {
-    (status, Html(body)).into_response()
-}
-
-/// The same page for every token that opens nothing: unknown, altered,
-/// expired or purged. It says nothing about which references exist.
-fn not_found() -> Response {
-    html(
-        StatusCode::NOT_FOUND,
-        staff_pages::problem(
-            "Collegamento non valido",
-            "Questo collegamento non apre nessuna segnalazione: è incompleto, è stato \
-             modificato oppure è scaduto. Usare il collegamento contenuto nel messaggio \
-             cifrato ricevuto; se è scaduto, rivolgersi allo sportello che ha inviato la \
-             segnalazione citando il numero di riferimento.",
-        ),
-    )
-}
-
-/// Why a token opens nothing; rendered in one place.
-enum Refused {
-    NotFound,
-    Unavailable,
-}
-
-impl IntoResponse for Refused {
-    fn into_response(self) -> Response {
-        match self {
-            Refused::NotFound => not_found(),
-            Refused::Unavailable => unavailable(),
-        }
-    }
-}
-
-async fn fallback() -> Response {
-    not_found()
-}
-
-fn unavailable() -> Response {
-    html(
-        StatusCode::SERVICE_UNAVAILABLE,
-        staff_pages::problem(
-            "Servizio momentaneamente non disponibile",
-            "Lo stato NON è stato registrato. Riprovare tra qualche minuto.",
-        ),
-    )
+async fn fallback() -> AppError {
+    AppError::LinkNotValid
 }
 
 /// HTTP/1.1 requires `Host`: 400 with the staff site's own page.
 async fn require_host(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let ok = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|h| !h.trim().is_empty());
-    if !ok {
-        return html(
-            StatusCode::BAD_REQUEST,
-            staff_pages::problem(
-                "Richiesta non valida",
-                "La richiesta non indica l'indirizzo del sito. Aprire il collegamento dal \
-                 programma di posta.",
-            ),
-        );
+    if handlers::has_host(req.headers()) {
+        next.run(req).await
+    } else {
+        AppError::MissingHost(Site::Staff).into_response()
     }
-    next.run(req).await
 }
 
 async fn limit(
@@ -135,17 +81,11 @@ async fn limit(
     if let Some(ip) = ip {
         if let Err(wait) = st.limiter.check(ip) {
             tracing::warn!("staff site: rate limit");
-            let mut r = html(
-                StatusCode::TOO_MANY_REQUESTS,
-                staff_pages::problem(
-                    "Troppe richieste",
-                    &format!("Troppe richieste ravvicinate. Attendere {wait} secondi e riprovare."),
-                ),
-            );
-            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
+            return AppError::RateLimited {
+                site: Site::Staff,
+                wait,
             }
-            return r;
+            .into_response();
         }
     }
     next.run(req).await
@@ -166,14 +106,8 @@ impl StaffState {
         hash: &str,
         r: &store::Referral,
         error: Option<&str>,
-    ) -> Response {
-        let events = match store::events(&self.db(), r.id) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "staff site: read failed");
-                return unavailable();
-            }
-        };
+    ) -> Result<Response, AppError> {
+        let events = store::events(&self.db(), r.id).map_err(AppError::staff)?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let csrf = self.csrf.issue(&Self::binding(hash), now);
         let need_label = self
@@ -181,41 +115,38 @@ impl StaffState {
             .iter()
             .find(|c| c.slug == r.need_area)
             .map_or(r.need_area.as_str(), |c| c.label.as_str());
-        html(
+        let view = staff_pages::View {
+            referral: r,
+            events: &events,
+            need_label,
+            targets: &self.targets,
+            services: &self.services,
+            csrf: &csrf,
+            error,
+        };
+        Ok((
             status,
-            staff_pages::referral(&staff_pages::View {
-                referral: r,
-                events: &events,
-                need_label,
-                targets: &self.targets,
-                services: &self.services,
-                csrf: &csrf,
-                error,
-            }),
+            Html(pages::render(&staff_pages::ReferralPage::new(&view))),
         )
+            .into_response())
     }
 
     /// The referral a token opens (and the token's hash).
-    fn open(&self, token: &str) -> Result<(String, store::Referral), Refused> {
-        let Some(hash) = care::token_hash(token) else {
-            return Err(Refused::NotFound);
-        };
-        match store::by_token(&self.db(), &hash) {
-            Ok(Some(r)) => Ok((hash, r)),
-            Ok(None) => Err(Refused::NotFound),
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "staff site: read failed");
-                Err(Refused::Unavailable)
-            }
+    fn open(&self, token: &str) -> Result<(String, store::Referral), AppError> {
+        let hash = care::token_hash(token).ok_or(AppError::LinkNotValid)?;
+        match store::by_token(&self.db(), &hash).map_err(AppError::staff)? {
+            Some(r) => Ok((hash, r)),
+            None => Err(AppError::LinkNotValid),
         }
     }
 }
 
-async fn page(AxState(st): AxState<Arc<StaffState>>, Path(token): Path<String>) -> Response {
-    match st.open(&token) {
-        Ok((hash, r)) => st.render(StatusCode::OK, &hash, &r, None),
-        Err(refused) => refused.into_response(),
-    }
+async fn page(
+    AxState(st): AxState<Arc<StaffState>>,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let (hash, r) = st.open(&token)?;
+    st.render(StatusCode::OK, &hash, &r, None)
 }
 
 /// A form field that must not carry control or bidi characters.
@@ -236,7 +167,7 @@ fn parse_change(
             .find(|(n, _)| n == k)
             .map_or("", |(_, v)| v.trim())
     };
-    let state = State::from_slug(get("state")).ok_or("Operazione non riconosciuta.")?;
+    let state = State::parse(get("state")).ok_or("Operazione non riconosciuta.")?;
     let mut c = Change {
         state,
         staff_name: None,
@@ -261,10 +192,10 @@ fn parse_change(
             let d = get("planned_contact");
             if !d.is_empty() {
                 let fmt = time::macros::format_description!("[year]-[month]-[day]");
-                if time::Date::parse(d, &fmt).is_err() {
-                    return Err("La data del primo contatto va indicata come AAAA-MM-GG.".into());
-                }
-                c.planned_contact = Some(d.to_string());
+                let date = time::Date::parse(d, &fmt).map_err(|_| {
+                    "La data del primo contatto va indicata come AAAA-MM-GG.".to_string()
+                })?;
+                c.planned_contact = Some(date);
             }
         }
         State::NonDiCompetenza => {
@@ -278,13 +209,10 @@ fn parse_change(
         }
         State::NonRintracciabile => {}
         State::Chiusa => {
-            let o = get("outcome");
-            if !OUTCOMES.iter().any(|x| x.0 == o) {
-                return Err("Scegliere l'esito dall'elenco.".into());
-            }
+            let o = Outcome::parse(get("outcome")).ok_or("Scegliere l'esito dall'elenco.")?;
             let s = get("service");
             if !s.is_empty() {
-                if o != "servizio_attivato" || !services.iter().any(|x| x.slug == s) {
+                if o != Outcome::ServizioAttivato || !services.iter().any(|x| x.slug == s) {
                     return Err(
                         "Il servizio si indica solo con l'esito «Servizio attivato», scegliendolo dall'elenco."
                             .into(),
@@ -292,7 +220,7 @@ fn parse_change(
                 }
                 c.target = Some(s.to_string());
             }
-            c.outcome = Some(o.to_string());
+            c.outcome = Some(o);
         }
     }
     Ok(c)
@@ -303,34 +231,16 @@ async fn change(
     Path(token): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let (hash, r) = match st.open(&token) {
-        Ok(x) => x,
-        Err(refused) => return refused.into_response(),
-    };
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return html(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            staff_pages::problem("Formato non accettato", "Usare i moduli di questa pagina."),
-        );
+) -> Result<Response, AppError> {
+    let (hash, r) = st.open(&token)?;
+    if !handlers::is_form(&headers) {
+        return Err(AppError::NotAForm(Site::Staff));
     }
-    let bytes =
-        match tokio::time::timeout(st.body_timeout, axum::body::to_bytes(body, 8 * 1024)).await {
-            Ok(Ok(b)) => b,
-            _ => {
-                return html(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    staff_pages::problem(
-                        "Modulo non valido",
-                        "Il modulo è troppo grande o è arrivato troppo lentamente.",
-                    ),
-                )
-            }
-        };
+    let bytes = tokio::time::timeout(st.body_timeout, axum::body::to_bytes(body, 8 * 1024))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or(AppError::TooLarge(Site::Staff))?;
     let fields: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
     let csrf = fields
         .iter()
@@ -339,14 +249,7 @@ async fn change(
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     if handlers::cross_site(&headers) || !st.csrf.verify(&StaffState::binding(&hash), csrf, now) {
         tracing::warn!(reference = %r.reference, "staff site: CSRF check failed");
-        return html(
-            StatusCode::FORBIDDEN,
-            staff_pages::problem(
-                "Modulo scaduto o non valido",
-                "Il modulo è scaduto oppure non proviene da questa pagina. Riaprire il \
-                 collegamento del messaggio e ripetere l'operazione.",
-            ),
-        );
+        return Err(AppError::Csrf(Site::Staff));
     }
     let change = match parse_change(&fields, &st.targets, &st.services) {
         Ok(c) => c,
@@ -356,12 +259,15 @@ async fn change(
         let mut db = st.db();
         store::record(&mut db, &r, &change)
     };
-    match result {
-        Ok(Recorded::Done) => {
+    match result.map_err(|e| {
+        tracing::error!(reference = %r.reference, "staff site: state NOT recorded");
+        AppError::staff(e)
+    })? {
+        Recorded::Done => {
             tracing::info!(reference = %r.reference, state = %change.state, "staff: state recorded");
-            Redirect::to(&format!("/presa-in-carico/{token}")).into_response()
+            Ok(Redirect::to(&format!("/presa-in-carico/{token}")).into_response())
         }
-        Ok(Recorded::Conflict(current)) => {
+        Recorded::Conflict(current) => {
             let msg = format!(
                 "La segnalazione è «{}»: da questo stato non si può passare a «{}». La pagina \
                  mostra lo stato attuale e i passaggi possibili.",
@@ -369,10 +275,6 @@ async fn change(
                 change.state.label()
             );
             st.render(StatusCode::CONFLICT, &hash, &r, Some(&msg))
-        }
-        Err(e) => {
-            tracing::error!(reference = %r.reference, error = %format!("{e:#}"), "staff site: state NOT recorded");
-            unavailable()
         }
     }
 }
