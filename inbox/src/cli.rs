@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::admin::{self, InitOptions};
 use crate::config::Config;
+use crate::kinds::Status;
 use crate::stats::GroupBy;
 use crate::{backup, retention, stats, store, web};
 
@@ -263,8 +264,8 @@ fn run(cli: Cli) -> Result<()> {
                 "id", "name", "desk", "role", "expires"
             );
             for o in store::operators(&conn)? {
-                let status = match &o.revoked_at {
-                    Some(at) => format!("revoked {}", &at[..at.len().min(10)]),
+                let status = match o.revoked_at {
+                    Some(at) => format!("revoked {}", at.date()),
                     None => "active".into(),
                 };
                 println!(
@@ -273,7 +274,7 @@ fn run(cli: Cli) -> Result<()> {
                     o.name,
                     o.desk,
                     o.role.slug(),
-                    &o.not_after[..o.not_after.len().min(10)]
+                    o.not_after.date().to_string()
                 );
             }
         }
@@ -306,7 +307,7 @@ fn run(cli: Cli) -> Result<()> {
                     s.id,
                     s.name,
                     s.fingerprint,
-                    &s.created_at[..s.created_at.len().min(10)]
+                    s.created_at.date()
                 );
             }
         }
@@ -331,19 +332,20 @@ fn run(cli: Cli) -> Result<()> {
                 "reference", "submitted (UTC)", "status", "try", "next attempt", "delivered"
             );
             for r in store::queue::list(&conn, status.as_deref(), limit)? {
-                let status = if r.status == "delivered" && !r.has_ciphertext {
+                let status = if r.status == Status::Delivered && !r.has_ciphertext {
                     "delivered (purged)".to_string()
                 } else {
-                    r.status
+                    r.status.to_string()
                 };
+                let at = |t: Option<time::OffsetDateTime>| t.map_or("-".into(), store::rfc3339);
                 println!(
                     "{:<16} {:<20} {:<9} {:>3} {:<20} {:<20} {}",
                     r.reference,
-                    r.created_at,
+                    store::rfc3339(r.created_at),
                     status,
                     r.attempts,
-                    r.next_attempt_at.unwrap_or_else(|| "-".into()),
-                    r.delivered_at.unwrap_or_else(|| "-".into()),
+                    at(r.next_attempt_at),
+                    at(r.delivered_at),
                     r.last_error.unwrap_or_default()
                 );
             }

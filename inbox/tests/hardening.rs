@@ -290,6 +290,62 @@ async fn idle_sockets_do_not_lock_operators_out() {
     }
 }
 
+/// The staff site has the same admission as the operators' listener: idle
+/// sockets from one address neither use up its connections nor keep a
+/// staff member (another address) from opening the link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_do_not_lock_the_staff_site_out() {
+    let fx = Fixture::new(100, 100).unwrap();
+    fx.configure(
+        &[("max_connections = 512", "max_connections = 64")],
+        r#"
+[staff]
+listen = "127.0.0.1:0"
+public_url = "https://localhost:8444"
+offices = [{ slug = "servizi-territoriali", label = "Servizi sociali territoriali" }]
+"#,
+    )
+    .unwrap();
+    let srv = fx.start(&fx.dir.path().join("server.log")).unwrap();
+    let target = srv.staff.expect("the staff site listens");
+    let opened = Arc::new(AtomicUsize::new(0));
+    let attackers: Vec<_> = (0..200)
+        .map(|_| {
+            let opened = opened.clone();
+            tokio::spawn(async move {
+                loop {
+                    let s = tokio::net::TcpSocket::new_v4().unwrap();
+                    s.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+                    if let Ok(mut s) = s.connect(target).await {
+                        opened.fetch_add(1, Ordering::Relaxed);
+                        let mut buf = [0u8; 64];
+                        while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(opened.load(Ordering::Relaxed) >= 64, "idle sockets opened");
+    for _ in 0..2 {
+        let served = tokio::time::timeout(Duration::from_secs(15), async {
+            let mut c = connect(target, &fx.ca, None).await?;
+            c.get(&format!("/presa-in-carico/{}", "0".repeat(32))).await
+        })
+        .await;
+        let r = served.expect("staff site served while idle sockets are open");
+        assert_eq!(
+            r.unwrap().status,
+            404,
+            "the plain page for a link that opens nothing"
+        );
+    }
+    for a in attackers {
+        a.abort();
+    }
+}
+
 /// A TLS stream for hand-written requests.
 async fn raw_tls(
     addr: SocketAddr,

@@ -223,7 +223,7 @@ impl Worker {
                 let retry = &self.mail.retry;
                 let pause = backoff::delay(retry, attempt, &mut rand::thread_rng());
                 let give_up = time::Duration::hours(retry.give_up_hours as i64);
-                let since = store::parse_rfc3339(&item.since).unwrap_or(now);
+                let since = item.since;
                 if now - since >= give_up {
                     let err = format!(
                         "retries exhausted after {} hours: {err}",
@@ -260,7 +260,6 @@ impl Worker {
     fn idle_time(&self, now: OffsetDateTime) -> Result<Duration> {
         let poll = Duration::from_secs(self.mail.retry.poll_seconds);
         let next = queue::next_attempt_at(&self.conn)?
-            .and_then(|s| store::parse_rfc3339(&s))
             .map(|t| Duration::try_from(t - now).unwrap_or(Duration::ZERO));
         Ok(next
             .map_or(poll, |n| n.min(poll))
@@ -285,12 +284,7 @@ impl Worker {
             }
             let reference = p.reference.as_str();
             if p.reminders_sent < 2 {
-                let base = p
-                    .last_reminder_at
-                    .as_deref()
-                    .or(Some(p.delivered_at.as_str()))
-                    .and_then(store::parse_rfc3339)
-                    .unwrap_or(now);
+                let base = p.last_reminder_at.unwrap_or(p.delivered_at);
                 let wait = time::Duration::try_from(cfg.after.for_urgency(p.urgency))
                     .unwrap_or(time::Duration::DAY);
                 let due = if cfg.working_days {
@@ -320,7 +314,7 @@ impl Worker {
             } else if p.escalated {
                 continue;
             }
-            let msg = mime::escalation(&self.mail, reference, &p.delivered_at)?;
+            let msg = mime::escalation(&self.mail, reference, &store::rfc3339(p.delivered_at))?;
             match smtp::send(&self.transport, &self.mail, msg).await {
                 Ok(()) => {
                     tracing::warn!(%reference, "not taken in charge after two reminders: admin notified")

@@ -271,9 +271,9 @@ pub struct Operator {
     pub name: String,
     pub desk: String,
     pub cert_serial: String,
-    pub not_after: String,
-    pub created_at: String,
-    pub revoked_at: Option<String>,
+    pub not_after: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
     pub role: Role,
 }
 
@@ -377,7 +377,7 @@ pub struct Staff {
     pub name: String,
     pub fingerprint: String,
     pub public_key: String,
-    pub created_at: String,
+    pub created_at: OffsetDateTime,
 }
 
 pub fn insert_staff(conn: &Connection, name: &str, fingerprint: &str, key: &str) -> Result<i64> {

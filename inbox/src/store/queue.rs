@@ -14,7 +14,7 @@ pub struct Due {
     pub reference: String,
     pub urgency: crate::kinds::Urgency,
     /// Submission, or the last `queue retry`: the give-up clock starts here.
-    pub since: String,
+    pub since: time::OffsetDateTime,
     pub attempts: u32,
     pub ciphertext: Vec<u8>,
 }
@@ -67,7 +67,7 @@ pub fn oldest_queued(conn: &Connection) -> Result<Option<String>> {
 }
 
 /// The earliest scheduled retry, if any (for the worker's sleep).
-pub fn next_attempt_at(conn: &Connection) -> Result<Option<String>> {
+pub fn next_attempt_at(conn: &Connection) -> Result<Option<time::OffsetDateTime>> {
     Ok(conn.query_row(
         "SELECT MIN(next_attempt_at) FROM referrals
          WHERE status = 'queued' AND ciphertext IS NOT NULL",
@@ -183,11 +183,11 @@ pub fn mark_notice_sent(conn: &Connection, reference: &str, at: &str) -> Result<
 #[derive(Debug, Clone)]
 pub struct Row {
     pub reference: String,
-    pub created_at: String,
-    pub status: String,
+    pub created_at: time::OffsetDateTime,
+    pub status: crate::kinds::Status,
     pub attempts: u32,
-    pub next_attempt_at: Option<String>,
-    pub delivered_at: Option<String>,
+    pub next_attempt_at: Option<time::OffsetDateTime>,
+    pub delivered_at: Option<time::OffsetDateTime>,
     pub last_error: Option<String>,
     pub has_ciphertext: bool,
 }

@@ -11,9 +11,9 @@ pub struct Pending {
     pub id: i64,
     pub reference: String,
     pub urgency: crate::kinds::Urgency,
-    pub delivered_at: String,
+    pub delivered_at: time::OffsetDateTime,
     pub reminders_sent: u32,
-    pub last_reminder_at: Option<String>,
+    pub last_reminder_at: Option<time::OffsetDateTime>,
     pub escalated: bool,
     pub ciphertext: Vec<u8>,
 }

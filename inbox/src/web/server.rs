@@ -140,6 +140,9 @@ async fn run(cfg: &Config) -> Result<()> {
             listener,
             acceptor,
             staff::router(Arc::new(st)),
+            // Its own budget: a flood of handshakes on the staff site
+            // leaves the operators' handshakes alone, and the reverse.
+            Admission::new(cfg.limits.max_handshakes, cfg.limits.handshakes_per_address),
             cfg.limits.max_connections,
             handshake_timeout,
             stop_rx.clone(),

@@ -22,6 +22,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use super::admission::Admission;
 use super::error::{AppError, Site};
 use super::{csrf::Csrf, handlers, pages, ratelimit::Limiter, security_headers, staff_pages};
 use crate::care::{self, Change, Outcome, State, MAX_NAME};
@@ -280,14 +281,16 @@ async fn change(
 }
 
 /// Serves the staff site until `stop` turns true: TLS without client
-/// certificates, a handshake deadline, at most `max_connections` at once
-/// (more are closed at once), the same header deadline as the operators'
-/// listener; each request is tagged with the client's address for the
-/// per-IP rate limit.
+/// certificates; handshakes admitted as on the operators' listener (their
+/// own budget, in all and per address, and a deadline); at most
+/// `max_connections` finished handshakes at once (more are closed at
+/// once); the same header deadline; each request is tagged with the
+/// client's address for the per-IP rate limit.
 pub async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     app: Router,
+    admission: Arc<Admission>,
     max_connections: usize,
     handshake_timeout: Duration,
     stop: watch::Receiver<bool>,
@@ -302,19 +305,24 @@ pub async fn serve(
                 continue;
             }
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::warn!("staff site: too many connections");
+        let Some(ticket) = admission.admit(peer.ip()) else {
+            tracing::debug!("staff site: too many handshakes in progress: connection closed");
             continue;
         };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let slots = slots.clone();
         let mut stop = stop.clone();
         tokio::spawn(async move {
-            let _permit = permit;
             let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 _ => return,
+            };
+            drop(ticket);
+            let Ok(_permit) = slots.try_acquire_owned() else {
+                tracing::warn!("staff site: too many connections");
+                return;
             };
             let ip = peer.ip();
             let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
