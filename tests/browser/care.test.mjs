@@ -1,13 +1,11 @@
 // The closed loop in a real browser: an operator (PKCS#12 in Chromium)
-// submits a referral; the staff's secret key (made here with GnuPG)
-// decrypts what the inbox stored and finds the link; Chromium without any
-// client certificate opens the staff page and sets "presa in carico"; the
-// operator's list and the desk referent's list show it. axe-core on the
-// staff page (before and after), its 404 page and both lists.
-//
-// The mail path itself (aiosmtpd, rnp, MIME structure) is covered by the
-// inbox's Rust tests; here the ciphertext is read from the database with
-// Python's sqlite3 module.
+// submits a referral; the inbox mails it over STARTTLS to a real aiosmtpd
+// on 127.0.0.1, which writes a Maildir; the staff's secret key (made here
+// with GnuPG) decrypts the mail with gpg and with rnp (Thunderbird's
+// engine) and finds the link; Chromium without any client certificate
+// opens the staff page and sets "presa in carico"; the operator's list and
+// the desk referent's list show it. axe-core on the staff page (before and
+// after), its 404 page and both lists.
 //
 // Environment: SPORTELLO_INBOX_BIN (default target/debug/sportello-inbox), CHROMIUM.
 
@@ -51,11 +49,35 @@ function freePort() {
   });
 }
 
-let tmp, child, origin, staffOrigin, browser, config, gnupg;
+let tmp, child, smtp, maildir, origin, staffOrigin, browser, config, gnupg;
 const bundles = {};
 
 async function gpg(...args) {
   return run('gpg', ['--homedir', gnupg, '--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', ...args]);
+}
+
+/** The Python that has aiosmtpd: python3 on PATH, else Debian's (PEP 668). */
+async function aiosmtpdPython() {
+  for (const py of [process.env.SPORTELLO_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean)) {
+    try {
+      await run(py, ['-c', 'import aiosmtpd']);
+      return py;
+    } catch { /* next */ }
+  }
+  throw new Error('aiosmtpd is missing: apt-get install python3-aiosmtpd');
+}
+
+async function waitForPort(port, what) {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not start on port ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function addOperator(bin, name, role) {
@@ -69,8 +91,17 @@ async function addOperator(bin, name, role) {
 before(async () => {
   const bin = inboxBin();
   tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'sportello-care-browser-'));
-  const [https, health, staff] = [await freePort(), await freePort(), await freePort()];
+  const [https, health, staff, smtpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   await run(bin, ['init', '--dir', tmp, '--hostname', '127.0.0.1', '--port', String(https)]);
+  // The mail server: aiosmtpd with STARTTLS, using the certificate `init`
+  // issued for 127.0.0.1 (the inbox then trusts only that CA for mail).
+  maildir = path.join(tmp, 'maildir');
+  smtp = spawn(await aiosmtpdPython(), [
+    '-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${smtpPort}`,
+    '--tlscert', path.join(tmp, 'data', 'server.pem'), '--tlskey', path.join(tmp, 'data', 'server.key'),
+    '-c', 'aiosmtpd.handlers.Mailbox', maildir,
+  ], { stdio: 'ignore' });
+  await waitForPort(smtpPort, 'aiosmtpd');
   config = path.join(tmp, 'inbox.toml');
   let toml = await fsp.readFile(config, 'utf8');
   toml = toml
@@ -81,6 +112,15 @@ before(async () => {
 listen = "127.0.0.1:${staff}"
 public_url = "https://127.0.0.1:${staff}"
 offices = [{ slug = "servizi-territoriali", label = "Servizi sociali territoriali" }]
+
+[mail]
+host = "127.0.0.1"
+port = ${smtpPort}
+security = "starttls"
+ca_file = "data/ca.pem"
+from = "Sportello Inbox <inbox@comune.example>"
+to = ["Staff di prova <staff@comune.example>"]
+admin = "admin@comune.example"
 `;
   await fsp.writeFile(config, toml);
 
@@ -118,6 +158,7 @@ offices = [{ slug = "servizi-territoriali", label = "Servizi sociali territorial
 after(async () => {
   await browser?.close();
   child?.kill();
+  smtp?.kill();
   if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
 });
 
@@ -141,18 +182,43 @@ function operatorContext(name) {
   });
 }
 
-/** The decrypted MIME entity the inbox stored for `reference`. */
-async function decryptStored(reference) {
-  const db = path.join(tmp, 'data', 'inbox.sqlite');
-  const { stdout: hex } = await run('python3', [
-    '-c',
-    'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("SELECT hex(ciphertext) FROM referrals WHERE reference=?", (sys.argv[2],)).fetchone()[0])',
-    db,
-    reference,
-  ]);
-  const file = path.join(tmp, `${reference}.pgp`);
-  await fsp.writeFile(file, Buffer.from(hex.trim(), 'hex'));
+/** The mail for `reference` in the Maildir, as the staff's server received it. */
+async function mailed(reference) {
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    for (const dir of ['new', 'cur']) {
+      let names = [];
+      try { names = await fsp.readdir(path.join(maildir, dir)); } catch { /* not yet */ }
+      for (const n of names) {
+        const text = await fsp.readFile(path.join(maildir, dir, n), 'utf8');
+        if (text.includes(`Subject: Segnalazione ${reference} `)) return text;
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`no mail for ${reference} in ${maildir}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The decrypted MIME entity of the mail for `reference`, by gpg and by rnp. */
+async function decryptMailed(reference) {
+  const mail = await mailed(reference);
+  assert.match(mail, /^Content-Type: multipart\/encrypted;/m, 'PGP/MIME');
+  assert.doesNotMatch(mail.split(/\r?\n\r?\n/)[0], /Maria|Esempio|0372/, 'no personal data in the headers');
+  const armored = mail.match(/-----BEGIN PGP MESSAGE-----[\s\S]+?-----END PGP MESSAGE-----/)[0];
+  const file = path.join(tmp, `${reference}.asc`);
+  await fsp.writeFile(file, armored);
   const { stdout } = await gpg('--decrypt', file);
+  // rnp (Thunderbird's engine, another implementation) with the staff's
+  // secret key exported to a file, as from Thunderbird's key manager.
+  const rnpHome = path.join(tmp, 'rnp-home');
+  await fsp.mkdir(rnpHome, { recursive: true, mode: 0o700 });
+  const secret = path.join(tmp, 'staff-secret.asc');
+  const { stdout: sec } = await gpg('--armor', '--export-secret-keys', 'staff@comune.example');
+  await fsp.writeFile(secret, sec);
+  const { stdout: byRnp } = await run('rnp', [
+    '--homedir', rnpHome, '--keyfile', secret, '--decrypt', file, '--output', '-',
+  ]);
+  assert.equal(byRnp, stdout, 'rnp decrypts the same entity');
   return stdout;
 }
 
@@ -178,7 +244,7 @@ test('the staff take charge from the link and the desk sees it', async () => {
   const reference = (await page.locator('main').innerText()).match(/SEG-\d{4}-\d{6}/)[0];
 
   // What only the staff can read: the link, after the text.
-  const entity = await decryptStored(reference);
+  const entity = await decryptMailed(reference);
   assert.match(entity, /multipart\/mixed/);
   const link = entity.match(/https:\/\/127\.0\.0\.1:\d+\/presa-in-carico\/[0-9a-f]{32}/)[0];
   assert.ok(link.startsWith(staffOrigin), link);
