@@ -11,7 +11,7 @@ use crate::admin::{self, InitOptions};
 use crate::config::Config;
 use crate::kinds::Status;
 use crate::stats::GroupBy;
-use crate::{backup, retention, stats, store, web};
+use crate::{backup, report, retention, stats, store, web};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -83,6 +83,29 @@ enum Command {
         #[arg(long)]
         care_time: bool,
     },
+    /// The meeting report: one HTML file with charts, a CSV per table and
+    /// the same numbers as JSON, small counts suppressed.
+    Report {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// First day (YYYY-MM-DD), included.
+        #[arg(long, value_parser = parse_day)]
+        from: time::Date,
+        /// Last day (YYYY-MM-DD), included.
+        #[arg(long, value_parser = parse_day)]
+        to: time::Date,
+        /// Only this desk (default: every desk, and all together).
+        #[arg(long, value_name = "SLUG")]
+        desk: Option<String>,
+        /// New (or empty) folder for the files.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+fn parse_day(s: &str) -> Result<time::Date, String> {
+    crate::contact::parse_date(s)
+        .ok_or_else(|| format!("{s:?} is not a date: use YYYY-MM-DD, e.g. 2026-01-31"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -178,7 +201,15 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // A mistake in what was asked (like clap's usage errors): 2.
+            let bad_input = e
+                .downcast_ref::<crate::report::ReportError>()
+                .is_some_and(|r| r.is_bad_input());
+            if bad_input {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -366,8 +397,8 @@ fn run(cli: Cli) -> Result<()> {
                 time::OffsetDateTime::now_utc(),
             )?;
             println!(
-                "purged: {} ciphertexts of delivered referrals, {} referral rows, {} audit rows",
-                p.ciphertexts, p.referrals, p.audit
+                "purged: {} ciphertexts of delivered referrals, {} referral rows, {} audit rows, {} contacts",
+                p.ciphertexts, p.referrals, p.audit, p.contacts
             );
         }
         Command::Backup { config, file } => {
@@ -398,6 +429,33 @@ fn run(cli: Cli) -> Result<()> {
                     "{:<24} {:>8} {:>12.1} {:>12.1}",
                     t.key, t.taken, t.median_hours, t.p90_hours
                 );
+            }
+        }
+        Command::Report {
+            config,
+            from,
+            to,
+            desk,
+            out,
+        } => {
+            let cfg = Config::load(&config.config)?;
+            // Refused before anything is read or written.
+            report::check_period(from, to)?;
+            report::check_out_dir(&out)?;
+            let names = report::Names::from_config(&cfg)?;
+            let conn = store::open(&cfg.database())?;
+            let r = report::Report::build(
+                &conn,
+                from,
+                to,
+                desk.as_deref(),
+                cfg.report.min_cell,
+                &names,
+            )?;
+            let files = r.write_dir(&out)?;
+            println!("report {} written to {}:", r.period_text(), out.display());
+            for f in files {
+                println!("  {}", f.display());
             }
         }
         Command::Stats {

@@ -27,6 +27,23 @@ pub struct Config {
     /// link and no second listener runs.
     #[serde(default)]
     pub staff: Option<StaffSite>,
+    /// The meeting report (`sportello-inbox report`, the "Statistiche" page).
+    #[serde(default)]
+    pub report: ReportSettings,
+}
+
+/// `[report]`: small counts never leave the server.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSettings {
+    /// Counts from 1 to `min_cell - 1` are shown as "<min_cell"; at least 3.
+    pub min_cell: u32,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings { min_cell: 5 }
+    }
 }
 
 /// `[staff]`: the second HTTPS listener, without client certificates,
@@ -479,6 +496,7 @@ impl Config {
             1,
             86_400,
         )?;
+        bounded("report.min_cell", self.report.min_cell, 3, 1_000)?;
         bounded(
             "health.delivery_stalled_seconds",
             self.health.delivery_stalled_seconds,
@@ -641,6 +659,12 @@ purge_interval_seconds = 3600
 #   {{ slug = "servizi-sociali-territoriali", label = "Servizi sociali territoriali" }},
 #   {{ slug = "asst-cure-domiciliari", label = "ASST - cure domiciliari" }},
 # ]
+
+[report]
+# The meeting report (`sportello-inbox report`, the "Statistiche" page):
+# counts from 1 to min_cell - 1 are shown as "<5" (with min_cell = 5), and
+# further cells are hidden ("n.d.") so that no total reveals them. At least 3.
+min_cell = 5
 
 [health]
 # /healthz answers 503 when a referral has been due this long and no

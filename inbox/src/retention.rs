@@ -1,5 +1,6 @@
 //! Retention: the ciphertext of a delivered referral is deleted after
-//! `retention_days`; the non-identifying metadata and the audit log after
+//! `retention_days`; the non-identifying metadata (referral rows, contacts)
+//! and the audit log after
 //! `metadata_retention_days`. Runs at start, then periodically while serving,
 //! and on demand with `sportello-inbox purge`.
 
@@ -18,6 +19,8 @@ pub struct Purged {
     pub referrals: usize,
     /// Audit rows deleted.
     pub audit: usize,
+    /// Contacts recorded at the desks (with their needs and services).
+    pub contacts: usize,
 }
 
 /// `link_days`: how long the staff link of a referral keeps working
@@ -56,17 +59,23 @@ pub fn purge(
         "DELETE FROM referrals WHERE status <> 'queued' AND created_at <= ?1",
         [&meta_cutoff],
     )?;
+    // Contacts are dated by day: one older than the cutoff's day goes.
+    let contacts = tx.execute(
+        "DELETE FROM contacts WHERE day < substr(?1, 1, 10)",
+        [&meta_cutoff],
+    )?;
     let audit_rows = tx.execute("DELETE FROM audit WHERE at <= ?1", params![meta_cutoff])?;
     let purged = Purged {
         ciphertexts,
         referrals,
         audit: audit_rows,
+        contacts,
     };
     if purged != Purged::default() {
         audit(
             &tx,
             "retention",
-            &format!("purge:{ciphertexts}/{referrals}/{audit_rows}"),
+            &format!("purge:{ciphertexts}/{referrals}/{audit_rows}/{contacts}"),
             None,
         )?;
     }

@@ -66,15 +66,65 @@ pub fn care_times(conn: &Connection, by: GroupBy, year: Option<i32>) -> Result<V
         GroupBy::Desk => "r.desk",
         _ => "substr(r.created_at, 1, 7)",
     };
+    let year = year.map(|y| format!("{y:04}"));
+    let groups = care_hours(
+        conn,
+        key,
+        "(?1 IS NULL OR substr(r.created_at, 1, 4) = ?1)",
+        &[&year],
+    )?;
+    Ok(groups
+        .into_iter()
+        .map(|(key, v)| CareTime::of(key, v))
+        .collect())
+}
+
+/// The hours to the first "presa in carico" of the referrals created from
+/// `from` to `to` (YYYY-MM-DD, both included), by desk, optionally of one
+/// desk only (the meeting report).
+pub fn care_hours_by_desk(
+    conn: &Connection,
+    from: &str,
+    to: &str,
+    desk: Option<&str>,
+) -> Result<std::collections::BTreeMap<String, Vec<f64>>> {
+    care_hours(
+        conn,
+        "r.desk",
+        "substr(r.created_at, 1, 10) BETWEEN ?1 AND ?2 AND (?3 IS NULL OR r.desk = ?3)",
+        &[&from, &to, &desk],
+    )
+}
+
+impl CareTime {
+    /// Median and p90 (nearest rank) of `hours`, in any order.
+    pub fn of(key: String, mut hours: Vec<f64>) -> CareTime {
+        hours.sort_by(|a, b| a.total_cmp(b));
+        CareTime {
+            key,
+            taken: hours.len(),
+            median_hours: percentile(&hours, 50.0),
+            p90_hours: percentile(&hours, 90.0),
+        }
+    }
+}
+
+/// Hours from submission to the first "presa in carico" per referral,
+/// grouped by `key` (an SQL expression over `referrals r`).
+fn care_hours(
+    conn: &Connection,
+    key: &str,
+    filter: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<std::collections::BTreeMap<String, Vec<f64>>> {
     let sql = format!(
         "SELECT {key}, r.created_at, MIN(e.at) FROM referrals r
          JOIN care_events e ON e.referral_id = r.id AND e.state = 'presa_in_carico'
-         WHERE (?1 IS NULL OR substr(r.created_at, 1, 4) = ?1)
+         WHERE {filter}
          GROUP BY r.id ORDER BY 1"
     );
     let mut stmt = conn.prepare(&sql)?;
-    let year = year.map(|y| format!("{y:04}"));
-    let rows = stmt.query_map([year], |r| {
+    let rows = stmt.query_map(args, |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
@@ -94,18 +144,7 @@ pub fn care_times(conn: &Connection, by: GroupBy, year: Option<i32>) -> Result<V
                 .push((b - a).as_seconds_f64() / 3600.0);
         }
     }
-    Ok(groups
-        .into_iter()
-        .map(|(key, mut v)| {
-            v.sort_by(|a, b| a.total_cmp(b));
-            CareTime {
-                key,
-                taken: v.len(),
-                median_hours: percentile(&v, 50.0),
-                p90_hours: percentile(&v, 90.0),
-            }
-        })
-        .collect())
+    Ok(groups)
 }
 
 #[cfg(test)]

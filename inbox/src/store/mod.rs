@@ -3,6 +3,7 @@
 //! `secure_delete`: a commit survives a crash and deleted rows are zeroed.
 
 pub mod care;
+pub mod contacts;
 pub mod queue;
 pub mod remind;
 mod writer;
@@ -146,6 +147,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE referrals ADD COLUMN last_reminder_at TEXT;
     ALTER TABLE referrals ADD COLUMN escalated_at TEXT;
     "#,
+    // 4. Contacts recorded at the desks (issue 12), for the meeting report.
+    contacts::MIGRATION,
 ];
 
 /// What an operator may see: their own referrals, or (the desk's
