@@ -86,6 +86,10 @@ pub fn target() -> Target {
         sequence: Mutex::new((2026, 0)),
         body_timeout: Duration::from_secs(1),
         staff: None,
+        register: Mutex::new(store::open(&db).unwrap()),
+        contact_lists: Default::default(),
+        report_names: Default::default(),
+        min_cell: 5,
     });
     Target {
         app: web::router(state.clone()),

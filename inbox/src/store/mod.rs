@@ -280,6 +280,13 @@ pub struct Operator {
     pub role: Role,
 }
 
+impl Operator {
+    /// A desk referent sees every referral of the desk and the statistics.
+    pub fn is_referent(&self) -> bool {
+        self.role == Role::Referent
+    }
+}
+
 const OPERATOR_COLS: &str = "id, name, desk, cert_serial, not_after, created_at, revoked_at, role";
 
 fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> {

@@ -51,6 +51,10 @@ pub enum AppError {
     ReferralNotFound,
     /// No such page on the operators' site.
     PageNotFound,
+    /// Not one of the operator's own contacts of today.
+    ContactNotFound,
+    /// The statistics are for desk referents.
+    NotReferent,
     /// A staff link that opens nothing (unknown, altered, expired or purged):
     /// one page for all, saying nothing about which references exist.
     LinkNotValid,
@@ -75,7 +79,9 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         use AppError::*;
         match self {
-            CertificateExpired | UnknownCertificate | Csrf(_) => StatusCode::FORBIDDEN,
+            CertificateExpired | UnknownCertificate | Csrf(_) | NotReferent => {
+                StatusCode::FORBIDDEN
+            }
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             TooSlow => StatusCode::REQUEST_TIMEOUT,
@@ -83,7 +89,9 @@ impl AppError {
             NotUtf8 | Malformed | MissingKey | BadReference | MissingHost(_) => {
                 StatusCode::BAD_REQUEST
             }
-            ReferralNotFound | PageNotFound | LinkNotValid => StatusCode::NOT_FOUND,
+            ReferralNotFound | PageNotFound | ContactNotFound | LinkNotValid => {
+                StatusCode::NOT_FOUND
+            }
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -189,6 +197,16 @@ impl AppError {
                  operatore.",
             ),
             PageNotFound => s("Pagina non trovata", "L'indirizzo richiesto non esiste."),
+            ContactNotFound => s(
+                "Contatto non trovato",
+                "Si possono correggere o eliminare solo i propri contatti registrati oggi. \
+                 Tornare a «Registra un contatto».",
+            ),
+            NotReferent => s(
+                "Pagina riservata ai referenti",
+                "Le statistiche sono per il referente dello sportello. Chiedere \
+                 all'amministratore se si è il referente.",
+            ),
             LinkNotValid => s(
                 "Collegamento non valido",
                 "Questo collegamento non apre nessuna segnalazione: è incompleto, è stato \
@@ -308,6 +326,8 @@ mod tests {
             AppError::BadReference,
             AppError::ReferralNotFound,
             AppError::PageNotFound,
+            AppError::ContactNotFound,
+            AppError::NotReferent,
             AppError::LinkNotValid,
             AppError::MissingHost(Site::Staff),
             AppError::MethodNotAllowed,

@@ -68,7 +68,7 @@ fn page(status: StatusCode, t: &impl askama::Template) -> Response {
 
 /// What the operators' handlers return: a page, or a refusal that names
 /// the operator in its header.
-type Page = Result<Response, WithOperator>;
+pub(super) type Page = Result<Response, WithOperator>;
 
 /// The operator on this connection; any other certificate of the CA that is
 /// not (or no longer) in the database gets a 403 page.
@@ -147,15 +147,13 @@ pub(super) fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
-/// The posted form of an operator: within the size and time limits,
-/// well-formed, from this site, with a valid CSRF token.
-pub(super) async fn read_form(
+/// The body of an operator's urlencoded post, within the size and time limits.
+pub(super) async fn read_urlencoded(
     st: &AppState,
-    id: &Identity,
     op: &Operator,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Input, AppError> {
+) -> Result<Vec<u8>, AppError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -166,14 +164,26 @@ pub(super) async fn read_form(
     if !is_form(headers) {
         return Err(AppError::NotAForm(Site::Desk));
     }
-    let bytes = match read_body(body, st.body_timeout).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge) => return Err(AppError::TooLarge(Site::Desk)),
+    match read_body(body, st.body_timeout).await {
+        Ok(b) => Ok(b),
+        Err(BodyError::TooLarge) => Err(AppError::TooLarge(Site::Desk)),
         Err(BodyError::TooSlow) => {
             tracing::warn!(operator = op.id, "request body too slow");
-            return Err(AppError::TooSlow);
+            Err(AppError::TooSlow)
         }
-    };
+    }
+}
+
+/// The posted referral form: within the limits, well-formed, from this
+/// site, with a valid CSRF token.
+pub(super) async fn read_form(
+    st: &AppState,
+    id: &Identity,
+    op: &Operator,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Input, AppError> {
+    let bytes = read_urlencoded(st, op, headers, body).await?;
     let input = Input::parse(&bytes).map_err(|e| {
         tracing::warn!(operator = op.id, error = %e, "malformed form");
         match e {

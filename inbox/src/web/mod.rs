@@ -1,6 +1,8 @@
 //! The HTTPS application: state, routes, security headers and the server loop.
 
 mod admission;
+pub mod contact_pages;
+mod contacts;
 pub mod csrf;
 pub mod error;
 mod handlers;
@@ -49,6 +51,13 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// The staff site, whose link each referral carries.
     pub staff: Option<crate::config::StaffSite>,
+    /// The register of contacts: its own connection for its (small) writes.
+    pub register: Mutex<Connection>,
+    /// What a contact is checked against.
+    pub contact_lists: crate::contact::Lists,
+    /// Labels for the statistics, and the smallest count they show.
+    pub report_names: crate::report::Names,
+    pub min_cell: u32,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -59,6 +68,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(handlers::my_referrals).post(handlers::submit),
         )
         .route("/segnalazioni/{reference}", get(handlers::confirmation))
+        .route("/contatti", get(contacts::page).post(contacts::create))
+        .route("/contatti/{id}", get(contacts::edit).post(contacts::change))
+        .route("/statistiche", get(contacts::statistics))
+        .route("/static/report.css", get(contacts::report_css))
         .route("/static/style.css", get(handlers::stylesheet))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -143,29 +143,7 @@ impl<'a> ReferralForm<'a> {
                 .map(|c| (c.slug.as_str(), c.label.as_str()))
                 .collect()
         };
-        let mut categories: Vec<&str> = opts.services.iter().map(|s| s.category.as_str()).collect();
-        categories.sort_unstable();
-        categories.dedup();
-        let services = categories
-            .into_iter()
-            .map(|cat| ServiceGroup {
-                title: category_title(cat),
-                items: opts
-                    .services
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.category == cat)
-                    .map(|(i, s)| {
-                        (
-                            i,
-                            s.slug.as_str(),
-                            s.title.as_str(),
-                            input.services.contains(&s.slug),
-                        )
-                    })
-                    .collect(),
-            })
-            .collect();
+        let services = service_groups(opts, |slug| input.services.iter().any(|s| s == slug));
         let check = |name, label| Choices {
             name,
             label,
@@ -237,6 +215,29 @@ impl<'a> ReferralForm<'a> {
             ],
         }
     }
+}
+
+/// The guide's services by category, each checked when `checked(slug)`.
+pub fn service_groups<'a>(
+    opts: &'a Options,
+    checked: impl Fn(&str) -> bool,
+) -> Vec<ServiceGroup<'a>> {
+    let mut categories: Vec<&str> = opts.services.iter().map(|s| s.category.as_str()).collect();
+    categories.sort_unstable();
+    categories.dedup();
+    categories
+        .into_iter()
+        .map(|cat| ServiceGroup {
+            title: category_title(cat),
+            items: opts
+                .services
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.category == cat)
+                .map(|(i, s)| (i, s.slug.as_str(), s.title.as_str(), checked(&s.slug)))
+                .collect(),
+        })
+        .collect()
 }
 
 /// "salute-benessere-assistenza" -> "Salute benessere assistenza".

@@ -81,6 +81,10 @@ async fn run(cfg: &Config) -> Result<()> {
         sequence: Mutex::new((year, last)),
         body_timeout: Duration::from_secs(cfg.limits.body_timeout_seconds),
         staff: cfg.staff.clone(),
+        register: Mutex::new(store::open(&cfg.database())?),
+        contact_lists: crate::contact::Lists::from_config(&cfg.form)?,
+        report_names: crate::report::Names::from_config(cfg)?,
+        min_cell: cfg.report.min_cell,
     });
     let acceptor = TlsAcceptor::from(tls::server_config(cfg)?);
     let app = router(state.clone());
