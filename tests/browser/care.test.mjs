@@ -11,46 +11,16 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
-import fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { launchOptions } from './chromium.mjs';
+import { startInbox, freePort, axe, run } from './inbox-server.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '../..');
-const AXE = path.join(HERE, 'node_modules/axe-core/axe.min.js');
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
-const run = promisify(execFile);
-
-function inboxBin() {
-  if (process.env.SPORTELLO_INBOX_BIN) return path.resolve(process.env.SPORTELLO_INBOX_BIN);
-  const target = process.env.CARGO_TARGET_DIR || path.join(REPO, 'target');
-  for (const p of ['debug/sportello-inbox', 'release/sportello-inbox']) {
-    const abs = path.join(target, p);
-    if (fs.existsSync(abs)) return abs;
-  }
-  throw new Error('no sportello-inbox binary: run `cargo build -p sportello-inbox` or set SPORTELLO_INBOX_BIN');
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-let tmp, child, smtp, maildir, origin, staffOrigin, browser, config, gnupg;
-const bundles = {};
+let inbox, keys, smtp, maildir, origin, staffOrigin, browser, gnupg;
 
 async function gpg(...args) {
   return run('gpg', ['--homedir', gnupg, '--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', ...args]);
@@ -80,37 +50,42 @@ async function waitForPort(port, what) {
   }
 }
 
-async function addOperator(bin, name, role) {
-  const out = path.join(tmp, `${name.split(' ')[0].toLowerCase()}.p12`);
-  const { stdout } = await run(bin, [
-    'operator', 'add', '--config', config, '--name', name, '--desk', 'cgil-via-mantova', '--out', out, '--role', role,
-  ]);
-  bundles[name] = { pfxPath: out, passphrase: stdout.match(/^passphrase: (.+)$/m)[1].trim() };
-}
-
 before(async () => {
-  const bin = inboxBin();
-  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'sportello-care-browser-'));
-  const [https, health, staff, smtpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  await run(bin, ['init', '--dir', tmp, '--hostname', '127.0.0.1', '--port', String(https)]);
-  // The mail server: aiosmtpd with STARTTLS, using the certificate `init`
-  // issued for 127.0.0.1 (the inbox then trusts only that CA for mail).
-  maildir = path.join(tmp, 'maildir');
-  smtp = spawn(await aiosmtpdPython(), [
-    '-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${smtpPort}`,
-    '--tlscert', path.join(tmp, 'data', 'server.pem'), '--tlskey', path.join(tmp, 'data', 'server.key'),
-    '-c', 'aiosmtpd.handlers.Mailbox', maildir,
-  ], { stdio: 'ignore' });
-  await waitForPort(smtpPort, 'aiosmtpd');
-  config = path.join(tmp, 'inbox.toml');
-  let toml = await fsp.readFile(config, 'utf8');
-  toml = toml
-    .replace(/^listen = ".*"$/m, `listen = "127.0.0.1:${https}"`)
-    .replace(/^health_listen = ".*"$/m, `health_listen = "127.0.0.1:${health}"`);
-  toml += `
+  // The staff's key pair, as the staff would make it (synthetic identity).
+  keys = await fsp.mkdtemp(path.join(os.tmpdir(), 'sportello-care-keys-'));
+  gnupg = path.join(keys, 'gnupg');
+  await fsp.mkdir(gnupg, { mode: 0o700 });
+  await gpg('--quick-gen-key', 'Staff di prova <staff@comune.example>', 'ed25519', 'sign,cert', '1y');
+  const { stdout: list } = await gpg('--with-colons', '--list-keys', 'staff@comune.example');
+  const fpr = list.match(/^fpr:+([0-9A-F]+):/m)[1];
+  await gpg('--quick-add-key', fpr, 'cv25519', 'encr', '1y');
+  const { stdout: pub } = await gpg('--armor', '--export', fpr);
+  const staffKey = path.join(keys, 'staff.asc');
+  await fsp.writeFile(staffKey, pub);
+
+  const [staff, smtpPort] = [await freePort(), await freePort()];
+  staffOrigin = `https://127.0.0.1:${staff}`;
+  inbox = await startInbox(
+    [
+      { name: 'Giulia Esempio', desk: 'cgil-via-mantova' },
+      { name: 'Marta Esempio', desk: 'cgil-via-mantova', role: 'referent' },
+    ],
+    {
+      staffKey,
+      // The mail server: aiosmtpd with STARTTLS, using the certificate
+      // `init` issued for 127.0.0.1 (the inbox then trusts only that CA).
+      extra: async (tmp) => {
+        maildir = path.join(tmp, 'maildir');
+        smtp = spawn(await aiosmtpdPython(), [
+          '-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${smtpPort}`,
+          '--tlscert', path.join(tmp, 'data', 'server.pem'), '--tlskey', path.join(tmp, 'data', 'server.key'),
+          '-c', 'aiosmtpd.handlers.Mailbox', maildir,
+        ], { stdio: 'ignore' });
+        await waitForPort(smtpPort, 'aiosmtpd');
+        return `
 [staff]
 listen = "127.0.0.1:${staff}"
-public_url = "https://127.0.0.1:${staff}"
+public_url = "${staffOrigin}"
 offices = [{ slug = "servizi-territoriali", label = "Servizi sociali territoriali" }]
 
 [mail]
@@ -122,63 +97,25 @@ from = "Sportello Inbox <inbox@comune.example>"
 to = ["Staff di prova <staff@comune.example>"]
 admin = "admin@comune.example"
 `;
-  await fsp.writeFile(config, toml);
-
-  // The staff's key pair, as the staff would make it (synthetic identity).
-  gnupg = path.join(tmp, 'gnupg');
-  await fsp.mkdir(gnupg, { mode: 0o700 });
-  await gpg('--quick-gen-key', 'Staff di prova <staff@comune.example>', 'ed25519', 'sign,cert', '1y');
-  const { stdout: list } = await gpg('--with-colons', '--list-keys', 'staff@comune.example');
-  const fpr = list.match(/^fpr:+([0-9A-F]+):/m)[1];
-  await gpg('--quick-add-key', fpr, 'cv25519', 'encr', '1y');
-  const { stdout: pub } = await gpg('--armor', '--export', fpr);
-  const keyFile = path.join(tmp, 'staff.asc');
-  await fsp.writeFile(keyFile, pub);
-  await run(bin, ['staff', 'add', '--config', config, '--name', 'Staff di prova', '--key', keyFile]);
-  await addOperator(bin, 'Giulia Esempio', 'operator');
-  await addOperator(bin, 'Marta Esempio', 'referent');
-
-  child = spawn(bin, ['serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr.on('data', (d) => { log += d; });
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${health}/healthz`);
-      if (r.ok) break;
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`inbox did not start:\n${log}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  origin = `https://127.0.0.1:${https}`;
-  staffOrigin = `https://127.0.0.1:${staff}`;
+      },
+    },
+  );
+  origin = inbox.origin;
   browser = await chromium.launch(launchOptions());
 });
 
 after(async () => {
   await browser?.close();
-  child?.kill();
+  await inbox?.stop();
   smtp?.kill();
-  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+  if (keys) await fsp.rm(keys, { recursive: true, force: true });
 });
-
-async function axe(page, label) {
-  await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(
-    (tags) => window.axe.run(document, { runOnly: { type: 'tag', values: tags } }),
-    AXE_TAGS,
-  );
-  const report = result.violations
-    .map((v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.map((n) => `   ${n.target.join(' ')} ${n.html}`).join('\n')}`)
-    .join('\n');
-  assert.equal(result.violations.length, 0, `${label}: axe violations\n${report}`);
-}
 
 function operatorContext(name) {
   return browser.newContext({
     ignoreHTTPSErrors: true, // the server certificate comes from the inbox's own test CA
     bypassCSP: true, // for axe's injected script; the CSP itself is checked below
-    clientCertificates: [{ origin, ...bundles[name] }],
+    clientCertificates: [{ origin, ...inbox.bundles[name] }],
   });
 }
 
@@ -205,14 +142,14 @@ async function decryptMailed(reference) {
   assert.match(mail, /^Content-Type: multipart\/encrypted;/m, 'PGP/MIME');
   assert.doesNotMatch(mail.split(/\r?\n\r?\n/)[0], /Maria|Esempio|0372/, 'no personal data in the headers');
   const armored = mail.match(/-----BEGIN PGP MESSAGE-----[\s\S]+?-----END PGP MESSAGE-----/)[0];
-  const file = path.join(tmp, `${reference}.asc`);
+  const file = path.join(keys, `${reference}.asc`);
   await fsp.writeFile(file, armored);
   const { stdout } = await gpg('--decrypt', file);
   // rnp (Thunderbird's engine, another implementation) with the staff's
   // secret key exported to a file, as from Thunderbird's key manager.
-  const rnpHome = path.join(tmp, 'rnp-home');
+  const rnpHome = path.join(keys, 'rnp-home');
   await fsp.mkdir(rnpHome, { recursive: true, mode: 0o700 });
-  const secret = path.join(tmp, 'staff-secret.asc');
+  const secret = path.join(keys, 'staff-secret.asc');
   const { stdout: sec } = await gpg('--armor', '--export-secret-keys', 'staff@comune.example');
   await fsp.writeFile(secret, sec);
   const { stdout: byRnp } = await run('rnp', [

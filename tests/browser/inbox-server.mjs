@@ -43,9 +43,12 @@ export function freePort() {
 /**
  * Starts an inbox with the given operators ({ name, desk, role }) and
  * returns { bin, tmp, config, origin, bundles, stop }; `bundles[name]` is
- * { pfxPath, passphrase } for Chromium's clientCertificates.
+ * { pfxPath, passphrase } for Chromium's clientCertificates. Options:
+ * `staffKey` (a public key file; default a synthetic test key), and
+ * `extra(tmp)`, called after `init`, returning TOML to append (sections
+ * such as [staff] and [mail]).
  */
-export async function startInbox(operators) {
+export async function startInbox(operators, { staffKey = STAFF_KEY, extra } = {}) {
   const bin = inboxBin();
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'sportello-inbox-browser-'));
   const [https, health] = [await freePort(), await freePort()];
@@ -55,8 +58,9 @@ export async function startInbox(operators) {
   toml = toml
     .replace(/^listen = ".*"$/m, `listen = "127.0.0.1:${https}"`)
     .replace(/^health_listen = ".*"$/m, `health_listen = "127.0.0.1:${health}"`);
+  if (extra) toml += await extra(tmp);
   await fsp.writeFile(config, toml);
-  await run(bin, ['staff', 'add', '--config', config, '--name', 'Staff di prova', '--key', STAFF_KEY]);
+  await run(bin, ['staff', 'add', '--config', config, '--name', 'Staff di prova', '--key', staffKey]);
   const bundles = {};
   for (const { name, desk, role } of operators) {
     const out = path.join(tmp, `${name.split(' ')[0].toLowerCase()}.p12`);

@@ -7,106 +7,30 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { launchOptions } from './chromium.mjs';
+import { startInbox, axe } from './inbox-server.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '../..');
-const AXE = path.join(HERE, 'node_modules/axe-core/axe.min.js');
-const STAFF_KEY = path.join(HERE, 'fixtures/staff-test.asc'); // public key of a synthetic test identity
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
-const run = promisify(execFile);
-
-function inboxBin() {
-  if (process.env.SPORTELLO_INBOX_BIN) return path.resolve(process.env.SPORTELLO_INBOX_BIN);
-  const target = process.env.CARGO_TARGET_DIR || path.join(REPO, 'target');
-  for (const p of ['debug/sportello-inbox', 'release/sportello-inbox']) {
-    const abs = path.join(target, p);
-    if (fs.existsSync(abs)) return abs;
-  }
-  throw new Error('no sportello-inbox binary: run `cargo build -p sportello-inbox` or set SPORTELLO_INBOX_BIN');
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-let tmp, child, origin, browser, bundle, passphrase;
+const NAME = 'Giulia Esempio';
+let inbox, origin, browser;
 
 before(async () => {
-  const bin = inboxBin();
-  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'sportello-inbox-browser-'));
-  const [https, health] = [await freePort(), await freePort()];
-  await run(bin, ['init', '--dir', tmp, '--hostname', '127.0.0.1', '--port', String(https)]);
-  const config = path.join(tmp, 'inbox.toml');
-  // Tests listen on loopback only.
-  let toml = await fsp.readFile(config, 'utf8');
-  toml = toml
-    .replace(/^listen = ".*"$/m, `listen = "127.0.0.1:${https}"`)
-    .replace(/^health_listen = ".*"$/m, `health_listen = "127.0.0.1:${health}"`);
-  await fsp.writeFile(config, toml);
-  await run(bin, ['staff', 'add', '--config', config, '--name', 'Staff di prova', '--key', STAFF_KEY]);
-  bundle = path.join(tmp, 'giulia.p12');
-  const { stdout } = await run(bin, [
-    'operator', 'add', '--config', config, '--name', 'Giulia Esempio', '--desk', 'cgil-via-mantova', '--out', bundle,
-  ]);
-  passphrase = stdout.match(/^passphrase: (.+)$/m)[1].trim();
-  child = spawn(bin, ['serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr.on('data', (d) => { log += d; });
-  // Ready when /healthz answers.
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${health}/healthz`);
-      if (r.ok) break;
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`inbox did not start:\n${log}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  origin = `https://127.0.0.1:${https}`;
+  inbox = await startInbox([{ name: NAME, desk: 'cgil-via-mantova' }]);
+  origin = inbox.origin;
   browser = await chromium.launch(launchOptions());
 });
 
 after(async () => {
   await browser?.close();
-  child?.kill();
-  if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+  await inbox?.stop();
 });
 
 async function operatorContext(options = {}) {
   return browser.newContext({
     ignoreHTTPSErrors: true, // the server certificate comes from the inbox's own test CA
-    clientCertificates: [{ origin, pfxPath: bundle, passphrase }],
+    clientCertificates: [{ origin, ...inbox.bundles[NAME] }],
     ...options,
   });
-}
-
-async function axe(page, label) {
-  await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(
-    (tags) => window.axe.run(document, { runOnly: { type: 'tag', values: tags } }),
-    AXE_TAGS,
-  );
-  const report = result.violations
-    .map((v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.map((n) => `   ${n.target.join(' ')} ${n.html}`).join('\n')}`)
-    .join('\n');
-  assert.equal(result.violations.length, 0, `${label}: axe violations\n${report}`);
 }
 
 async function fill(page, name, value) {
