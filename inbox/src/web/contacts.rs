@@ -64,12 +64,12 @@ async fn on_register<T: Send + 'static>(
         immediate(&conn, f)
     })
     .await
-    .map_err(|e| AppError::desk(e.into()))
+    .map_err(|e| AppError::RegisterUnavailable(e.into()))
 }
 
 fn own_today(st: &AppState, op: &Operator) -> Result<Vec<Contact>, AppError> {
     st.with_reader(|c| Ok(contacts::contacts_of_day(c, op.id, today())?))
-        .map_err(AppError::desk)
+        .map_err(AppError::RegisterUnavailable)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -160,7 +160,7 @@ fn referral_error(e: ContactError) -> Result<FieldErrors, AppError> {
             "referral_reference",
             format!("La segnalazione {r} non risulta inviata da questo sportello."),
         )])),
-        e => Err(AppError::desk(e.into())),
+        e => Err(AppError::RegisterUnavailable(e.into())),
     }
 }
 
@@ -264,7 +264,7 @@ pub async fn change(
                 contacts::delete_contact(conn, operator, n, day)
             })
             .await?
-            .map_err(|e| AppError::desk(e.into()))?;
+            .map_err(|e| AppError::RegisterUnavailable(e.into()))?;
             if !done {
                 return Err(AppError::ContactNotFound);
             }
@@ -347,7 +347,7 @@ pub async fn statistics(State(st): State<Arc<AppState>>, Op(op): Op, uri: Uri) -
         let desk = Some(get("sportello")).filter(|d| !d.is_empty() && d != "tutti");
         let known = st
             .with_reader(|c| Ok(crate::report::desks(c)?))
-            .map_err(AppError::desk)?;
+            .map_err(AppError::ReadUnavailable)?;
         let mut error = None;
         let mut report = None;
         match (from, to) {
@@ -362,11 +362,16 @@ pub async fn statistics(State(st): State<Arc<AppState>>, Op(op): Op, uri: Uri) -
                         &st.report_names,
                     ))
                 });
-                match built.map_err(AppError::desk)? {
-                    Ok(r) => report = Some(r.html_section().map_err(|e| AppError::desk(e.into()))?),
+                match built.map_err(AppError::ReadUnavailable)? {
+                    Ok(r) => {
+                        report = Some(
+                            r.html_section()
+                                .map_err(|e| AppError::ReadUnavailable(e.into()))?,
+                        )
+                    }
                     Err(e) => match period_error(&e) {
                         Some(msg) => error = Some(msg),
-                        None => return Err(AppError::desk(e.into())),
+                        None => return Err(AppError::ReadUnavailable(e.into())),
                     },
                 }
             }

@@ -63,6 +63,10 @@ pub enum AppError {
     MethodNotAllowed,
     /// The store or the random generator failed: nothing was recorded.
     Unavailable(Site, anyhow::Error),
+    /// The register of contacts failed: the contact was not recorded.
+    RegisterUnavailable(anyhow::Error),
+    /// A page that only reads (a list, the statistics) cannot be read now.
+    ReadUnavailable(anyhow::Error),
 }
 
 impl AppError {
@@ -93,7 +97,9 @@ impl AppError {
                 StatusCode::NOT_FOUND
             }
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
+            Unavailable(..) | RegisterUnavailable(_) | ReadUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -239,12 +245,25 @@ impl AppError {
                 "Servizio momentaneamente non disponibile",
                 "Lo stato NON è stato registrato. Riprovare tra qualche minuto.",
             ),
+            ReadUnavailable(_) => s(
+                "Servizio momentaneamente non disponibile",
+                "In questo momento i dati non si possono leggere; nulla è stato modificato. \
+                 Riprovare tra qualche minuto.",
+            ),
+            RegisterUnavailable(_) => s(
+                "Servizio momentaneamente non disponibile",
+                "Il contatto NON è stato registrato né modificato. Riprovare tra qualche minuto \
+                 con il pulsante Indietro del browser: i dati scelti restano nel modulo.",
+            ),
         }
     }
 
     /// The page, with the operator's name in the header when known.
     pub fn render(self, operator: Option<&Operator>) -> Response {
-        if let AppError::Unavailable(_, e) = &self {
+        if let AppError::Unavailable(_, e)
+        | AppError::RegisterUnavailable(e)
+        | AppError::ReadUnavailable(e) = &self
+        {
             // The error chain names files and SQL, never field values.
             tracing::error!(error = %format!("{e:#}"), "request failed: nothing recorded");
         }
@@ -332,6 +351,8 @@ mod tests {
             AppError::MissingHost(Site::Staff),
             AppError::MethodNotAllowed,
             AppError::staff(anyhow::anyhow!("disk full")),
+            AppError::RegisterUnavailable(anyhow::anyhow!("disk full")),
+            AppError::ReadUnavailable(anyhow::anyhow!("disk full")),
         ];
         for e in all {
             let status = e.status();

@@ -392,7 +392,7 @@ pub async fn confirmation(
     };
     let r = st
         .with_reader(|c| store::referral_of(c, op.id, &reference))
-        .map_err(|e| AppError::desk(e).by(&op))?
+        .map_err(|e| AppError::ReadUnavailable(e).by(&op))?
         .ok_or_else(|| AppError::ReferralNotFound.by(&op))?;
     Ok(page(
         StatusCode::OK,
@@ -406,7 +406,7 @@ pub async fn confirmation(
 pub async fn my_referrals(State(st): State<Arc<AppState>>, Op(op): Op) -> Page {
     let list = st
         .with_reader(|c| store::referrals_of(c, &op, 200))
-        .map_err(|e| AppError::desk(e).by(&op))?;
+        .map_err(|e| AppError::ReadUnavailable(e).by(&op))?;
     Ok(page(
         StatusCode::OK,
         &pages::MyReferrals::new(&list, &op, OffsetDateTime::now_utc()),
