@@ -21,6 +21,20 @@ pub fn export_files(site: &Site) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// How many files [`write_files`] writes.
+pub fn file_count() -> usize {
+    FILES.len() + crate::opendata::FILE_COUNT
+}
+
+/// Writes every file of this step into `sink`, the open data a few
+/// services at a time.
+pub fn write_files(site: &Site, sink: &dyn crate::write::Sink) -> anyhow::Result<()> {
+    for (path, bytes) in machine_files(site) {
+        sink.put(&path, &bytes)?;
+    }
+    crate::opendata::write(site, sink)
+}
+
 /// The files of this step but the open data, which is the whole list again
 /// on every change: `serve` makes it only when it is asked for.
 pub fn machine_files(site: &Site) -> Vec<(String, Vec<u8>)> {

@@ -342,18 +342,18 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
     let (index_files, index_time) = index?;
     timings.index = index_time;
     let t = Instant::now();
-    let mut files = write::read_static(&opts.theme.join("static"))?;
-    files.extend(export::export_files(&site));
+    let files = write::read_static(&opts.theme.join("static"))?;
+    staging.write_all(&files)?;
+    export::write_files(&site, &staging)?;
     timings.export = t.elapsed();
     let t = Instant::now();
-    staging.write_all(&files)?;
     staging
         .commit()
         .with_context(|| format!("writing the site to {}", output.display()))?;
     timings.write = t.elapsed();
     Ok(BuildReport {
         diagnostics: diags,
-        files: ids.len() + index_files + files.len(),
+        files: ids.len() + index_files + files.len() + export::file_count(),
         services: site.services.len(),
         timings,
     })

@@ -1,15 +1,86 @@
 //! Step 6: the output directory, replaced atomically so a web server (or an
 //! editor's browser) never sees half a site.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 /// A file of the built site: path relative to the output directory, and bytes.
 pub type OutputFile = (String, Vec<u8>);
+
+/// Where a build puts its files: a folder on disk, or memory (`serve`).
+pub trait Sink: Sync {
+    /// Writes one whole file, creating its folder when needed.
+    fn put(&self, path: &str, bytes: &[u8]) -> Result<()>;
+
+    /// Writes a large file through `write`, so that it need not be held
+    /// whole in memory; returns its size in bytes.
+    fn stream(
+        &self,
+        path: &str,
+        write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<usize>;
+}
+
+/// Files kept in memory, by path.
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    files: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl MemorySink {
+    pub fn into_files(self) -> BTreeMap<String, Vec<u8>> {
+        self.files.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Sink for MemorySink {
+    fn put(&self, path: &str, bytes: &[u8]) -> Result<()> {
+        self.files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_string(), bytes.to_vec());
+        Ok(())
+    }
+
+    fn stream(
+        &self,
+        path: &str,
+        write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<usize> {
+        let mut bytes = Vec::new();
+        write(&mut bytes)?;
+        let n = bytes.len();
+        self.files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_string(), bytes);
+        Ok(n)
+    }
+}
+
+/// Counts what goes through it.
+struct Counting<W> {
+    inner: W,
+    n: usize,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
 
 /// The theme's static files (`static/**`), as output files at the site root.
 pub fn read_static(static_dir: &Path) -> Result<Vec<OutputFile>> {
@@ -119,6 +190,31 @@ impl Drop for Staging {
         if self.dir.exists() {
             let _ = fs::remove_dir_all(&self.dir);
         }
+    }
+}
+
+impl Sink for Staging {
+    fn put(&self, path: &str, bytes: &[u8]) -> Result<()> {
+        self.create_dirs([path])?;
+        self.write(path, bytes)
+    }
+
+    fn stream(
+        &self,
+        path: &str,
+        write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<usize> {
+        self.create_dirs([path])?;
+        let p = self.dir.join(path);
+        let file = fs::File::create(&p).with_context(|| format!("writing {}", p.display()))?;
+        let mut w = Counting {
+            inner: io::BufWriter::with_capacity(1 << 16, file),
+            n: 0,
+        };
+        write(&mut w)
+            .and_then(|()| w.flush())
+            .with_context(|| format!("writing {}", p.display()))?;
+        Ok(w.n)
     }
 }
 

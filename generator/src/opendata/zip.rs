@@ -26,13 +26,17 @@ fn crc32(data: &[u8]) -> u32 {
 const DOS_TIME: u16 = 0;
 const DOS_DATE: u16 = ((2026 - 1980) << 9) | (1 << 5) | 1;
 
-pub fn stored<'a>(members: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Vec<u8> {
-    let mut out = Vec::new();
+/// Writes a zip of `members`, stored, in their order.
+pub fn write_stored<'a>(
+    out: &mut dyn std::io::Write,
+    members: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> std::io::Result<()> {
+    let mut written: usize = 0;
     let mut central = Vec::new();
     let mut count: u16 = 0;
     for (name, data) in members {
         let crc = crc32(data);
-        let offset = out.len() as u32;
+        let offset = written as u32;
         let size = data.len() as u32;
         let header = |sig: u32, central: bool| {
             let mut h = Vec::new();
@@ -60,23 +64,25 @@ pub fn stored<'a>(members: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Vec
             h.extend_from_slice(name.as_bytes());
             h
         };
-        out.extend(header(0x0403_4b50, false));
-        out.extend_from_slice(data);
+        let local = header(0x0403_4b50, false);
+        out.write_all(&local)?;
+        out.write_all(data)?;
+        written += local.len() + data.len();
         central.extend(header(0x0201_4b50, true));
         count += 1;
     }
-    let cd_offset = out.len() as u32;
+    let cd_offset = written as u32;
     let cd_size = central.len() as u32;
-    out.extend(central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&count.to_le_bytes());
-    out.extend_from_slice(&count.to_le_bytes());
-    out.extend_from_slice(&cd_size.to_le_bytes());
-    out.extend_from_slice(&cd_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
+    let mut end = central;
+    end.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    end.extend_from_slice(&0u16.to_le_bytes());
+    end.extend_from_slice(&0u16.to_le_bytes());
+    end.extend_from_slice(&count.to_le_bytes());
+    end.extend_from_slice(&count.to_le_bytes());
+    end.extend_from_slice(&cd_size.to_le_bytes());
+    end.extend_from_slice(&cd_offset.to_le_bytes());
+    end.extend_from_slice(&0u16.to_le_bytes());
+    out.write_all(&end)
 }
 
 #[cfg(test)]
