@@ -72,9 +72,16 @@ pub enum Change {
 }
 
 impl Live {
-    /// Whether `key` is a file of the open data that an edit made stale.
-    pub fn open_data_stale(&self, key: &str) -> bool {
-        self.open_data_stale && key.starts_with("opendata/")
+    /// Whether the open data in `files` predates the last edit.
+    pub fn open_data_is_stale(&self) -> bool {
+        self.open_data_stale
+    }
+
+    /// After a rebuild panicked half-way: the state may be half-updated,
+    /// so the next change rebuilds everything.
+    pub fn forget_after_panic(&mut self) {
+        self.good = None;
+        self.dirty.clear();
     }
 
     /// Makes the open data of the last good site again, if an edit made it stale.
@@ -101,21 +108,27 @@ impl Live {
         Some(all.render_with(false, crate::diagnostics::Verbosity::Summary))
     }
 
-    /// Whether the served file `key` (`servizi/x/index.html`) is the page of a draft.
-    pub fn is_draft_page(&self, key: &str) -> bool {
-        let Some(good) = &self.good else { return false };
-        let Some(dir) = key.strip_suffix("index.html") else {
-            return false;
+    /// The served files (`servizi/x/index.html`) that are pages of drafts.
+    pub fn draft_pages(&self) -> BTreeSet<String> {
+        let Some(good) = &self.good else {
+            return BTreeSet::new();
         };
         let site = &good.site;
-        let path = format!("{}{dir}", site.urls.root());
-        site.services.iter().any(|s| s.draft && s.url == path)
-            || site
-                .offices
-                .iter()
-                .chain(&site.desks)
-                .any(|p| p.draft && p.url == path)
-            || site.pages.iter().any(|p| p.draft && p.url == path)
+        let root = site.urls.root();
+        let urls = site
+            .services
+            .iter()
+            .filter(|s| s.draft)
+            .map(|s| &s.url)
+            .chain(
+                site.offices
+                    .iter()
+                    .chain(&site.desks)
+                    .filter(|p| p.draft)
+                    .map(|p| &p.url),
+            )
+            .chain(site.pages.iter().filter(|p| p.draft).map(|p| &p.url));
+        urls.map(|u| crate::urls::output_file(root, u)).collect()
     }
 
     /// Builds the whole site. Errors are kept in `errors`, not returned.
@@ -488,6 +501,14 @@ impl Live {
             }
         }
         derive_lists(site);
+        // Tests of `serve` make a rebuild panic half-way, with the model
+        // already changed; release builds have no such switch.
+        #[cfg(debug_assertions)]
+        if let Some(file) = std::env::var_os("SPORTELLO_TEST_PANIC_ON") {
+            if self.dirty.contains(file.to_string_lossy().as_ref()) {
+                panic!("test switch: the rebuild of {}", file.to_string_lossy());
+            }
+        }
         // What the open data needs of the edited entries (the rest changes
         // only with site.toml or taxonomy.toml, which rebuild everything).
         for d in crate::opendata::warnings(site) {
@@ -597,7 +618,7 @@ fn count_changes(old: &BTreeMap<String, Arc<[u8]>>, new: &BTreeMap<String, Arc<[
 }
 
 /// "services/a.md, services/b.md" or "3 files".
-fn describe(changes: &[Change]) -> String {
+pub fn describe(changes: &[Change]) -> String {
     let names: BTreeSet<&str> = changes
         .iter()
         .map(|c| match c {
