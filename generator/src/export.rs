@@ -14,13 +14,6 @@ pub const FILES: [&str; 4] = ["sitemap.xml", "robots.txt", "feed.xml", "services
 /// How many recent changes the feed carries.
 pub const FEED_ENTRIES: usize = 50;
 
-/// Every file of this step, the open data included.
-pub fn export_files(site: &Site) -> Vec<(String, Vec<u8>)> {
-    let mut files = machine_files(site);
-    files.extend(crate::opendata::files(site));
-    files
-}
-
 /// How many files [`write_files`] writes.
 pub fn file_count() -> usize {
     FILES.len() + crate::opendata::FILE_COUNT

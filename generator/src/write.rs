@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -27,14 +27,14 @@ pub trait Sink: Sync {
     ) -> Result<usize>;
 }
 
-/// Files kept in memory, by path.
+/// Files kept in memory, by path (what `serve` serves).
 #[derive(Debug, Default)]
 pub struct MemorySink {
-    files: Mutex<BTreeMap<String, Vec<u8>>>,
+    files: Mutex<BTreeMap<String, Arc<[u8]>>>,
 }
 
 impl MemorySink {
-    pub fn into_files(self) -> BTreeMap<String, Vec<u8>> {
+    pub fn into_files(self) -> BTreeMap<String, Arc<[u8]>> {
         self.files.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -44,7 +44,7 @@ impl Sink for MemorySink {
         self.files
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(path.to_string(), bytes.to_vec());
+            .insert(path.to_string(), Arc::from(bytes));
         Ok(())
     }
 
@@ -59,7 +59,7 @@ impl Sink for MemorySink {
         self.files
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(path.to_string(), bytes);
+            .insert(path.to_string(), Arc::from(bytes));
         Ok(n)
     }
 }
@@ -117,6 +117,8 @@ pub struct Staging {
     output: PathBuf,
     dir: PathBuf,
     old: PathBuf,
+    /// Folders made so far, relative to `dir`.
+    made: Mutex<BTreeSet<String>>,
 }
 
 impl Staging {
@@ -139,6 +141,7 @@ impl Staging {
             output: output.to_path_buf(),
             old: parent.join(format!(".{name}.old-{}", std::process::id())),
             dir,
+            made: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -148,23 +151,22 @@ impl Staging {
             .into_iter()
             .filter_map(|p| p.rsplit_once('/').map(|(d, _)| d))
             .collect();
+        let mut made = self.made.lock().unwrap_or_else(|e| e.into_inner());
         for f in folders {
+            if made.contains(f) {
+                continue;
+            }
             let d = self.dir.join(f);
             fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+            made.insert(f.to_string());
         }
         Ok(())
     }
 
-    /// Writes one file; its folder must exist.
+    /// Writes one file; its folder must exist (see [`Staging::create_dirs`]).
     pub fn write(&self, path: &str, bytes: &[u8]) -> Result<()> {
         let p = self.dir.join(path);
         fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))
-    }
-
-    /// Writes files, creating their folders, in parallel.
-    pub fn write_all(&self, files: &[OutputFile]) -> Result<()> {
-        self.create_dirs(files.iter().map(|(p, _)| p.as_str()))?;
-        files.par_iter().try_for_each(|(p, b)| self.write(p, b))
     }
 
     /// Puts the new site in place of the old one.
@@ -239,11 +241,4 @@ fn remove_dir_parallel(dir: &Path) -> Result<()> {
     })?;
     fs::remove_dir(dir)?;
     Ok(())
-}
-
-/// Writes `files` into a fresh directory next to `output`, then swaps it into place.
-pub fn write_site(output: &Path, files: &[OutputFile]) -> Result<()> {
-    let staging = Staging::new(output)?;
-    staging.write_all(files)?;
-    staging.commit()
 }

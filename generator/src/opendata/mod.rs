@@ -25,7 +25,10 @@ pub fn files(site: &Site) -> Vec<(String, Vec<u8>)> {
     let sink = crate::write::MemorySink::default();
     // A memory sink cannot fail.
     let _ = stream::write(site, &sink);
-    sink.into_files().into_iter().collect()
+    sink.into_files()
+        .into_iter()
+        .map(|(p, b)| (p, b.to_vec()))
+        .collect()
 }
 
 /// Writes the files of the open data into `sink`, a few services at a time.

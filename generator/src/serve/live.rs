@@ -233,21 +233,15 @@ impl Live {
             Ok(t) => t,
             Err(e) => return self.theme_failed(what, &e),
         };
-        let mut index = SearchIndex::build(&site);
-        let mut files: Vec<write::OutputFile> =
-            match write::read_static(&self.opts.theme.join("static")) {
-                Ok(f) => f,
-                Err(e) => return self.theme_failed(what, &e),
-            };
-        match render::render_site(&site, &tera) {
-            Ok(pages) => files.extend(pages.into_iter().map(|(p, h)| (p, h.into_bytes()))),
+        // The same stages as `build`, into memory, keeping the search
+        // index so that later edits can patch its files.
+        let sink = write::MemorySink::default();
+        let mut timings = crate::Timings::default();
+        let index = match crate::write_site(&site, &tera, &self.opts, true, &sink, &mut timings) {
+            Ok(w) => w.index.unwrap_or_else(|| SearchIndex::build(&site)),
             Err(e) => return self.theme_failed(what, &e),
-        }
-        files.extend(export::export_files(&site));
-        // Encoded through `edit` so that later edits can patch the files.
-        files.extend(index.edit(&site, &[] as &[&str], true).written);
-        let new: BTreeMap<String, Arc<[u8]>> =
-            files.into_iter().map(|(p, b)| (p, Arc::from(b))).collect();
+        };
+        let new = sink.into_files();
         let changed = count_changes(&self.files, &new);
         self.files = new;
         self.open_data_stale = false;
@@ -359,22 +353,7 @@ impl Live {
                         rel.clone(),
                         Some((d.src.clone(), std::mem::take(&mut d.body.links))),
                     );
-                    let page = Page {
-                        url: if is_home {
-                            urls.home()
-                        } else {
-                            urls.page(&d.src.slug)
-                        },
-                        slug: if is_home {
-                            String::new()
-                        } else {
-                            d.src.slug.clone()
-                        },
-                        title: d.front.title.clone(),
-                        summary: d.front.summary.clone(),
-                        html: std::mem::take(&mut d.body.intro_html),
-                        draft: d.draft,
-                    };
+                    let page = validate::page_of(&mut d, &urls);
                     let idx = if is_home {
                         None
                     } else {
@@ -634,12 +613,8 @@ pub fn describe(changes: &[Change]) -> String {
 
 /// For tests: the output of a full build, the way `serve` holds it.
 pub fn full_build_files(opts: &Options) -> Result<BTreeMap<String, Vec<u8>>> {
-    let mut diags = Diagnostics::default();
-    let site = crate::load_site(opts, &mut diags)
-        .filter(|_| !diags.has_errors())
-        .ok_or_else(|| anyhow::anyhow!("content errors:\n{}", diags.render(false)))?;
-    let mut t = crate::Timings::default();
-    Ok(crate::render_all(&site, &opts.theme, &mut t)?
-        .into_iter()
-        .collect())
+    match crate::build_in_memory(opts)? {
+        Ok(files) => Ok(files.into_iter().map(|(p, b)| (p, b.to_vec())).collect()),
+        Err(diags) => anyhow::bail!("content errors:\n{}", diags.render(false)),
+    }
 }
