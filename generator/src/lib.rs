@@ -329,12 +329,11 @@ pub fn write_site(
     })
 }
 
+/// A built site in memory: path relative to the site root, and bytes.
+pub type SiteFiles = std::collections::BTreeMap<String, std::sync::Arc<[u8]>>;
+
 /// The whole site in memory, as `serve` holds it, or the content errors.
-pub fn build_in_memory(
-    opts: &Options,
-) -> Result<
-    std::result::Result<std::collections::BTreeMap<String, std::sync::Arc<[u8]>>, Diagnostics>,
-> {
+pub fn build_in_memory(opts: &Options) -> Result<std::result::Result<SiteFiles, Diagnostics>> {
     let mut diags = Diagnostics::default();
     let Some(site) = load_site(opts, &mut diags).filter(|_| !diags.has_errors()) else {
         return Ok(Err(diags));
