@@ -138,9 +138,20 @@ fn nested<'a>(items: &'a [Value], key: &'a str) -> impl Iterator<Item = &'a Valu
         .flat_map(move |v| v[key].as_array().into_iter().flatten())
 }
 
-/// The CSV tables the services fill, each with its header.
+/// The CSV tables the services fill: rows of a few services each (kept
+/// as parts, never copied into one growing buffer).
 #[derive(Default)]
 struct ServiceTables {
+    service: Vec<String>,
+    required_document: Vec<String>,
+    service_at_location: Vec<String>,
+    attribute: Vec<String>,
+    language: Vec<String>,
+}
+
+/// The rows a few services add to each table.
+#[derive(Default)]
+struct Rows {
     service: String,
     required_document: String,
     service_at_location: String,
@@ -148,7 +159,7 @@ struct ServiceTables {
     language: String,
 }
 
-impl ServiceTables {
+impl Rows {
     fn add(&mut self, v: &Value) {
         row(&mut self.service, v, SERVICE);
         for d in nested(std::slice::from_ref(v), "required_documents") {
@@ -164,14 +175,15 @@ impl ServiceTables {
             row(&mut self.language, d, LANGUAGE);
         }
     }
+}
 
-    fn append(&mut self, other: ServiceTables) {
-        self.service.push_str(&other.service);
-        self.required_document.push_str(&other.required_document);
-        self.service_at_location
-            .push_str(&other.service_at_location);
-        self.attribute.push_str(&other.attribute);
-        self.language.push_str(&other.language);
+impl ServiceTables {
+    fn append(&mut self, rows: Rows) {
+        self.service.push(rows.service);
+        self.required_document.push(rows.required_document);
+        self.service_at_location.push(rows.service_at_location);
+        self.attribute.push(rows.attribute);
+        self.language.push(rows.language);
     }
 }
 
@@ -181,14 +193,14 @@ struct Part {
     services: Vec<u8>,
     /// Their objects of `service_at_locations.json`, comma-separated.
     at_locations: Vec<u8>,
-    tables: ServiceTables,
+    tables: Rows,
 }
 
 fn part(site: &Site, services: &[Service], term_ids: &TermIds) -> Part {
     let mut p = Part {
         services: Vec::new(),
         at_locations: Vec::new(),
-        tables: ServiceTables::default(),
+        tables: Rows::default(),
     };
     for s in services {
         let v = hsds::service(site, s, term_ids);
@@ -234,13 +246,14 @@ pub fn write(site: &Site, sink: &dyn Sink) -> Result<()> {
     let mut sizes: Vec<(String, usize)> = Vec::new();
 
     // services.json as the services are made; their tables meanwhile.
-    let mut tables = ServiceTables {
+    let mut tables = ServiceTables::default();
+    tables.append(Rows {
         service: header(SERVICE),
         required_document: header(REQUIRED_DOCUMENT),
         service_at_location: header(SERVICE_AT_LOCATION),
         attribute: header(ATTRIBUTE),
         language: header(LANGUAGE),
-    };
+    });
     let mut at_locations: Vec<u8> = b"[".to_vec();
     let mut first_at = true;
     let path = format!("{DIR}/services.json");
@@ -280,7 +293,7 @@ pub fn write(site: &Site, sink: &dyn Sink) -> Result<()> {
     // The HSDS tabular format: one CSV per table, nested lists flattened
     // into their own tables with the parent's id.
     let locations = &data.locations;
-    let mut language = std::mem::take(&mut tables.language);
+    let mut language = String::new();
     for v in nested(locations, "languages") {
         row(&mut language, v, LANGUAGE);
     }
@@ -289,22 +302,26 @@ pub fn write(site: &Site, sink: &dyn Sink) -> Result<()> {
             row(&mut language, v, LANGUAGE);
         }
     }
-    let members: Vec<(&str, String)> = vec![
+    tables.language.push(language);
+    let members: Vec<(&str, Vec<String>)> = vec![
         ("service.csv", std::mem::take(&mut tables.service)),
-        ("organization.csv", table(ORGANIZATION, &data.organizations)),
-        ("location.csv", table(LOCATION, locations)),
+        (
+            "organization.csv",
+            vec![table(ORGANIZATION, &data.organizations)],
+        ),
+        ("location.csv", vec![table(LOCATION, locations)]),
         (
             "address.csv",
-            table(ADDRESS, nested(locations, "addresses")),
+            vec![table(ADDRESS, nested(locations, "addresses"))],
         ),
-        ("phone.csv", table(PHONE, nested(locations, "phones"))),
+        ("phone.csv", vec![table(PHONE, nested(locations, "phones"))]),
         (
             "schedule.csv",
-            table(SCHEDULE, nested(locations, "schedules")),
+            vec![table(SCHEDULE, nested(locations, "schedules"))],
         ),
         (
             "accessibility.csv",
-            table(ACCESSIBILITY, nested(locations, "accessibility")),
+            vec![table(ACCESSIBILITY, nested(locations, "accessibility"))],
         ),
         (
             "required_document.csv",
@@ -315,15 +332,20 @@ pub fn write(site: &Site, sink: &dyn Sink) -> Result<()> {
             std::mem::take(&mut tables.service_at_location),
         ),
         ("attribute.csv", std::mem::take(&mut tables.attribute)),
-        ("taxonomy.csv", table(TAXONOMY, &data.taxonomies)),
+        ("taxonomy.csv", vec![table(TAXONOMY, &data.taxonomies)]),
         (
             "taxonomy_term.csv",
-            table(TAXONOMY_TERM, &data.taxonomy_terms),
+            vec![table(TAXONOMY_TERM, &data.taxonomy_terms)],
         ),
-        ("language.csv", language),
+        ("language.csv", std::mem::take(&mut tables.language)),
     ];
     let size = sink.stream(ZIP, &mut |w| {
-        zip::write_stored(w, members.iter().map(|(n, t)| (*n, t.as_bytes())))
+        zip::write_stored(
+            w,
+            members
+                .iter()
+                .map(|(n, parts)| (*n, parts.iter().map(|p| p.as_bytes()).collect())),
+        )
     })?;
     drop(members);
     sizes.push((ZIP.to_string(), size));

@@ -2,7 +2,13 @@
 //! small, and a fixed date keeps builds byte-identical.
 
 /// CRC-32 (IEEE), as zip requires.
+#[cfg(test)]
 fn crc32(data: &[u8]) -> u32 {
+    crc32_of(&[data])
+}
+
+/// CRC-32 of the concatenation of `parts`.
+fn crc32_of(parts: &[&[u8]]) -> u32 {
     let mut table = [0u32; 256];
     for (i, t) in table.iter_mut().enumerate() {
         let mut c = i as u32;
@@ -16,7 +22,7 @@ fn crc32(data: &[u8]) -> u32 {
         *t = c;
     }
     let mut crc = 0xffff_ffffu32;
-    for &b in data {
+    for &b in parts.iter().copied().flatten() {
         crc = table[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
     }
     !crc
@@ -26,18 +32,20 @@ fn crc32(data: &[u8]) -> u32 {
 const DOS_TIME: u16 = 0;
 const DOS_DATE: u16 = ((2026 - 1980) << 9) | (1 << 5) | 1;
 
-/// Writes a zip of `members`, stored, in their order.
+/// Writes a zip of `members`, stored, in their order; each member's bytes
+/// may come in several parts.
 pub fn write_stored<'a>(
     out: &mut dyn std::io::Write,
-    members: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    members: impl IntoIterator<Item = (&'a str, Vec<&'a [u8]>)>,
 ) -> std::io::Result<()> {
     let mut written: usize = 0;
     let mut central = Vec::new();
     let mut count: u16 = 0;
     for (name, data) in members {
-        let crc = crc32(data);
+        let crc = crc32_of(&data);
         let offset = written as u32;
-        let size = data.len() as u32;
+        let len: usize = data.iter().map(|p| p.len()).sum();
+        let size = len as u32;
         let header = |sig: u32, central: bool| {
             let mut h = Vec::new();
             h.extend_from_slice(&sig.to_le_bytes());
@@ -66,8 +74,10 @@ pub fn write_stored<'a>(
         };
         let local = header(0x0403_4b50, false);
         out.write_all(&local)?;
-        out.write_all(data)?;
-        written += local.len() + data.len();
+        for part in &data {
+            out.write_all(part)?;
+        }
+        written += local.len() + len;
         central.extend(header(0x0201_4b50, true));
         count += 1;
     }

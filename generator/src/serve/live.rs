@@ -317,7 +317,7 @@ impl Live {
             let mut local = Diagnostics::default();
             match parsed {
                 Parsed::Service(mut d) => {
-                    let service = ctx.service(&d, &mut diags);
+                    let service = ctx.service(&mut d, &mut diags);
                     new_links.insert(
                         rel.clone(),
                         Some((d.src.clone(), std::mem::take(&mut d.body.links))),

@@ -327,7 +327,7 @@ pub fn build_site(
     let mut services = Vec::with_capacity(services_docs.len());
     let mut local = Vec::new();
     for mut d in services_docs {
-        if let Some(s) = ctx.service(&d, &mut local) {
+        if let Some(s) = ctx.service(&mut d, &mut local) {
             if left_out(s.draft) {
                 entry_paths.remove(&s.url);
             } else {
