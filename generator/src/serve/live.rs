@@ -50,7 +50,8 @@ pub struct Live {
     opts: Options,
     good: Option<Good>,
     /// The served files: path relative to the site root, and bytes.
-    pub files: BTreeMap<String, Arc<[u8]>>,
+    /// Shared keys: a snapshot of the map for the readers costs no copy of them.
+    pub files: BTreeMap<Arc<str>, Arc<[u8]>>,
     /// Content files changed since the last good state (relative paths).
     dirty: BTreeSet<String>,
     /// Errors of the current content, rendered as in the terminal.
@@ -91,7 +92,7 @@ impl Live {
         }
         if let Some(good) = &self.good {
             for (path, bytes) in crate::opendata::files(&good.site) {
-                self.files.insert(path, Arc::from(bytes));
+                self.files.insert(Arc::from(path), Arc::from(bytes));
             }
         }
         self.open_data_stale = false;
@@ -241,7 +242,11 @@ impl Live {
             Ok(w) => w.index.unwrap_or_else(|| SearchIndex::build(&site)),
             Err(e) => return self.theme_failed(what, &e),
         };
-        let new = sink.into_files();
+        let new: BTreeMap<Arc<str>, Arc<[u8]>> = sink
+            .into_files()
+            .into_iter()
+            .map(|(p, b)| (Arc::from(p), b))
+            .collect();
         let changed = count_changes(&self.files, &new);
         self.files = new;
         self.open_data_stale = false;
@@ -536,11 +541,15 @@ impl Live {
         updates.extend(index.written);
         let mut count = 0;
         for path in removed {
-            count += usize::from(self.files.remove(&path).is_some());
+            count += usize::from(self.files.remove(path.as_str()).is_some());
         }
         for (path, bytes) in updates {
-            if self.files.get(&path).is_none_or(|old| **old != *bytes) {
-                self.files.insert(path, Arc::from(bytes));
+            if self
+                .files
+                .get(path.as_str())
+                .is_none_or(|old| **old != *bytes)
+            {
+                self.files.insert(Arc::from(path), Arc::from(bytes));
                 count += 1;
             }
         }
@@ -588,7 +597,10 @@ fn entry_url(urls: &crate::urls::Urls, rel: &str) -> Option<String> {
     urls.for_content_path(&format!("{dir}/{}.md", slug_of(rel)))
 }
 
-fn count_changes(old: &BTreeMap<String, Arc<[u8]>>, new: &BTreeMap<String, Arc<[u8]>>) -> usize {
+fn count_changes(
+    old: &BTreeMap<Arc<str>, Arc<[u8]>>,
+    new: &BTreeMap<Arc<str>, Arc<[u8]>>,
+) -> usize {
     let changed = new
         .iter()
         .filter(|(p, b)| old.get(*p).is_none_or(|o| o != *b))

@@ -55,7 +55,7 @@ pub struct ServeOptions {
 struct Snapshot {
     /// Incremented after each rebuild, for `/__sportello/status`.
     generation: u64,
-    files: BTreeMap<String, Arc<[u8]>>,
+    files: BTreeMap<Arc<str>, Arc<[u8]>>,
     /// Served paths of the pages of drafts, marked when served.
     drafts: BTreeSet<String>,
     /// Errors of the current content (or of the last rebuild), for the overlay.
@@ -253,6 +253,7 @@ fn rebuild_loop(
             let outcome = rebuild(&mut live, &changes.into_iter().collect::<Vec<_>>());
             generation += 1;
             let mut next = Snapshot::of(&live, generation);
+            let warnings = next.warnings.clone();
             if let Outcome::Failed { error, .. } = &outcome {
                 next.errors = Some(format!("error: {error}\n"));
             }
@@ -264,7 +265,7 @@ fn rebuild_loop(
                 next.open_data_stale = last.open_data_stale;
             }
             shared.publish(next);
-            announce(&shared, &outcome, &live, last_warnings);
+            announce(&shared, &outcome, warnings, last_warnings);
         }
         if !waiting.is_empty() {
             let current = shared.current();
@@ -302,9 +303,13 @@ fn rebuild(live: &mut Live, changes: &[Change]) -> Outcome {
 }
 
 /// Tells the terminal and the open pages what a rebuild did.
-fn announce(shared: &Shared, outcome: &Outcome, live: &Live, last_warnings: &mut Option<String>) {
+fn announce(
+    shared: &Shared,
+    outcome: &Outcome,
+    warnings: Option<String>,
+    last_warnings: &mut Option<String>,
+) {
     report(outcome);
-    let warnings = live.warnings_report();
     // Warnings are printed when they change, not after every save.
     if warnings != *last_warnings && !matches!(outcome, Outcome::Errors { .. }) {
         match &warnings {
@@ -371,7 +376,7 @@ async fn file_list(State(shared): State<Arc<Shared>>) -> Response {
     let now = shared.current();
     let mut body = String::new();
     for path in now.files.keys() {
-        body.push_str(path);
+        body.push_str(path.as_ref());
         body.push('\n');
     }
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
@@ -419,8 +424,8 @@ async fn page(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
         }
         now = shared.current();
     }
-    let found = now.files.get(&key).cloned();
-    let redirect = found.is_none() && now.files.contains_key(&format!("{rel}/index.html"));
+    let found = now.files.get(key.as_str()).cloned();
+    let redirect = found.is_none() && now.files.contains_key(format!("{rel}/index.html").as_str());
     let not_found = now.files.get("404.html").cloned();
     let draft = found.is_some() && now.drafts.contains(&key);
     if redirect {
