@@ -260,6 +260,8 @@ fn rebuild_loop(
             if matches!(outcome, Outcome::Errors { .. } | Outcome::Failed { .. }) {
                 // The last good site stays served, with the errors in the overlay.
                 let last = shared.current();
+                // After a panic the rebuild's own files may be half-updated too.
+                live.files = last.files.clone();
                 next.files = last.files.clone();
                 next.drafts = last.drafts.clone();
                 next.open_data_stale = last.open_data_stale;
