@@ -7,8 +7,11 @@
 //! `SPORTELLO_BENCH_KEEP=1` keeps the generated guide for profiling.
 //!
 //! Prints the build time (best and median), pages per second, the peak
-//! resident memory of the build process, and what the search index adds to
-//! the build time (each run also builds without it, interleaved).
+//! resident memory of the build process, what the search index adds to
+//! the build time (each run also builds without it, interleaved), and the
+//! time of Debian's `hugo` on the same entries as a minimal Hugo site
+//! (installed with apt-get when missing; `SPORTELLO_BENCH_HUGO=0` skips
+//! it), interleaved too, with the ratio.
 
 mod synth;
 
@@ -66,6 +69,33 @@ fn main() {
         assert!(out.status.success(), "build failed:\n{stderr}");
         (elapsed, stderr)
     };
+    let hugo = (std::env::var("SPORTELLO_BENCH_HUGO").as_deref() != Ok("0"))
+        .then(synth::hugo::hugo)
+        .flatten();
+    let hugo_dir = dir.path().join("hugo");
+    if hugo.is_some() {
+        synth::hugo::write_site(&content, &hugo_dir);
+    } else {
+        eprintln!("hugo: not available, the comparison is skipped");
+    }
+    let hugo_build = |bin: &std::path::Path| {
+        let t = Instant::now();
+        let out = Command::new(bin)
+            .arg("--quiet")
+            .arg("--source")
+            .arg(&hugo_dir)
+            .arg("--destination")
+            .arg(dir.path().join("hugo-public"))
+            .output()
+            .expect("run hugo");
+        assert!(
+            out.status.success(),
+            "hugo failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t.elapsed().as_secs_f64()
+    };
+    let mut hugo_times = Vec::new();
     let mut times = Vec::new();
     let mut bare = Vec::new();
     let mut pages = 0usize;
@@ -77,6 +107,9 @@ fn main() {
         times.push(elapsed);
         if run % 2 == 0 {
             bare.push(build(false).0);
+        }
+        if let Some(bin) = &hugo {
+            hugo_times.push(hugo_build(bin));
         }
         if run == 0 {
             pages = walk_html(&output);
@@ -107,6 +140,13 @@ fn main() {
         "  search    the index adds {:+.1}% (median {with:.3} s with it, {without:.3} s without)",
         (with / without - 1.0) * 100.0
     );
+    if !hugo_times.is_empty() {
+        let h = median(&mut hugo_times);
+        println!(
+            "  hugo      median {h:.3} s on the same entries (a minimal Hugo site): sportello takes {:.2}x Hugo's time",
+            with / h
+        );
+    }
     if std::env::var_os("SPORTELLO_BENCH_KEEP").is_some() {
         eprintln!("kept {}", dir.keep().display());
     }
