@@ -101,4 +101,25 @@ mod tests {
     fn crc_of_a_known_string() {
         assert_eq!(super::crc32(b"123456789"), 0xcbf4_3926);
     }
+
+    #[test]
+    fn a_member_in_parts_is_the_member_whole() {
+        let zip = |members: Vec<(&'static str, Vec<&'static [u8]>)>| {
+            let mut out = Vec::new();
+            super::write_stored(&mut out, members).unwrap();
+            out
+        };
+        let whole = zip(vec![
+            ("a.csv", vec![b"id,name\r\n1,x\r\n"]),
+            ("b.csv", vec![b""]),
+        ]);
+        let parts = zip(vec![
+            ("a.csv", vec![b"id,name\r\n", b"", b"1,x\r\n"]),
+            ("b.csv", vec![]),
+        ]);
+        assert_eq!(whole, parts);
+        // Local header, name, data; the central directory names both members.
+        assert_eq!(&whole[..4], b"PK\x03\x04");
+        assert_eq!(whole.windows(5).filter(|w| w == b"a.csv").count(), 2);
+    }
 }
