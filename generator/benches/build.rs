@@ -7,23 +7,46 @@
 //! `SPORTELLO_BENCH_KEEP=1` keeps the generated guide for profiling.
 //!
 //! Prints the build time (best and median), pages per second, the peak
-//! resident memory of the build process, and what the search index adds to
-//! the build time (each run also builds without it, interleaved).
+//! resident memory of the build process, what the search index adds to
+//! the build time (each run also builds without it, interleaved), and the
+//! time of Debian's `hugo` on the same entries as a minimal Hugo site
+//! (installed with apt-get when missing; `SPORTELLO_BENCH_HUGO=0` skips
+//! it), interleaved too, with the ratio.
 
 mod synth;
 
 use std::process::Command;
 use std::time::Instant;
 
-/// Peak RSS in MiB of the largest child waited for so far (Linux: KiB).
-fn children_peak_rss_mib() -> f64 {
+/// Runs `cmd` to the end; its stderr, whether it succeeded, and its own
+/// peak RSS in MiB (wait4's, so that Hugo's runs do not count).
+#[allow(clippy::zombie_processes)] // reaped by wait4 below
+fn run_measured(cmd: &mut Command) -> (String, bool, f64) {
+    use std::io::Read as _;
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sportello");
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    let mut status = 0;
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct we own.
+    // SAFETY: wait4 fills the status and the struct we own; the child is
+    // ours and not waited for elsewhere.
     let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
+        libc::wait4(
+            child.id() as libc::pid_t,
+            &mut status,
+            0,
+            usage.as_mut_ptr(),
+        );
         usage.assume_init()
     };
-    usage.ru_maxrss as f64 / 1024.0
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    (stderr, ok, usage.ru_maxrss as f64 / 1024.0)
 }
 
 fn main() {
@@ -46,6 +69,7 @@ fn main() {
 
     // Builds with and without the search index, interleaved so that both
     // see the same machine: the difference is what the index costs.
+    let peak = std::cell::Cell::new(0.0f64);
     let build = |index: bool| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sportello"));
         cmd.arg("build")
@@ -60,12 +84,39 @@ fn main() {
             cmd.arg("--no-search-index");
         }
         let t = Instant::now();
-        let out = cmd.output().expect("run sportello");
+        let (stderr, ok, rss) = run_measured(&mut cmd);
         let elapsed = t.elapsed().as_secs_f64();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "build failed:\n{stderr}");
+        assert!(ok, "build failed:\n{stderr}");
+        peak.set(peak.get().max(rss));
         (elapsed, stderr)
     };
+    let hugo = (std::env::var("SPORTELLO_BENCH_HUGO").as_deref() != Ok("0"))
+        .then(synth::hugo::hugo)
+        .flatten();
+    let hugo_dir = dir.path().join("hugo");
+    if hugo.is_some() {
+        synth::hugo::write_site(&content, &hugo_dir);
+    } else {
+        eprintln!("hugo: not available, the comparison is skipped");
+    }
+    let hugo_build = |bin: &std::path::Path| {
+        let t = Instant::now();
+        let out = Command::new(bin)
+            .arg("--quiet")
+            .arg("--source")
+            .arg(&hugo_dir)
+            .arg("--destination")
+            .arg(dir.path().join("hugo-public"))
+            .output()
+            .expect("run hugo");
+        assert!(
+            out.status.success(),
+            "hugo failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t.elapsed().as_secs_f64()
+    };
+    let mut hugo_times = Vec::new();
     let mut times = Vec::new();
     let mut bare = Vec::new();
     let mut pages = 0usize;
@@ -77,6 +128,9 @@ fn main() {
         times.push(elapsed);
         if run % 2 == 0 {
             bare.push(build(false).0);
+        }
+        if let Some(bin) = &hugo {
+            hugo_times.push(hugo_build(bin));
         }
         if run == 0 {
             pages = walk_html(&output);
@@ -102,11 +156,21 @@ fn main() {
     );
     println!("  time      best {:.3} s, median {with:.3} s", times[0]);
     println!("  speed     {:.0} pages/s (median)", pages as f64 / with);
-    println!("  peak RSS  {:.0} MiB", children_peak_rss_mib());
+    println!(
+        "  peak RSS  {:.0} MiB (of the sportello builds)",
+        peak.get()
+    );
     println!(
         "  search    the index adds {:+.1}% (median {with:.3} s with it, {without:.3} s without)",
         (with / without - 1.0) * 100.0
     );
+    if !hugo_times.is_empty() {
+        let h = median(&mut hugo_times);
+        println!(
+            "  hugo      median {h:.3} s on the same entries (a minimal Hugo site): sportello takes {:.2}x Hugo's time",
+            with / h
+        );
+    }
     if std::env::var_os("SPORTELLO_BENCH_KEEP").is_some() {
         eprintln!("kept {}", dir.keep().display());
     }

@@ -14,11 +14,18 @@ pub const FILES: [&str; 4] = ["sitemap.xml", "robots.txt", "feed.xml", "services
 /// How many recent changes the feed carries.
 pub const FEED_ENTRIES: usize = 50;
 
-/// Every file of this step, the open data included.
-pub fn export_files(site: &Site) -> Vec<(String, Vec<u8>)> {
-    let mut files = machine_files(site);
-    files.extend(crate::opendata::files(site));
-    files
+/// How many files [`write_files`] writes.
+pub fn file_count() -> usize {
+    FILES.len() + crate::opendata::FILE_COUNT
+}
+
+/// Writes every file of this step into `sink`, the open data a few
+/// services at a time.
+pub fn write_files(site: &Site, sink: &dyn crate::write::Sink) -> anyhow::Result<()> {
+    for (path, bytes) in machine_files(site) {
+        sink.put(&path, &bytes)?;
+    }
+    crate::opendata::write(site, sink)
 }
 
 /// The files of this step but the open data, which is the whole list again

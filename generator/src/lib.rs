@@ -266,25 +266,82 @@ fn load_language(
     Ok(lang)
 }
 
-/// Renders the site and the machine files, in memory.
-pub fn render_all(
+/// What [`write_site`] wrote.
+pub struct Written {
+    pub files: usize,
+    /// The search index, when asked to keep it (`serve` patches it on each edit).
+    pub index: Option<index::SearchIndex>,
+}
+
+/// The stages after loading, shared by `build` and `serve`: pages, search
+/// index, the theme's static files and the files for machines, into `sink`
+/// (a staging folder on disk, or memory). Pages are handed to the sink as
+/// they are rendered and the search index is built meanwhile on the other
+/// threads of the pool, so a build never holds the whole site in memory.
+pub fn write_site(
     site: &Site,
-    theme: &Path,
+    tera: &tera::Tera,
+    opts: &Options,
+    keep_index: bool,
+    sink: &dyn write::Sink,
     timings: &mut Timings,
-) -> Result<Vec<write::OutputFile>> {
+) -> Result<Written> {
+    let ids = render::all_pages(site);
     let t = Instant::now();
-    let tera = render::load_templates(theme)?;
-    let pages = render::render_site(site, &tera)?;
-    timings.render = t.elapsed();
+    let (pages, index) = rayon::join(
+        || -> Result<Duration> {
+            render::render_each(site, tera, &ids, |path, html| {
+                sink.put(path, html.as_bytes())
+            })?;
+            Ok(t.elapsed())
+        },
+        || -> Result<(usize, Option<index::SearchIndex>, Duration)> {
+            let t = Instant::now();
+            if !opts.search_index {
+                return Ok((0, None, t.elapsed()));
+            }
+            let mut index = index::SearchIndex::build(site);
+            let files = if keep_index {
+                // Encoded through `edit` so that later edits can patch the files.
+                index.edit(site, &[] as &[&str], true).written
+            } else {
+                index.files()
+            };
+            for (path, bytes) in &files {
+                sink.put(path, bytes)?;
+            }
+            Ok((files.len(), keep_index.then_some(index), t.elapsed()))
+        },
+    );
+    timings.render = pages?;
+    let (index_files, index, index_time) = index?;
+    timings.index = index_time;
     let t = Instant::now();
-    let mut files = write::read_static(&theme.join("static"))?;
-    files.extend(pages.into_iter().map(|(p, h)| (p, h.into_bytes())));
-    files.extend(export::export_files(site));
+    let statics = write::read_static(&opts.theme.join("static"))?;
+    for (path, bytes) in &statics {
+        sink.put(path, bytes)?;
+    }
+    export::write_files(site, sink)?;
     timings.export = t.elapsed();
-    let t = Instant::now();
-    files.extend(index::SearchIndex::build(site).files());
-    timings.index = t.elapsed();
-    Ok(files)
+    Ok(Written {
+        files: ids.len() + index_files + statics.len() + export::file_count(),
+        index,
+    })
+}
+
+/// A built site in memory: path relative to the site root, and bytes.
+pub type SiteFiles = std::collections::BTreeMap<String, std::sync::Arc<[u8]>>;
+
+/// The whole site in memory, as `serve` holds it, or the content errors.
+pub fn build_in_memory(opts: &Options) -> Result<std::result::Result<SiteFiles, Diagnostics>> {
+    let mut diags = Diagnostics::default();
+    let Some(site) = load_site(opts, &mut diags).filter(|_| !diags.has_errors()) else {
+        return Ok(Err(diags));
+    };
+    let tera = render::load_templates(&opts.theme)?;
+    let sink = write::MemorySink::default();
+    write_site(&site, &tera, opts, false, &sink, &mut Timings::default())?;
+    Ok(Ok(sink.into_files()))
 }
 
 /// What a build did.
@@ -315,45 +372,20 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
     };
     let tera = render::load_templates(&opts.theme)?;
     let staging = write::Staging::new(output)?;
+    // The folders of the pages at once, before they are written in parallel.
     let ids = render::all_pages(&site);
+    let paths: Vec<String> = ids.iter().map(|&id| render::page_file(&site, id)).collect();
+    staging.create_dirs(paths.iter().map(String::as_str))?;
+    drop(paths);
+    let written = write_site(&site, &tera, opts, false, &staging, &mut timings)?;
     let t = Instant::now();
-    // Pages are written as they are rendered; the search index is built
-    // and written meanwhile on the other threads of the pool.
-    let (pages, index) = rayon::join(
-        || -> Result<Duration> {
-            let paths: Vec<String> = ids.iter().map(|&id| render::page_file(&site, id)).collect();
-            staging.create_dirs(paths.iter().map(String::as_str))?;
-            render::render_each(&site, &tera, &ids, |path, html| {
-                staging.write(path, html.as_bytes())
-            })?;
-            Ok(t.elapsed())
-        },
-        || -> Result<(usize, Duration)> {
-            let t = Instant::now();
-            if !opts.search_index {
-                return Ok((0, t.elapsed()));
-            }
-            let files = index::SearchIndex::build(&site).files();
-            staging.write_all(&files)?;
-            Ok((files.len(), t.elapsed()))
-        },
-    );
-    timings.render = pages?;
-    let (index_files, index_time) = index?;
-    timings.index = index_time;
-    let t = Instant::now();
-    let mut files = write::read_static(&opts.theme.join("static"))?;
-    files.extend(export::export_files(&site));
-    timings.export = t.elapsed();
-    let t = Instant::now();
-    staging.write_all(&files)?;
     staging
         .commit()
         .with_context(|| format!("writing the site to {}", output.display()))?;
     timings.write = t.elapsed();
     Ok(BuildReport {
         diagnostics: diags,
-        files: ids.len() + index_files + files.len(),
+        files: written.files,
         services: site.services.len(),
         timings,
     })

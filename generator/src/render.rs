@@ -163,11 +163,6 @@ pub fn all_pages(site: &Site) -> Vec<PageId> {
     ids
 }
 
-/// Renders every page. Returns (output path relative to the output dir, HTML).
-pub fn render_site(site: &Site, tera: &Tera) -> Result<Vec<(String, String)>> {
-    render_pages(site, tera, &all_pages(site))
-}
-
 /// The site path of a page, e.g. `/servizi/telesoccorso/`.
 pub fn page_url(site: &Site, id: PageId) -> String {
     let u = &site.urls;

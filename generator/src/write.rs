@@ -1,15 +1,86 @@
 //! Step 6: the output directory, replaced atomically so a web server (or an
 //! editor's browser) never sees half a site.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 /// A file of the built site: path relative to the output directory, and bytes.
 pub type OutputFile = (String, Vec<u8>);
+
+/// Where a build puts its files: a folder on disk, or memory (`serve`).
+pub trait Sink: Sync {
+    /// Writes one whole file, creating its folder when needed.
+    fn put(&self, path: &str, bytes: &[u8]) -> Result<()>;
+
+    /// Writes a large file through `write`, so that it need not be held
+    /// whole in memory; returns its size in bytes.
+    fn stream(
+        &self,
+        path: &str,
+        write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<usize>;
+}
+
+/// Files kept in memory, by path (what `serve` serves).
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    files: Mutex<BTreeMap<String, Arc<[u8]>>>,
+}
+
+impl MemorySink {
+    pub fn into_files(self) -> BTreeMap<String, Arc<[u8]>> {
+        self.files.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Sink for MemorySink {
+    fn put(&self, path: &str, bytes: &[u8]) -> Result<()> {
+        self.files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_string(), Arc::from(bytes));
+        Ok(())
+    }
+
+    fn stream(
+        &self,
+        path: &str,
+        write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<usize> {
+        let mut bytes = Vec::new();
+        write(&mut bytes)?;
+        let n = bytes.len();
+        self.files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_string(), Arc::from(bytes));
+        Ok(n)
+    }
+}
+
+/// Counts what goes through it.
+struct Counting<W> {
+    inner: W,
+    n: usize,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
 
 /// The theme's static files (`static/**`), as output files at the site root.
 pub fn read_static(static_dir: &Path) -> Result<Vec<OutputFile>> {
@@ -46,6 +117,8 @@ pub struct Staging {
     output: PathBuf,
     dir: PathBuf,
     old: PathBuf,
+    /// Folders made so far, relative to `dir`.
+    made: Mutex<BTreeSet<String>>,
 }
 
 impl Staging {
@@ -68,6 +141,7 @@ impl Staging {
             output: output.to_path_buf(),
             old: parent.join(format!(".{name}.old-{}", std::process::id())),
             dir,
+            made: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -77,23 +151,22 @@ impl Staging {
             .into_iter()
             .filter_map(|p| p.rsplit_once('/').map(|(d, _)| d))
             .collect();
+        let mut made = self.made.lock().unwrap_or_else(|e| e.into_inner());
         for f in folders {
+            if made.contains(f) {
+                continue;
+            }
             let d = self.dir.join(f);
             fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+            made.insert(f.to_string());
         }
         Ok(())
     }
 
-    /// Writes one file; its folder must exist.
+    /// Writes one file; its folder must exist (see [`Staging::create_dirs`]).
     pub fn write(&self, path: &str, bytes: &[u8]) -> Result<()> {
         let p = self.dir.join(path);
         fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))
-    }
-
-    /// Writes files, creating their folders, in parallel.
-    pub fn write_all(&self, files: &[OutputFile]) -> Result<()> {
-        self.create_dirs(files.iter().map(|(p, _)| p.as_str()))?;
-        files.par_iter().try_for_each(|(p, b)| self.write(p, b))
     }
 
     /// Puts the new site in place of the old one.
@@ -122,6 +195,31 @@ impl Drop for Staging {
     }
 }
 
+impl Sink for Staging {
+    fn put(&self, path: &str, bytes: &[u8]) -> Result<()> {
+        self.create_dirs([path])?;
+        self.write(path, bytes)
+    }
+
+    fn stream(
+        &self,
+        path: &str,
+        write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<usize> {
+        self.create_dirs([path])?;
+        let p = self.dir.join(path);
+        let file = fs::File::create(&p).with_context(|| format!("writing {}", p.display()))?;
+        let mut w = Counting {
+            inner: io::BufWriter::with_capacity(1 << 16, file),
+            n: 0,
+        };
+        write(&mut w)
+            .and_then(|()| w.flush())
+            .with_context(|| format!("writing {}", p.display()))?;
+        Ok(w.n)
+    }
+}
+
 /// Removes a tree, its top-level entries in parallel.
 fn remove_dir_parallel(dir: &Path) -> Result<()> {
     let entries: Vec<PathBuf> = fs::read_dir(dir)?.flatten().map(|e| e.path()).collect();
@@ -143,11 +241,4 @@ fn remove_dir_parallel(dir: &Path) -> Result<()> {
     })?;
     fs::remove_dir(dir)?;
     Ok(())
-}
-
-/// Writes `files` into a fresh directory next to `output`, then swaps it into place.
-pub fn write_site(output: &Path, files: &[OutputFile]) -> Result<()> {
-    let staging = Staging::new(output)?;
-    staging.write_all(files)?;
-    staging.commit()
 }

@@ -1,6 +1,7 @@
 //! `sportello serve` over HTTP: edits, creates, deletes, renames, an invalid
-//! edit and its fix, a theme change; after all of them the served site is
-//! byte-identical to a fresh full build.
+//! edit and its fix, a theme change, a rebuild that panics; after every
+//! step the served site is byte-identical to a fresh `build` into a folder,
+//! in both directions.
 
 mod common;
 
@@ -10,8 +11,23 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
 use common::{copy_dir, theme, Site};
-use sportello::serve::RELOAD_SNIPPET;
+use sportello::serve::{DRAFT_SNIPPET, RELOAD_SNIPPET};
+
+/// Every file under `dir`, by path relative to it with `/`.
+fn read_tree(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+        if e.file_type().unwrap().is_dir() {
+            read_tree(&e.path(), &format!("{name}/"), out);
+        } else {
+            out.insert(name, std::fs::read(e.path()).unwrap());
+        }
+    }
+}
 
 struct Server {
     child: Child,
@@ -28,8 +44,13 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(content: &std::path::Path, theme: &std::path::Path) -> Server {
+    fn start(content: &Path, theme: &Path) -> Server {
+        Server::start_with(content, theme, &[])
+    }
+
+    fn start_with(content: &Path, theme: &Path, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sportello"))
+            .envs(env.iter().copied())
             .arg("serve")
             .arg("--content")
             .arg(content)
@@ -119,6 +140,61 @@ impl Server {
         )
     }
 
+    /// The served site equals a fresh `sportello build` of the same content
+    /// (with drafts, at serve's address) into a folder, byte for byte and
+    /// in both directions: no file missing, none extra.
+    fn assert_same_as_build(&self, content: &Path, theme: &Path, step: &str) {
+        let out = tempfile::tempdir().unwrap();
+        let public = out.path().join("public");
+        let status = Command::new(env!("CARGO_BIN_EXE_sportello"))
+            .arg("build")
+            .arg("--content")
+            .arg(content)
+            .arg("--theme")
+            .arg(theme)
+            .arg("--output")
+            .arg(&public)
+            .arg("--drafts")
+            .arg("--quiet")
+            .args(["--base-url", &format!("http://127.0.0.1:{}", self.port)])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{step}: the build failed");
+        let mut built = BTreeMap::new();
+        read_tree(&public, "", &mut built);
+        let served: BTreeSet<String> = self
+            .text("/__sportello/files")
+            .lines()
+            .map(String::from)
+            .collect();
+        let missing: Vec<&String> = built.keys().filter(|p| !served.contains(*p)).collect();
+        let extra: Vec<&String> = served.iter().filter(|p| !built.contains_key(*p)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{step}: not served {missing:?}, served but not built {extra:?}"
+        );
+        let mut differ = Vec::new();
+        for (path, bytes) in &built {
+            let (status, body) = self.get(&format!("/{}", path.trim_end_matches("index.html")));
+            let body = if path.ends_with(".html") {
+                String::from_utf8(body)
+                    .unwrap()
+                    .replacen(RELOAD_SNIPPET, "", 1)
+                    .replacen(DRAFT_SNIPPET, "", 1)
+                    .into_bytes()
+            } else {
+                body
+            };
+            if status != 200 || &body != bytes {
+                differ.push(path.clone());
+            }
+        }
+        assert!(
+            differ.is_empty(),
+            "{step}: served differs from the build: {differ:?}"
+        );
+    }
+
     /// Runs `change`, then waits for the rebuild it causes.
     /// Returns whether the content has errors afterwards.
     fn after(&self, change: impl FnOnce()) -> bool {
@@ -146,6 +222,7 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
     let theme_dir = tempfile::tempdir().unwrap();
     copy_dir(&theme(), theme_dir.path());
     let server = Server::start(&site.content(), theme_dir.path());
+    server.assert_same_as_build(&site.content(), theme_dir.path(), "first build");
     let svc = "services/trasporto-sociale.md";
 
     // Edit: the service page, its category page and the A-Z list show it.
@@ -157,6 +234,7 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
         )
     });
     assert!(!errors);
+    server.assert_same_as_build(&site.content(), theme_dir.path(), "step 1");
     assert!(server
         .text("/servizi/trasporto-sociale/")
         .contains("<h1 data-element=\"service-title\">Trasporto sociale solidale</h1>"));
@@ -183,6 +261,7 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
         .unwrap();
     });
     assert!(!errors);
+    server.assert_same_as_build(&site.content(), theme_dir.path(), "step 2");
     assert!(server.text("/servizi/pasti/").contains("Pasti a domicilio"));
     assert!(server
         .text("/destinatari/persone-con-disabilita/")
@@ -204,6 +283,7 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
         std::fs::remove_file(site.path("services/pasti.md~")).unwrap();
     });
     assert!(!errors);
+    server.assert_same_as_build(&site.content(), theme_dir.path(), "step 3");
     assert!(server.text("/servizi/pasti/").contains("Pasti a casa"));
     let errors = server.after(|| {
         site.replace(
@@ -213,6 +293,7 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
         )
     });
     assert!(!errors);
+    server.assert_same_as_build(&site.content(), theme_dir.path(), "step 4");
 
     // Rename: the old address disappears, the new one appears.
     let errors = server.after(|| {
@@ -223,6 +304,7 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
         .unwrap()
     });
     assert!(!errors);
+    server.assert_same_as_build(&site.content(), theme_dir.path(), "step 5");
     assert_eq!(server.get("/servizi/pasti/").0, 404);
     assert!(server
         .text("/servizi/pasti-a-domicilio/")
@@ -243,6 +325,7 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
         )
     });
     assert!(!errors);
+    server.assert_same_as_build(&site.content(), theme_dir.path(), "step 6");
     assert!(server
         .text("/servizi/trasporto-sociale/")
         .contains("Trasporto sociale per tutti"));
@@ -258,11 +341,13 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
     );
     let errors = server.after(|| site.write(svc, &linked));
     assert!(!errors);
+    server.assert_same_as_build(&site.content(), theme_dir.path(), "step 7");
 
     // Delete an entry nobody links to.
     let errors =
         server.after(|| std::fs::remove_file(site.path("services/pasti-a-domicilio.md")).unwrap());
     assert!(!errors);
+    server.assert_same_as_build(&site.content(), theme_dir.path(), "step 8");
     assert_eq!(server.get("/servizi/pasti-a-domicilio/").0, 404);
 
     // An office edit reaches the service pages that show its contacts.
@@ -274,6 +359,7 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
         )
     });
     assert!(!errors);
+    server.assert_same_as_build(&site.content(), theme_dir.path(), "step 9");
     assert!(server
         .text("/servizi/assistenza-domiciliare/")
         .contains("Servizio sociale comunale"));
@@ -285,6 +371,7 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
         site.write("taxonomy.toml", &text);
     });
     assert!(!errors);
+    server.assert_same_as_build(&site.content(), theme_dir.path(), "step 10");
     assert!(server
         .text("/categorie/vita-lavorativa/")
         .contains("Vita lavorativa"));
@@ -297,6 +384,7 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
         std::fs::write(&css, text).unwrap();
     });
     assert!(!errors);
+    server.assert_same_as_build(&site.content(), theme_dir.path(), "step 11");
     assert!(server.text("/style.css").contains(".test-marker"));
     let base = theme_dir.path().join("templates/base.html");
     let errors = server.after(|| {
@@ -307,38 +395,50 @@ fn edits_creates_deletes_renames_errors_and_theme_match_a_full_build() {
         std::fs::write(&base, text).unwrap();
     });
     assert!(!errors);
+    server.assert_same_as_build(&site.content(), theme_dir.path(), "step 12");
     assert!(server
         .text("/servizi/assistenza-domiciliare/")
         .contains("data-test=\"1\""));
+}
 
-    // The served site equals a fresh full build, file by file.
-    let mut opts = sportello::Options::new(site.content(), theme_dir.path());
-    opts.base_url = Some(format!("http://127.0.0.1:{}", server.port));
-    let expected = sportello::serve::live::full_build_files(&opts).unwrap();
-    assert!(
-        expected.len() > 20,
-        "{:?}",
-        expected.keys().collect::<Vec<_>>()
+/// A rebuild that panics half-way (a test switch of debug builds makes it)
+/// is reported like a content error: the last good site stays served, and
+/// the next save rebuilds everything.
+#[test]
+fn a_rebuild_that_panics_keeps_the_last_good_site() {
+    let site = Site::copy_of("valid");
+    let svc = "services/trasporto-sociale.md";
+    let server = Server::start_with(
+        &site.content(),
+        &theme(),
+        &[("SPORTELLO_TEST_PANIC_ON", svc)],
     );
-    let mut mismatches = Vec::new();
-    for (path, bytes) in &expected {
-        let (status, body) = server.get(&format!("/{}", path.trim_end_matches("index.html")));
-        let body = if path.ends_with(".html") {
-            String::from_utf8(body)
-                .unwrap()
-                .replacen(RELOAD_SNIPPET, "", 1)
-                .into_bytes()
-        } else {
-            body
-        };
-        if status != 200 || &body != bytes {
-            mismatches.push(path.clone());
-        }
-    }
+    let page = "/servizi/trasporto-sociale/";
+    let before = server.get(page);
+    let errors = server.after(|| {
+        site.replace(
+            svc,
+            "title = \"Trasporto sociale\"",
+            "title = \"Trasporto sociale solidale\"",
+        )
+    });
+    assert!(errors, "the panic is reported");
+    assert_eq!(server.get(page), before, "the last good page stays");
+    let events = server.first_events();
     assert!(
-        mismatches.is_empty(),
-        "served differs from a full build: {mismatches:?}"
+        events.contains("event: errors") && events.contains("the rebuild stopped unexpectedly"),
+        "{events}"
     );
+    let errors = server.after(|| {
+        site.replace(
+            "offices/servizio-sociale.md",
+            "name = \"Servizio sociale del Comune\"",
+            "name = \"Servizio sociale comunale\"",
+        )
+    });
+    assert!(!errors);
+    assert!(server.text(page).contains("Trasporto sociale solidale"));
+    server.assert_same_as_build(&site.content(), &theme(), "after the panic");
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! of realistic Italian length (300-600 words, lists, a table), with
 //! offices, desks and a taxonomy. Deterministic for a given N.
 
+#[allow(dead_code)] // the build benchmark's comparison only
+pub mod hugo;
+
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;

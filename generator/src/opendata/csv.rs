@@ -1,16 +1,7 @@
 //! RFC 4180 CSV, for the HSDS tabular format.
 
-/// One table: the header and the rows, every field quoted when needed.
-pub fn table(columns: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = String::new();
-    line(&mut out, columns.iter().copied());
-    for r in rows {
-        line(&mut out, r.iter().map(String::as_str));
-    }
-    out
-}
-
-fn line<'a>(out: &mut String, fields: impl Iterator<Item = &'a str>) {
+/// Appends one line, every field quoted when needed.
+pub fn line<'a>(out: &mut String, fields: impl Iterator<Item = &'a str>) {
     for (i, f) in fields.enumerate() {
         if i > 0 {
             out.push(',');
@@ -30,7 +21,9 @@ fn line<'a>(out: &mut String, fields: impl Iterator<Item = &'a str>) {
 mod tests {
     #[test]
     fn quotes_only_when_needed() {
-        let t = super::table(&["a", "b"], &[vec!["x, y".into(), "z\"".into()]]);
+        let mut t = String::new();
+        super::line(&mut t, ["a", "b"].into_iter());
+        super::line(&mut t, ["x, y", "z\""].into_iter());
         assert_eq!(t, "a,b\r\n\"x, y\",\"z\"\"\"\r\n");
     }
 }

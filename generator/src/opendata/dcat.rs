@@ -13,7 +13,8 @@ const DATASET: &str = "elenco-servizi-sociali";
 
 /// The catalogue: one dataset (the services of the guide) and its
 /// distributions, each HSDS file; `modified` is the newest service update.
-pub fn catalog(site: &Site, files: &[(String, Vec<u8>)]) -> Vec<u8> {
+/// `sizes`: the byte size of each file of the export, by path.
+pub fn catalog(site: &Site, sizes: &[(String, usize)]) -> Vec<u8> {
     let u = &site.urls;
     let info = &site.info;
     let abs = |path: &str| u.permalink(&u.file(path));
@@ -41,12 +42,7 @@ pub fn catalog(site: &Site, files: &[(String, Vec<u8>)]) -> Vec<u8> {
     } else {
         json!({"@id": info.licence, "@type": ["dct:LicenseDocument", "dcatapit:LicenseDocument"]})
     };
-    let size = |path: &str| {
-        files
-            .iter()
-            .find(|(p, _)| p == path)
-            .map_or(0, |(_, b)| b.len())
-    };
+    let size = |path: &str| sizes.iter().find(|(p, _)| p == path).map_or(0, |(_, n)| *n);
     let mut distributions: Vec<Value> = JSON_FILES
         .iter()
         .map(|(file, schema)| {

@@ -10,10 +10,8 @@
 
 use std::collections::HashMap;
 
-use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
-use super::csv::table;
 use super::uuid5;
 use crate::diagnostics::Diagnostic;
 use crate::language::SectionKey;
@@ -34,12 +32,12 @@ pub const JSON_FILES: [(&str, &str); 6] = [
     ("taxonomy_terms.json", "taxonomy_term.json"),
 ];
 
-/// The whole export, as JSON objects.
+/// The export but the services, as JSON objects: the services (thousands,
+/// with their text) are made a few at a time while they are written, see
+/// [`super::stream`].
 pub struct Hsds {
-    pub services: Vec<Value>,
     pub organizations: Vec<Value>,
     pub locations: Vec<Value>,
-    pub service_at_locations: Vec<Value>,
     pub taxonomies: Vec<Value>,
     pub taxonomy_terms: Vec<Value>,
 }
@@ -214,10 +212,10 @@ fn list_items(html: &str) -> Vec<String> {
 }
 
 /// The ids of the taxonomy terms, computed once for every service's links.
-struct TermIds(Vec<(&'static str, HashMap<String, String>)>);
+pub(super) struct TermIds(Vec<(&'static str, HashMap<String, String>)>);
 
 impl TermIds {
-    fn of(site: &Site) -> TermIds {
+    pub(super) fn of(site: &Site) -> TermIds {
         let vocabularies = [
             ("categories", &site.categories),
             ("topics", &site.topics),
@@ -252,7 +250,7 @@ fn term_id(voc: &str, slug: &str) -> String {
 }
 
 /// One HSDS service, with its nested lists.
-fn service(site: &Site, s: &Service, term_ids: &TermIds) -> Value {
+pub(super) fn service(site: &Site, s: &Service, term_ids: &TermIds) -> Value {
     let id = uuid5(&format!("service:{}", s.slug));
     let office = &site.offices[s.office];
     let org = if s.provider.trim().is_empty() {
@@ -435,222 +433,12 @@ impl Hsds {
         locations.extend(site.offices.iter().map(|o| location(site, "office", o)));
         locations.extend(site.desks.iter().map(|d| location(site, "desk", d)));
 
-        // Services one by one on every core: a large guide has thousands.
-        let term_ids = TermIds::of(site);
-        let built: Vec<Value> = site
-            .services
-            .par_iter()
-            .map(|s| service(site, s, &term_ids))
-            .collect();
-        let service_at_locations: Vec<Value> = built
-            .iter()
-            .flat_map(|v| v["service_at_locations"].as_array().into_iter().flatten())
-            .cloned()
-            .collect();
-        let services = built;
         Hsds {
-            services,
             organizations,
             locations,
-            service_at_locations,
             taxonomies,
             taxonomy_terms,
         }
-    }
-
-    fn list(&self, file: &str) -> &[Value] {
-        match file {
-            "services.json" => &self.services,
-            "organizations.json" => &self.organizations,
-            "locations.json" => &self.locations,
-            "service_at_locations.json" => &self.service_at_locations,
-            "taxonomies.json" => &self.taxonomies,
-            _ => &self.taxonomy_terms,
-        }
-    }
-
-    pub fn json_files(&self) -> Vec<(String, Vec<u8>)> {
-        JSON_FILES
-            .iter()
-            .map(|(file, _)| {
-                // Compact: the list of a large guide is tens of megabytes.
-                let mut bytes = serde_json::to_vec(self.list(file)).unwrap_or_default();
-                bytes.push(b'\n');
-                (format!("{DIR}/{file}"), bytes)
-            })
-            .collect()
-    }
-
-    /// The HSDS tabular format: one CSV per table, nested lists flattened
-    /// into their own tables with the parent's id.
-    pub fn csv_tables(&self) -> Vec<(String, String)> {
-        fn nested<'a>(items: &'a [Value], key: &str) -> Vec<&'a Value> {
-            items
-                .iter()
-                .flat_map(|v| v[key].as_array().into_iter().flatten())
-                .collect()
-        }
-        fn all(items: &[Value]) -> Vec<&Value> {
-            items.iter().collect()
-        }
-        let get = |v: &Value, k: &str| match &v[k] {
-            Value::Null => String::new(),
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let rows = |items: &[&Value], cols: &[&str]| -> Vec<Vec<String>> {
-            items
-                .iter()
-                .map(|v| cols.iter().map(|c| get(v, c)).collect())
-                .collect()
-        };
-        let mut out = Vec::new();
-        let mut add = |name: &str, cols: &[&str], items: Vec<&Value>| {
-            out.push((format!("{name}.csv"), table(cols, &rows(&items, cols))));
-        };
-        add(
-            "service",
-            &[
-                "id",
-                "organization_id",
-                "name",
-                "description",
-                "url",
-                "status",
-                "application_process",
-                "fees_description",
-                "eligibility_description",
-                "minimum_age",
-                "maximum_age",
-                "alert",
-            ],
-            all(&self.services),
-        );
-        add(
-            "organization",
-            &[
-                "id",
-                "name",
-                "alternate_name",
-                "description",
-                "email",
-                "website",
-                "uri",
-            ],
-            all(&self.organizations),
-        );
-        add(
-            "location",
-            &[
-                "id",
-                "location_type",
-                "url",
-                "organization_id",
-                "name",
-                "description",
-            ],
-            all(&self.locations),
-        );
-        add(
-            "address",
-            &[
-                "id",
-                "location_id",
-                "address_1",
-                "city",
-                "state_province",
-                "postal_code",
-                "country",
-                "address_type",
-            ],
-            nested(&self.locations, "addresses"),
-        );
-        add(
-            "phone",
-            &["id", "location_id", "number", "type"],
-            nested(&self.locations, "phones"),
-        );
-        add(
-            "schedule",
-            &[
-                "id",
-                "location_id",
-                "freq",
-                "wkst",
-                "byday",
-                "opens_at",
-                "closes_at",
-                "description",
-                "notes",
-            ],
-            nested(&self.locations, "schedules"),
-        );
-        add(
-            "accessibility",
-            &["id", "location_id", "description", "details"],
-            nested(&self.locations, "accessibility"),
-        );
-        add(
-            "required_document",
-            &["id", "service_id", "document"],
-            nested(&self.services, "required_documents"),
-        );
-        add(
-            "service_at_location",
-            &["id", "service_id", "location_id"],
-            all(&self.service_at_locations),
-        );
-        add(
-            "attribute",
-            &[
-                "id",
-                "link_id",
-                "taxonomy_term_id",
-                "link_type",
-                "link_entity",
-            ],
-            nested(&self.services, "attributes"),
-        );
-        add(
-            "taxonomy",
-            &["id", "name", "description", "uri"],
-            all(&self.taxonomies),
-        );
-        add(
-            "taxonomy_term",
-            &[
-                "id",
-                "code",
-                "name",
-                "description",
-                "taxonomy_id",
-                "language",
-                "term_uri",
-            ],
-            all(&self.taxonomy_terms),
-        );
-        // The languages of services, locations and phones, in one table.
-        let phones = nested(&self.locations, "phones");
-        let mut languages = nested(&self.services, "languages");
-        languages.extend(nested(&self.locations, "languages"));
-        languages.extend(
-            phones
-                .iter()
-                .flat_map(|p| p["languages"].as_array().into_iter().flatten()),
-        );
-        add(
-            "language",
-            &[
-                "id",
-                "service_id",
-                "location_id",
-                "phone_id",
-                "name",
-                "code",
-            ],
-            languages,
-        );
-        out
     }
 }
 

@@ -9,6 +9,7 @@
 mod csv;
 pub mod dcat;
 pub mod hsds;
+mod stream;
 mod zip;
 
 use sha1::{Digest, Sha1};
@@ -16,24 +17,23 @@ use sha1::{Digest, Sha1};
 use crate::diagnostics::Diagnostic;
 use crate::model::Site;
 
-/// Files under the site root.
+/// How many files the open data is: the JSON, the zip and the catalogue.
+pub const FILE_COUNT: usize = hsds::JSON_FILES.len() + 2;
+
+/// Files under the site root, in memory (for `serve` and tests).
 pub fn files(site: &Site) -> Vec<(String, Vec<u8>)> {
-    let data = hsds::Hsds::of(site);
-    // The JSON and the tabular zip on two cores.
-    let (mut out, zip) = rayon::join(
-        || data.json_files(),
-        || {
-            let tables = data.csv_tables();
-            zip::stored(
-                tables
-                    .iter()
-                    .map(|(name, text)| (name.as_str(), text.as_bytes())),
-            )
-        },
-    );
-    out.push((hsds::ZIP.to_string(), zip));
-    out.push((dcat::FILE.to_string(), dcat::catalog(site, &out)));
-    out
+    let sink = crate::write::MemorySink::default();
+    // A memory sink cannot fail.
+    let _ = stream::write(site, &sink);
+    sink.into_files()
+        .into_iter()
+        .map(|(p, b)| (p, b.to_vec()))
+        .collect()
+}
+
+/// Writes the files of the open data into `sink`, a few services at a time.
+pub fn write(site: &Site, sink: &dyn crate::write::Sink) -> anyhow::Result<()> {
+    stream::write(site, sink)
 }
 
 /// Required HSDS fields the content lacks, as warnings naming the file.

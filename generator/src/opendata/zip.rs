@@ -2,7 +2,13 @@
 //! small, and a fixed date keeps builds byte-identical.
 
 /// CRC-32 (IEEE), as zip requires.
+#[cfg(test)]
 fn crc32(data: &[u8]) -> u32 {
+    crc32_of(&[data])
+}
+
+/// CRC-32 of the concatenation of `parts`.
+fn crc32_of(parts: &[&[u8]]) -> u32 {
     let mut table = [0u32; 256];
     for (i, t) in table.iter_mut().enumerate() {
         let mut c = i as u32;
@@ -16,7 +22,7 @@ fn crc32(data: &[u8]) -> u32 {
         *t = c;
     }
     let mut crc = 0xffff_ffffu32;
-    for &b in data {
+    for &b in parts.iter().copied().flatten() {
         crc = table[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
     }
     !crc
@@ -26,14 +32,20 @@ fn crc32(data: &[u8]) -> u32 {
 const DOS_TIME: u16 = 0;
 const DOS_DATE: u16 = ((2026 - 1980) << 9) | (1 << 5) | 1;
 
-pub fn stored<'a>(members: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Vec<u8> {
-    let mut out = Vec::new();
+/// Writes a zip of `members`, stored, in their order; each member's bytes
+/// may come in several parts.
+pub fn write_stored<'a>(
+    out: &mut dyn std::io::Write,
+    members: impl IntoIterator<Item = (&'a str, Vec<&'a [u8]>)>,
+) -> std::io::Result<()> {
+    let mut written: usize = 0;
     let mut central = Vec::new();
     let mut count: u16 = 0;
     for (name, data) in members {
-        let crc = crc32(data);
-        let offset = out.len() as u32;
-        let size = data.len() as u32;
+        let crc = crc32_of(&data);
+        let offset = written as u32;
+        let len: usize = data.iter().map(|p| p.len()).sum();
+        let size = len as u32;
         let header = |sig: u32, central: bool| {
             let mut h = Vec::new();
             h.extend_from_slice(&sig.to_le_bytes());
@@ -60,23 +72,27 @@ pub fn stored<'a>(members: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Vec
             h.extend_from_slice(name.as_bytes());
             h
         };
-        out.extend(header(0x0403_4b50, false));
-        out.extend_from_slice(data);
+        let local = header(0x0403_4b50, false);
+        out.write_all(&local)?;
+        for part in &data {
+            out.write_all(part)?;
+        }
+        written += local.len() + len;
         central.extend(header(0x0201_4b50, true));
         count += 1;
     }
-    let cd_offset = out.len() as u32;
+    let cd_offset = written as u32;
     let cd_size = central.len() as u32;
-    out.extend(central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&count.to_le_bytes());
-    out.extend_from_slice(&count.to_le_bytes());
-    out.extend_from_slice(&cd_size.to_le_bytes());
-    out.extend_from_slice(&cd_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
+    let mut end = central;
+    end.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    end.extend_from_slice(&0u16.to_le_bytes());
+    end.extend_from_slice(&0u16.to_le_bytes());
+    end.extend_from_slice(&count.to_le_bytes());
+    end.extend_from_slice(&count.to_le_bytes());
+    end.extend_from_slice(&cd_size.to_le_bytes());
+    end.extend_from_slice(&cd_offset.to_le_bytes());
+    end.extend_from_slice(&0u16.to_le_bytes());
+    out.write_all(&end)
 }
 
 #[cfg(test)]
@@ -84,5 +100,26 @@ mod tests {
     #[test]
     fn crc_of_a_known_string() {
         assert_eq!(super::crc32(b"123456789"), 0xcbf4_3926);
+    }
+
+    #[test]
+    fn a_member_in_parts_is_the_member_whole() {
+        let zip = |members: Vec<(&'static str, Vec<&'static [u8]>)>| {
+            let mut out = Vec::new();
+            super::write_stored(&mut out, members).unwrap();
+            out
+        };
+        let whole = zip(vec![
+            ("a.csv", vec![b"id,name\r\n1,x\r\n"]),
+            ("b.csv", vec![b""]),
+        ]);
+        let parts = zip(vec![
+            ("a.csv", vec![b"id,name\r\n", b"", b"1,x\r\n"]),
+            ("b.csv", vec![]),
+        ]);
+        assert_eq!(whole, parts);
+        // Local header, name, data; the central directory names both members.
+        assert_eq!(&whole[..4], b"PK\x03\x04");
+        assert_eq!(whole.windows(5).filter(|w| w == b"a.csv").count(), 2);
     }
 }

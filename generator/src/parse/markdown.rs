@@ -72,7 +72,10 @@ pub fn render_body(
     let flush = |events: &mut Vec<Event<'_>>, text: &mut String, out: &mut RenderedBody| {
         let mut html_out = String::with_capacity(events.len() * 16);
         html::push_html(&mut html_out, events.drain(..));
-        let t = std::mem::take(text);
+        // Kept until the build ends: no spare capacity.
+        html_out.shrink_to_fit();
+        let mut t = std::mem::take(text);
+        t.shrink_to_fit();
         match out.sections.last_mut() {
             Some(section) => {
                 section.html = html_out;

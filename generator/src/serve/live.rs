@@ -50,7 +50,8 @@ pub struct Live {
     opts: Options,
     good: Option<Good>,
     /// The served files: path relative to the site root, and bytes.
-    pub files: BTreeMap<String, Arc<[u8]>>,
+    /// Shared keys: a snapshot of the map for the readers costs no copy of them.
+    pub files: BTreeMap<Arc<str>, Arc<[u8]>>,
     /// Content files changed since the last good state (relative paths).
     dirty: BTreeSet<String>,
     /// Errors of the current content, rendered as in the terminal.
@@ -72,9 +73,16 @@ pub enum Change {
 }
 
 impl Live {
-    /// Whether `key` is a file of the open data that an edit made stale.
-    pub fn open_data_stale(&self, key: &str) -> bool {
-        self.open_data_stale && key.starts_with("opendata/")
+    /// Whether the open data in `files` predates the last edit.
+    pub fn open_data_is_stale(&self) -> bool {
+        self.open_data_stale
+    }
+
+    /// After a rebuild panicked half-way: the state may be half-updated,
+    /// so the next change rebuilds everything.
+    pub fn forget_after_panic(&mut self) {
+        self.good = None;
+        self.dirty.clear();
     }
 
     /// Makes the open data of the last good site again, if an edit made it stale.
@@ -84,7 +92,7 @@ impl Live {
         }
         if let Some(good) = &self.good {
             for (path, bytes) in crate::opendata::files(&good.site) {
-                self.files.insert(path, Arc::from(bytes));
+                self.files.insert(Arc::from(path), Arc::from(bytes));
             }
         }
         self.open_data_stale = false;
@@ -101,21 +109,27 @@ impl Live {
         Some(all.render_with(false, crate::diagnostics::Verbosity::Summary))
     }
 
-    /// Whether the served file `key` (`servizi/x/index.html`) is the page of a draft.
-    pub fn is_draft_page(&self, key: &str) -> bool {
-        let Some(good) = &self.good else { return false };
-        let Some(dir) = key.strip_suffix("index.html") else {
-            return false;
+    /// The served files (`servizi/x/index.html`) that are pages of drafts.
+    pub fn draft_pages(&self) -> BTreeSet<String> {
+        let Some(good) = &self.good else {
+            return BTreeSet::new();
         };
         let site = &good.site;
-        let path = format!("{}{dir}", site.urls.root());
-        site.services.iter().any(|s| s.draft && s.url == path)
-            || site
-                .offices
-                .iter()
-                .chain(&site.desks)
-                .any(|p| p.draft && p.url == path)
-            || site.pages.iter().any(|p| p.draft && p.url == path)
+        let root = site.urls.root();
+        let urls = site
+            .services
+            .iter()
+            .filter(|s| s.draft)
+            .map(|s| &s.url)
+            .chain(
+                site.offices
+                    .iter()
+                    .chain(&site.desks)
+                    .filter(|p| p.draft)
+                    .map(|p| &p.url),
+            )
+            .chain(site.pages.iter().filter(|p| p.draft).map(|p| &p.url));
+        urls.map(|u| crate::urls::output_file(root, u)).collect()
     }
 
     /// Builds the whole site. Errors are kept in `errors`, not returned.
@@ -220,21 +234,19 @@ impl Live {
             Ok(t) => t,
             Err(e) => return self.theme_failed(what, &e),
         };
-        let mut index = SearchIndex::build(&site);
-        let mut files: Vec<write::OutputFile> =
-            match write::read_static(&self.opts.theme.join("static")) {
-                Ok(f) => f,
-                Err(e) => return self.theme_failed(what, &e),
-            };
-        match render::render_site(&site, &tera) {
-            Ok(pages) => files.extend(pages.into_iter().map(|(p, h)| (p, h.into_bytes()))),
+        // The same stages as `build`, into memory, keeping the search
+        // index so that later edits can patch its files.
+        let sink = write::MemorySink::default();
+        let mut timings = crate::Timings::default();
+        let index = match crate::write_site(&site, &tera, &self.opts, true, &sink, &mut timings) {
+            Ok(w) => w.index.unwrap_or_else(|| SearchIndex::build(&site)),
             Err(e) => return self.theme_failed(what, &e),
-        }
-        files.extend(export::export_files(&site));
-        // Encoded through `edit` so that later edits can patch the files.
-        files.extend(index.edit(&site, &[] as &[&str], true).written);
-        let new: BTreeMap<String, Arc<[u8]>> =
-            files.into_iter().map(|(p, b)| (p, Arc::from(b))).collect();
+        };
+        let new: BTreeMap<Arc<str>, Arc<[u8]>> = sink
+            .into_files()
+            .into_iter()
+            .map(|(p, b)| (Arc::from(p), b))
+            .collect();
         let changed = count_changes(&self.files, &new);
         self.files = new;
         self.open_data_stale = false;
@@ -310,7 +322,7 @@ impl Live {
             let mut local = Diagnostics::default();
             match parsed {
                 Parsed::Service(mut d) => {
-                    let service = ctx.service(&d, &mut diags);
+                    let service = ctx.service(&mut d, &mut diags);
                     new_links.insert(
                         rel.clone(),
                         Some((d.src.clone(), std::mem::take(&mut d.body.links))),
@@ -346,22 +358,7 @@ impl Live {
                         rel.clone(),
                         Some((d.src.clone(), std::mem::take(&mut d.body.links))),
                     );
-                    let page = Page {
-                        url: if is_home {
-                            urls.home()
-                        } else {
-                            urls.page(&d.src.slug)
-                        },
-                        slug: if is_home {
-                            String::new()
-                        } else {
-                            d.src.slug.clone()
-                        },
-                        title: d.front.title.clone(),
-                        summary: d.front.summary.clone(),
-                        html: std::mem::take(&mut d.body.intro_html),
-                        draft: d.draft,
-                    };
+                    let page = validate::page_of(&mut d, &urls);
                     let idx = if is_home {
                         None
                     } else {
@@ -488,6 +485,14 @@ impl Live {
             }
         }
         derive_lists(site);
+        // Tests of `serve` make a rebuild panic half-way, with the model
+        // already changed; release builds have no such switch.
+        #[cfg(debug_assertions)]
+        if let Some(file) = std::env::var_os("SPORTELLO_TEST_PANIC_ON") {
+            if self.dirty.contains(file.to_string_lossy().as_ref()) {
+                panic!("test switch: the rebuild of {}", file.to_string_lossy());
+            }
+        }
         // What the open data needs of the edited entries (the rest changes
         // only with site.toml or taxonomy.toml, which rebuild everything).
         for d in crate::opendata::warnings(site) {
@@ -536,11 +541,15 @@ impl Live {
         updates.extend(index.written);
         let mut count = 0;
         for path in removed {
-            count += usize::from(self.files.remove(&path).is_some());
+            count += usize::from(self.files.remove(path.as_str()).is_some());
         }
         for (path, bytes) in updates {
-            if self.files.get(&path).is_none_or(|old| **old != *bytes) {
-                self.files.insert(path, Arc::from(bytes));
+            if self
+                .files
+                .get(path.as_str())
+                .is_none_or(|old| **old != *bytes)
+            {
+                self.files.insert(Arc::from(path), Arc::from(bytes));
                 count += 1;
             }
         }
@@ -588,7 +597,10 @@ fn entry_url(urls: &crate::urls::Urls, rel: &str) -> Option<String> {
     urls.for_content_path(&format!("{dir}/{}.md", slug_of(rel)))
 }
 
-fn count_changes(old: &BTreeMap<String, Arc<[u8]>>, new: &BTreeMap<String, Arc<[u8]>>) -> usize {
+fn count_changes(
+    old: &BTreeMap<Arc<str>, Arc<[u8]>>,
+    new: &BTreeMap<Arc<str>, Arc<[u8]>>,
+) -> usize {
     let changed = new
         .iter()
         .filter(|(p, b)| old.get(*p).is_none_or(|o| o != *b))
@@ -597,7 +609,7 @@ fn count_changes(old: &BTreeMap<String, Arc<[u8]>>, new: &BTreeMap<String, Arc<[
 }
 
 /// "services/a.md, services/b.md" or "3 files".
-fn describe(changes: &[Change]) -> String {
+pub fn describe(changes: &[Change]) -> String {
     let names: BTreeSet<&str> = changes
         .iter()
         .map(|c| match c {
@@ -613,12 +625,8 @@ fn describe(changes: &[Change]) -> String {
 
 /// For tests: the output of a full build, the way `serve` holds it.
 pub fn full_build_files(opts: &Options) -> Result<BTreeMap<String, Vec<u8>>> {
-    let mut diags = Diagnostics::default();
-    let site = crate::load_site(opts, &mut diags)
-        .filter(|_| !diags.has_errors())
-        .ok_or_else(|| anyhow::anyhow!("content errors:\n{}", diags.render(false)))?;
-    let mut t = crate::Timings::default();
-    Ok(crate::render_all(&site, &opts.theme, &mut t)?
-        .into_iter()
-        .collect())
+    match crate::build_in_memory(opts)? {
+        Ok(files) => Ok(files.into_iter().map(|(p, b)| (p, b.to_vec())).collect()),
+        Err(diags) => anyhow::bail!("content errors:\n{}", diags.render(false)),
+    }
 }

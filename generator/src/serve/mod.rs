@@ -3,11 +3,11 @@
 
 pub mod live;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, RwLock};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
@@ -48,12 +48,63 @@ pub struct ServeOptions {
     pub open: bool,
 }
 
+/// One complete generation of the site, as requests see it. The rebuild
+/// thread works on its own [`Live`] and publishes a new snapshot when done,
+/// so a request never waits for a rebuild and never sees half of one.
+#[derive(Default)]
+struct Snapshot {
+    /// Incremented after each rebuild, for `/__sportello/status`.
+    generation: u64,
+    files: BTreeMap<Arc<str>, Arc<[u8]>>,
+    /// Served paths of the pages of drafts, marked when served.
+    drafts: BTreeSet<String>,
+    /// Errors of the current content (or of the last rebuild), for the overlay.
+    errors: Option<String>,
+    warnings: Option<String>,
+    /// The open data in `files` predates the last edit: asked for, it is made again first.
+    open_data_stale: bool,
+}
+
+impl Snapshot {
+    fn of(live: &Live, generation: u64) -> Snapshot {
+        Snapshot {
+            generation,
+            files: live.files.clone(),
+            drafts: live.draft_pages(),
+            errors: live.errors.clone(),
+            warnings: live.warnings_report(),
+            open_data_stale: live.open_data_is_stale(),
+        }
+    }
+}
+
+/// What the rebuild thread is asked to do.
+enum Work {
+    /// A path the watcher saw change.
+    Changed(PathBuf),
+    /// Make the open data of the current generation, then answer.
+    OpenData(tokio::sync::oneshot::Sender<()>),
+}
+
 /// What the HTTP side shares with the rebuild thread.
 struct Shared {
-    live: RwLock<Live>,
-    /// Incremented after each rebuild, for `/__sportello/status`.
-    generation: AtomicU64,
+    /// Locked only to clone or to replace the `Arc`, never during a rebuild.
+    snapshot: Mutex<Arc<Snapshot>>,
     events: broadcast::Sender<Message>,
+    work: Mutex<mpsc::Sender<Work>>,
+}
+
+impl Shared {
+    fn current(&self) -> Arc<Snapshot> {
+        self.snapshot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn publish(&self, snapshot: Snapshot) {
+        *self.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -103,20 +154,20 @@ async fn serve(opts: ServeOptions) -> Result<()> {
         eprint!("{w}");
     }
     let (events, _) = broadcast::channel(16);
-    let shared = Arc::new(Shared {
-        live: RwLock::new(live),
-        generation: AtomicU64::new(1),
-        events,
-    });
-
     // Watch before saying "serving", so no save after that line is missed.
-    let (watcher, rx) = start_watcher(&opts.content, &opts.theme)?;
+    let (tx, rx) = mpsc::channel();
+    let watcher = start_watcher(&opts.content, &opts.theme, tx.clone())?;
+    let shared = Arc::new(Shared {
+        snapshot: Mutex::new(Arc::new(Snapshot::of(&live, 1))),
+        events,
+        work: Mutex::new(tx),
+    });
     let watch_shared = shared.clone();
     std::thread::Builder::new()
-        .name("watch".into())
+        .name("rebuild".into())
         .spawn(move || {
             let _watcher = watcher;
-            rebuild_loop(watch_shared, rx, &mut last_warnings);
+            rebuild_loop(live, watch_shared, rx, &mut last_warnings);
         })
         .context("starting the watcher")?;
 
@@ -124,6 +175,7 @@ async fn serve(opts: ServeOptions) -> Result<()> {
         .route("/__sportello/live.js", get(live_js))
         .route("/__sportello/events", get(events_stream))
         .route("/__sportello/status", get(status))
+        .route("/__sportello/files", get(file_list))
         .fallback(get(page))
         .with_state(shared);
     eprintln!(
@@ -146,17 +198,17 @@ async fn serve(opts: ServeOptions) -> Result<()> {
     Ok(())
 }
 
-/// Watches both folders; changed paths arrive on the returned channel.
+/// Watches both folders; changed paths go to `tx`.
 fn start_watcher(
     content: &std::path::Path,
     theme: &std::path::Path,
-) -> Result<(notify::RecommendedWatcher, mpsc::Receiver<PathBuf>)> {
-    let (tx, rx) = mpsc::channel();
+    tx: mpsc::Sender<Work>,
+) -> Result<notify::RecommendedWatcher> {
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(event) = res {
             if !matches!(event.kind, notify::EventKind::Access(_)) {
                 for p in event.paths {
-                    let _ = tx.send(p);
+                    let _ = tx.send(Work::Changed(p));
                 }
             }
         }
@@ -167,55 +219,116 @@ fn start_watcher(
     watcher
         .watch(theme, RecursiveMode::Recursive)
         .with_context(|| format!("watching {}", theme.display()))?;
-    Ok((watcher, rx))
+    Ok(watcher)
 }
 
-/// Gathers bursts of events and applies them, one rebuild per burst.
+/// Gathers bursts of events and applies them, one rebuild per burst, on
+/// the rebuild thread's own state; each result is published as a snapshot.
 fn rebuild_loop(
+    mut live: Live,
     shared: Arc<Shared>,
-    rx: mpsc::Receiver<PathBuf>,
+    rx: mpsc::Receiver<Work>,
     last_warnings: &mut Option<String>,
 ) {
+    let mut generation = 1;
+    let mut waiting: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
     while let Ok(first) = rx.recv() {
+        let mut paths = Vec::new();
+        match first {
+            Work::Changed(p) => paths.push(p),
+            Work::OpenData(done) => waiting.push(done),
+        }
         let started = Instant::now();
-        let mut paths = vec![first];
         // Editors save in several steps (temporary file, rename): wait for quiet.
-        while started.elapsed() < DEBOUNCE_MAX {
+        while !paths.is_empty() && started.elapsed() < DEBOUNCE_MAX {
             match rx.recv_timeout(DEBOUNCE) {
-                Ok(p) => paths.push(p),
+                Ok(Work::Changed(p)) => paths.push(p),
+                Ok(Work::OpenData(done)) => waiting.push(done),
                 Err(mpsc::RecvTimeoutError::Timeout) => break,
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         }
-        let (outcome, warnings) = {
-            let mut live = shared.live.write().expect("live lock");
-            let changes: BTreeSet<Change> = paths.iter().filter_map(|p| live.classify(p)).collect();
-            if changes.is_empty() {
-                continue;
+        let changes: BTreeSet<Change> = paths.iter().filter_map(|p| live.classify(p)).collect();
+        if !changes.is_empty() {
+            let outcome = rebuild(&mut live, &changes.into_iter().collect::<Vec<_>>());
+            generation += 1;
+            let mut next = Snapshot::of(&live, generation);
+            let warnings = next.warnings.clone();
+            if let Outcome::Failed { error, .. } = &outcome {
+                next.errors = Some(format!("error: {error}\n"));
             }
-            let outcome = live.apply(&changes.into_iter().collect::<Vec<_>>());
-            (outcome, live.warnings_report())
-        };
-        shared.generation.fetch_add(1, Ordering::SeqCst);
-        report(&outcome);
-        // Warnings are printed when they change, not after every save.
-        if warnings != *last_warnings && !matches!(outcome, Outcome::Errors { .. }) {
-            match &warnings {
-                Some(w) => eprint!("{w}"),
-                None => eprintln!("no warnings left"),
+            if matches!(outcome, Outcome::Errors { .. } | Outcome::Failed { .. }) {
+                // The last good site stays served, with the errors in the overlay.
+                let last = shared.current();
+                // After a panic the rebuild's own files may be half-updated too.
+                live.files = last.files.clone();
+                next.files = last.files.clone();
+                next.drafts = last.drafts.clone();
+                next.open_data_stale = last.open_data_stale;
             }
-            let _ = shared
-                .events
-                .send(Message::Warnings(warnings.clone().unwrap_or_default()));
-            *last_warnings = warnings;
+            shared.publish(next);
+            announce(&shared, &outcome, warnings, last_warnings);
         }
-        let msg = match &outcome {
-            Outcome::Errors { report, .. } => Message::Errors(report.clone()),
-            Outcome::Failed { error, .. } => Message::Errors(format!("error: {error}")),
-            Outcome::Updated { .. } | Outcome::Unchanged { .. } => Message::Reload,
-        };
-        let _ = shared.events.send(msg);
+        if !waiting.is_empty() {
+            let current = shared.current();
+            if current.open_data_stale {
+                live.refresh_open_data();
+                shared.publish(Snapshot::of(&live, current.generation));
+            }
+            for done in waiting.drain(..) {
+                let _ = done.send(());
+            }
+        }
     }
+}
+
+/// Applies changes; a panic while doing so is an error like a broken
+/// theme: the last good site stays served and the next change rebuilds all.
+fn rebuild(live: &mut Live, changes: &[Change]) -> Outcome {
+    match catch_unwind(AssertUnwindSafe(|| live.apply(changes))) {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown cause".into());
+            live.forget_after_panic();
+            Outcome::Failed {
+                what: live::describe(changes),
+                error: format!(
+                    "the rebuild stopped unexpectedly ({message}); the last good version is still served, and the next save rebuilds everything"
+                ),
+            }
+        }
+    }
+}
+
+/// Tells the terminal and the open pages what a rebuild did.
+fn announce(
+    shared: &Shared,
+    outcome: &Outcome,
+    warnings: Option<String>,
+    last_warnings: &mut Option<String>,
+) {
+    report(outcome);
+    // Warnings are printed when they change, not after every save.
+    if warnings != *last_warnings && !matches!(outcome, Outcome::Errors { .. }) {
+        match &warnings {
+            Some(w) => eprint!("{w}"),
+            None => eprintln!("no warnings left"),
+        }
+        let _ = shared
+            .events
+            .send(Message::Warnings(warnings.clone().unwrap_or_default()));
+        *last_warnings = warnings;
+    }
+    let msg = match outcome {
+        Outcome::Errors { report, .. } => Message::Errors(report.clone()),
+        Outcome::Failed { error, .. } => Message::Errors(format!("error: {error}")),
+        Outcome::Updated { .. } | Outcome::Unchanged { .. } => Message::Reload,
+    };
+    let _ = shared.events.send(msg);
 }
 
 /// One line per rebuild; the whole report when there are errors.
@@ -251,20 +364,30 @@ async fn live_js() -> Response {
 }
 
 async fn status(State(shared): State<Arc<Shared>>) -> Response {
-    let errors = shared.live.read().expect("live lock").errors.is_some();
+    let now = shared.current();
     let body = format!(
-        "{{\"generation\":{},\"errors\":{errors}}}",
-        shared.generation.load(Ordering::SeqCst)
+        "{{\"generation\":{},\"errors\":{}}}",
+        now.generation,
+        now.errors.is_some()
     );
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// Every served path of the current generation, one a line (for tests and tools).
+async fn file_list(State(shared): State<Arc<Shared>>) -> Response {
+    let now = shared.current();
+    let mut body = String::new();
+    for path in now.files.keys() {
+        body.push_str(path.as_ref());
+        body.push('\n');
+    }
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
 async fn events_stream(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     // A page opened while the content has errors shows them at once, and its warnings.
-    let (current, warnings) = {
-        let live = shared.live.read().expect("live lock");
-        (live.errors.clone(), live.warnings_report())
-    };
+    let now = shared.current();
+    let (current, warnings) = (now.errors.clone(), now.warnings.clone());
     let first = tokio_stream::iter(
         current
             .map(|r| Ok(Event::default().event("errors").data(r)))
@@ -289,17 +412,24 @@ async fn page(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
     } else {
         rel.to_string()
     };
-    if shared.live.read().expect("live lock").open_data_stale(&key) {
-        shared.live.write().expect("live lock").refresh_open_data();
+    let mut now = shared.current();
+    if now.open_data_stale && key.starts_with("opendata/") {
+        // Only this request waits, for the rebuild thread to make the open data.
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let sent = shared
+            .work
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(Work::OpenData(done));
+        if sent.is_ok() {
+            let _ = wait.await;
+        }
+        now = shared.current();
     }
-    let (found, redirect, not_found, draft) = {
-        let live = shared.live.read().expect("live lock");
-        let found = live.files.get(&key).cloned();
-        let redirect = found.is_none() && live.files.contains_key(&format!("{rel}/index.html"));
-        let not_found = live.files.get("404.html").cloned();
-        let draft = found.is_some() && live.is_draft_page(&key);
-        (found, redirect, not_found, draft)
-    };
+    let found = now.files.get(key.as_str()).cloned();
+    let redirect = found.is_none() && now.files.contains_key(format!("{rel}/index.html").as_str());
+    let not_found = now.files.get("404.html").cloned();
+    let draft = found.is_some() && now.drafts.contains(&key);
     if redirect {
         return Response::builder()
             .status(StatusCode::MOVED_PERMANENTLY)

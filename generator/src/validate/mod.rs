@@ -291,26 +291,12 @@ pub fn build_site(
             entry_paths.remove(&urls.page(&d.src.slug));
             continue;
         }
-        pages.push(Page {
-            url: urls.page(&d.src.slug),
-            slug: d.src.slug.clone(),
-            title: d.front.title.clone(),
-            summary: d.front.summary.clone(),
-            html: std::mem::take(&mut d.body.intro_html),
-            draft: d.draft,
-        });
+        pages.push(page_of(d, &urls));
     }
     let home = match home {
         Some(mut d) => {
             links.push((d.src.clone(), std::mem::take(&mut d.body.links)));
-            Page {
-                slug: String::new(),
-                title: d.front.title.clone(),
-                summary: d.front.summary.clone(),
-                url: urls.home(),
-                html: d.body.intro_html,
-                draft: false,
-            }
+            page_of(&mut d, &urls)
         }
         None => {
             diags.push(Diagnostic::warning("_index.md", "there is no home page text").hint(
@@ -341,7 +327,7 @@ pub fn build_site(
     let mut services = Vec::with_capacity(services_docs.len());
     let mut local = Vec::new();
     for mut d in services_docs {
-        if let Some(s) = ctx.service(&d, &mut local) {
+        if let Some(s) = ctx.service(&mut d, &mut local) {
             if left_out(s.draft) {
                 entry_paths.remove(&s.url);
             } else {
@@ -375,6 +361,29 @@ pub fn build_site(
     }
     derive_lists(&mut site);
     (site, links)
+}
+
+/// A free page, or the home page (`_index.md`), from its parsed file; its
+/// text is moved out of the file.
+pub fn page_of(d: &mut Doc<front::PageFront>, urls: &Urls) -> Page {
+    let is_home = d.src.kind == crate::load::Kind::Index;
+    Page {
+        url: if is_home {
+            urls.home()
+        } else {
+            urls.page(&d.src.slug)
+        },
+        slug: if is_home {
+            String::new()
+        } else {
+            d.src.slug.clone()
+        },
+        title: d.front.title.clone(),
+        summary: d.front.summary.clone(),
+        html: std::mem::take(&mut d.body.intro_html),
+        // The home page is always published.
+        draft: d.draft && !is_home,
+    }
 }
 
 /// Every address the site has: `entries` (pages of content files) and the

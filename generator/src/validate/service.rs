@@ -37,8 +37,13 @@ impl<'a> ServiceContext<'a> {
         }
     }
 
-    /// Checks one entry; `None` when a reference is missing (already reported).
-    pub fn service(&self, d: &Doc<ServiceFront>, diags: &mut Vec<Diagnostic>) -> Option<Service> {
+    /// Checks one entry; `None` when a reference is missing (already
+    /// reported). The sections' text is moved out of `d`, not copied.
+    pub fn service(
+        &self,
+        d: &mut Doc<ServiceFront>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Service> {
         let f = &d.front;
         // A required key that is missing was reported by the schema; the
         // other checks still run, so that one run shows every problem.
@@ -165,7 +170,7 @@ impl<'a> ServiceContext<'a> {
         f.title.as_ref()?;
         f.summary.as_ref()?;
         let url = self.urls.service(&d.src.slug);
-        Some(Service {
+        let mut service = Service {
             permalink: self.urls.permalink(&url),
             url,
             slug: d.src.slug.clone(),
@@ -190,10 +195,20 @@ impl<'a> ServiceContext<'a> {
             online,
             booking,
             desks,
-            sections,
+            sections: Vec::new(),
             draft: d.draft,
             file: d.src.rel.clone(),
-        })
+        };
+        service.sections = sections
+            .into_iter()
+            .map(|(i, mut s)| {
+                let raw = &mut d.body.sections[i];
+                s.html = std::mem::take(&mut raw.html);
+                s.text = std::mem::take(&mut raw.text);
+                s
+            })
+            .collect();
+        Some(service)
     }
 
     fn date(
@@ -224,7 +239,7 @@ impl<'a> ServiceContext<'a> {
         d: &Doc<ServiceFront>,
         cost: Option<Cost>,
         diags: &mut Vec<Diagnostic>,
-    ) -> Vec<Section> {
+    ) -> Vec<(usize, Section)> {
         let labels = &self.lang.sections;
         let src = &d.src;
         if !d.body.intro_text.trim().is_empty() {
@@ -237,12 +252,13 @@ impl<'a> ServiceContext<'a> {
                     )),
             );
         }
-        let mut out: Vec<Section> = Vec::with_capacity(7);
+        // Each with the index of its raw section, whose text it takes later.
+        let mut out: Vec<(usize, Section)> = Vec::with_capacity(7);
         // Sections an unknown heading probably meant: not reported missing too.
         let mut misspelt: Vec<SectionKey> = Vec::new();
         // Where each section present starts, to place a missing one.
         let mut headings: Vec<(SectionKey, usize)> = Vec::new();
-        for raw in &d.body.sections {
+        for (raw_index, raw) in d.body.sections.iter().enumerate() {
             let Some(key) = labels.key_for(&raw.heading) else {
                 let all: Vec<&str> = SectionKey::ALL.iter().map(|&k| labels.label(k)).collect();
                 let folded: Vec<(String, &str)> = all.iter().map(|l| (fold(l), *l)).collect();
@@ -264,7 +280,7 @@ impl<'a> ServiceContext<'a> {
                 );
                 continue;
             };
-            if out.iter().any(|s| s.key == key) {
+            if out.iter().any(|(_, s)| s.key == key) {
                 diags.push(
                     Diagnostic::error(
                         &src.rel,
@@ -276,7 +292,7 @@ impl<'a> ServiceContext<'a> {
                 continue;
             }
             if let Some(last) = out.last() {
-                if last.key > key {
+                if last.1.key > key {
                     diags.push(
                         Diagnostic::error(
                             &src.rel,
@@ -285,7 +301,7 @@ impl<'a> ServiceContext<'a> {
                         .at(&src.text, raw.heading_span.clone())
                         .hint(format!(
                             "move it before `## {}`: the order is {}",
-                            labels.label(last.key),
+                            labels.label(last.1.key),
                             SectionKey::ALL
                                 .iter()
                                 .map(|&k| labels.label(k))
@@ -306,13 +322,16 @@ impl<'a> ServiceContext<'a> {
                 );
             }
             headings.push((key, raw.heading_span.start));
-            out.push(Section {
-                key,
-                data_element: key.data_element(),
-                label: labels.label(key).to_string(),
-                html: raw.html.clone(),
-                text: raw.text.clone(),
-            });
+            out.push((
+                raw_index,
+                Section {
+                    key,
+                    data_element: key.data_element(),
+                    label: labels.label(key).to_string(),
+                    html: String::new(),
+                    text: String::new(),
+                },
+            ));
         }
         // With `cost` missing or wrong (already reported), `## Quanto costa` is not required.
         let required: Vec<SectionKey> = SectionKey::ALL
@@ -325,13 +344,13 @@ impl<'a> ServiceContext<'a> {
             .collect();
         let body_end = src.text.len();
         for (i, &key) in required.iter().enumerate() {
-            if out.iter().any(|s| s.key == key) || misspelt.contains(&key) {
+            if out.iter().any(|(_, s)| s.key == key) || misspelt.contains(&key) {
                 continue;
             }
             let after = required[..i]
                 .iter()
                 .rev()
-                .find(|k| out.iter().any(|s| s.key == **k));
+                .find(|k| out.iter().any(|(_, s)| s.key == **k));
             let placement = match after {
                 Some(&k) => format!("after `## {}`", labels.label(k)),
                 None => "at the start of the text, after the front matter".to_string(),
@@ -372,7 +391,7 @@ impl<'a> ServiceContext<'a> {
                 )),
             );
         }
-        out.sort_by_key(|s| s.key);
+        out.sort_by_key(|(_, s)| s.key);
         out
     }
 }
