@@ -23,7 +23,7 @@ import { chromium } from 'playwright-core';
 import { launchOptions } from '../browser/chromium.mjs';
 import { Pipeline, snowball, fold, decodeShard, decodeEndings, fileName, reversed } from '../../themes/default/static/search.js';
 import { buildGuide, engineFor, top, sportelloBin, HERE, CONTENT } from './lib.mjs';
-import { evaluate, report } from './quality.mjs';
+import { QUERIES, evaluate, report } from './quality.mjs';
 import { start } from '../browser/server.mjs';
 
 const AXE = path.join(HERE, 'node_modules/axe-core/axe.min.js');
@@ -69,12 +69,32 @@ after(async () => {
   if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
 });
 
+// The first query set, held to 90% overall; and the kinds of how people ask (issue 16), each
+// held to the share it reaches (tests/search/SCORES.md), never lowered.
+const FIRST_SET = new Set(['plain', 'morphology', 'accents', 'typo', 'synonym', 'prefix', 'phrase', 'acronym']);
+const PER_KIND = {
+  typo2: 1, unfinished: 1, conditions: 11 / 12, question: 1, everyday: 8 / 12, situation: 6 / 11,
+  shorthand: 10 / 12, english: 4 / 13,
+};
+
 describe('quality', () => {
   test('top-3 over the query set is at least 90% (per kind printed)', async () => {
-    const r = await evaluate(async (q, o) => (await top(engine, q, 3, o)).slugs);
+    const r = await evaluate(async (q, o) => (await top(engine, q, 3, o)).slugs,
+      QUERIES.filter((q) => FIRST_SET.has(q.kind)));
     console.log(report(r).replace(/^/gm, '# '));
     assert.ok(r.total >= 60, `${r.total} queries`);
     assert.ok(r.rate >= 0.9, `top-3 rate ${(100 * r.rate).toFixed(1)}% < 90%`);
+  });
+
+  test('top-3 per kind of how people ask reaches its floor', async () => {
+    const r = await evaluate(async (q, o) => (await top(engine, q, 3, o)).slugs,
+      QUERIES.filter((q) => !FIRST_SET.has(q.kind)));
+    console.log(report(r).replace(/^/gm, '# '));
+    assert.deepEqual([...r.kinds.keys()].sort(), Object.keys(PER_KIND).sort());
+    for (const [kind, k] of r.kinds) {
+      assert.ok(k.total >= 10, `${kind}: ${k.total} queries`);
+      assert.ok(k.pass / k.total >= PER_KIND[kind], `${kind}: ${k.pass}/${k.total} < ${PER_KIND[kind]}`);
+    }
   });
 
   test('every service is found by its exact title', async () => {

@@ -1,0 +1,62 @@
+// Top-3 per kind of query on the example guide, the guide's search beside Pagefind 1.6.0 on
+// the same built HTML: the quality half of bench.mjs, quick enough to run after every change.
+//
+//   node tests/search/score.mjs            # needs tests/search/bench/node_modules (bench.sh)
+//
+// Environment: SPORTELLO_BIN (default target/debug/sportello). Prints a Markdown table and
+// the misses of both engines.
+
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { HERE, buildGuide, engineFor, top } from './lib.mjs';
+import { evaluate, report } from './quality.mjs';
+
+const PAGEFIND = path.join(HERE, 'bench/node_modules/.bin/pagefind');
+
+async function pagefind(site) {
+  await promisify(execFile)(PAGEFIND, ['--site', site, '--output-subdir', 'pagefind', '--glob', 'servizi/*/index.html'],
+    { maxBuffer: 64 << 20 });
+  const origin = 'http://127.0.0.1';
+  globalThis.window ??= { location: { origin } };
+  globalThis.location ??= { href: origin + '/' };
+  globalThis.fetch = async (url) => {
+    const file = path.join(site, decodeURIComponent(new URL(url, origin + '/').pathname));
+    try {
+      return new Response(await fsp.readFile(file), { status: 200 });
+    } catch {
+      return new Response('', { status: 404 });
+    }
+  };
+  const pf = await import(pathToFileURL(path.join(site, 'pagefind/pagefind.js')).href);
+  await pf.options({ basePath: origin + '/pagefind/' });
+  await pf.init();
+  return async (q) => {
+    const r = await pf.search(q);
+    const data = await Promise.all(r.results.slice(0, 3).map((x) => x.data()));
+    return data.map((d) => d.url.split('/').filter(Boolean).pop());
+  };
+}
+
+const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'sportello-score-'));
+try {
+  const site = path.join(tmp, 'site');
+  await buildGuide(site, { baseUrl: 'http://127.0.0.1' });
+  const engine = engineFor(site);
+  const ours = await evaluate(async (q, o) => (await top(engine, q, 3, o)).slugs);
+  const pf = await evaluate(await pagefind(site));
+  const rows = ['| kind | sportello | Pagefind 1.6.0 |', '|---|---|---|'];
+  for (const [kind, k] of ours.kinds) {
+    const p = pf.kinds.get(kind);
+    rows.push(`| ${kind} | ${k.pass}/${k.total} | ${p.pass}/${p.total} |`);
+  }
+  rows.push(`| **overall** | **${ours.pass}/${ours.total}** | **${pf.pass}/${pf.total}** |`);
+  console.log(rows.join('\n'));
+  console.log('\n' + report(ours));
+  console.log('\n' + report(pf, 'Pagefind').split('\n').filter((l) => !l.startsWith('  miss')).join('\n'));
+} finally {
+  await fsp.rm(tmp, { recursive: true, force: true });
+}
