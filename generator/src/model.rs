@@ -154,6 +154,8 @@ pub struct Site {
     /// Indexes of `services` sorted by title, for every A-Z list.
     pub az: Vec<usize>,
     pub synonyms: Vec<Vec<String>>,
+    /// The search lexicon: the theme's, extended by `content/lexicon.toml`.
+    pub lexicon: crate::index::lexicon::Lexicon,
 }
 
 /// Sort key for titles: case and accents do not change the order.

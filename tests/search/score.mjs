@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HERE, buildGuide, engineFor, top } from './lib.mjs';
-import { evaluate, report } from './quality.mjs';
+import { QUERIES, evaluate, report } from './quality.mjs';
 
 const PAGEFIND = path.join(HERE, 'bench/node_modules/.bin/pagefind');
 
@@ -47,13 +47,19 @@ try {
   await buildGuide(site, { baseUrl: 'http://127.0.0.1' });
   const engine = engineFor(site);
   const ours = await evaluate(async (q, o) => (await top(engine, q, 3, o)).slugs);
-  const pf = await evaluate(await pagefind(site));
+  const pfSearch = await pagefind(site);
+  const pf = await evaluate(pfSearch);
   const rows = ['| kind | sportello | Pagefind 1.6.0 |', '|---|---|---|'];
   for (const [kind, k] of ours.kinds) {
     const p = pf.kinds.get(kind);
     rows.push(`| ${kind} | ${k.pass}/${k.total} | ${p.pass}/${p.total} |`);
   }
   rows.push(`| **overall** | **${ours.pass}/${ours.total}** | **${pf.pass}/${pf.total}** |`);
+  // queries marked `fresh`: written after the lexicon, never tuned for
+  const fresh = QUERIES.filter((q) => q.fresh);
+  const oursFresh = await evaluate(async (q, o) => (await top(engine, q, 3, o)).slugs, fresh);
+  const pfFresh = await evaluate(pfSearch, fresh);
+  rows.push(`| of which fresh | ${oursFresh.pass}/${oursFresh.total} | ${pfFresh.pass}/${pfFresh.total} |`);
   console.log(rows.join('\n'));
   console.log('\n' + report(ours));
   console.log('\n' + report(pf, 'Pagefind').split('\n').filter((l) => !l.startsWith('  miss')).join('\n'));

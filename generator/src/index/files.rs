@@ -162,6 +162,7 @@ impl Encoded {
             .map(|(term, t)| (postings_path(term), t.bytes.clone()))
             .collect();
         enc.files.extend(big);
+        enc.files.extend(super::lexicon::files(&index.lex).0);
         for g in 0..index.docs.len().div_ceil(GROUP) {
             enc.files.insert(results_path(g), results(index, g));
         }
@@ -459,7 +460,7 @@ fn facets_and_meta(
     } else {
         (total as f64 / n as f64 * 10.0).round() / 10.0
     };
-    let meta = json!({
+    let mut meta = json!({
         "format": FORMAT,
         "docs": n,
         "avgdl": avgdl,
@@ -472,5 +473,8 @@ fn facets_and_meta(
         "acronyms": index.pipeline.acronyms(),
         "overrides": index.pipeline.overrides(),
     });
+    if !index.lex.is_empty() {
+        meta["lexicon"] = super::lexicon::files(&index.lex).1.into();
+    }
     (files, meta)
 }
