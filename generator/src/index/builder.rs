@@ -39,6 +39,9 @@ pub struct DocInput<'a> {
     pub audiences: &'a [usize],
     pub audience_names: Vec<&'a str>,
     pub office_name: &'a str,
+    /// Eligibility by age (`age_min`, `age_max`), for ranking a query that
+    /// states an age.
+    pub age: (Option<u32>, Option<u32>),
 }
 
 impl<'a> DocInput<'a> {
@@ -59,6 +62,7 @@ impl<'a> DocInput<'a> {
                 .map(|&a| site.audiences[a].name.as_str())
                 .collect(),
             office_name: &site.offices[s.office].name,
+            age: (s.age_min, s.age_max),
         }
     }
 
@@ -93,6 +97,7 @@ pub struct Doc {
     pub summary: String,
     pub category: usize,
     pub audiences: Vec<usize>,
+    pub age: (Option<u32>, Option<u32>),
 }
 
 /// Synonym groups as term sequences, looked up by their first term.
@@ -360,5 +365,6 @@ pub fn index_doc(input: &DocInput<'_>, tok: &mut Tokenizer) -> Doc {
         summary: input.summary.to_string(),
         category: input.category,
         audiences: input.audiences.to_vec(),
+        age: input.age,
     }
 }

@@ -473,6 +473,17 @@ fn facets_and_meta(
         "acronyms": index.pipeline.acronyms(),
         "overrides": index.pipeline.overrides(),
     });
+    // [id, age_min, age_max] of the services that state an age condition
+    let ages: Vec<_> = index
+        .docs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.age != (None, None))
+        .map(|(i, d)| json!([i, d.age.0, d.age.1]))
+        .collect();
+    if !ages.is_empty() {
+        meta["ages"] = ages.into();
+    }
     if !index.lex.is_empty() {
         meta["lexicon"] = super::lexicon::files(&index.lex).1.into();
     }

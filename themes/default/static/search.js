@@ -330,6 +330,19 @@ export function distance(a, b, max) {
   return p[m];
 }
 
+/** The age a query states ("ho 70 anni", "76enne", "70 years old"), or null. */
+export function statedAge(query) {
+  const m = fold(query).match(/(?:^|[^0-9])([0-9]{1,3}) ?(?:anni|enne|years?|yo)(?![a-z])/);
+  if (!m) return null;
+  const age = Number(m[1]);
+  return age <= 120 ? age : null;
+}
+
+/** Does a service's age condition [min, max] (null: none) admit `age`? */
+export function ageFits([min, max], age) {
+  return (min === null || age >= min) && (max === null || age <= max);
+}
+
 const K1 = 1.2;
 const B = 0.75;
 const EXACT = 0;
@@ -698,6 +711,11 @@ export class SearchEngine {
       const prev = filter;
       filter = prev ? (d) => prev(d) && f(d) : f;
     }
+    // a stated age: the services whose age condition admits it count it as one more matched
+    // word; those that exclude it come after every other result
+    const age = statedAge(query);
+    const ages = new Map();
+    if (age !== null && Array.isArray(meta.ages)) for (const [d, min, max] of meta.ages) ages.set(d, [min, max]);
     const ids = [];
     const key = new Float64Array(n);
     const q = words.length;
@@ -706,6 +724,8 @@ export class SearchEngine {
       ids.push(d);
       const boost = 1 + titles[d] / q; // title coverage
       key[d] = matched[d] * 1e9 - kinds[d] * 1e7 + Math.min(score[d] * boost, 9e6);
+      const cond = ages.get(d);
+      if (cond) key[d] += ageFits(cond, age) ? 1e9 : -1e13;
     }
     ids.sort((a, b) => key[b] - key[a] || a - b);
     const typos = words.filter((w) => w.suggestion);
@@ -715,7 +735,7 @@ export class SearchEngine {
         .map((w) => w.suggestion || w.raw)
         .join(' ');
     }
-    return { ids, words, suggestion };
+    return { ids, words, suggestion, age, ages };
   }
 
   /** Title, URL, summary and category of documents. */
@@ -869,10 +889,20 @@ function enhance(form, engine) {
     const ids = res.ids.slice(0, from + PAGE);
     const frags = await engine.fragments(ids.slice(from));
     if (my !== seq) return;
-    const items = frags.map((f) => el('li', { class: 'search-item' },
-      el('a', { href: f.url, class: 'search-title', text: f.title }),
-      el('p', { class: 'search-summary', text: f.summary }),
-      el('p', { class: 'meta', text: f.category })));
+    const items = frags.map((f) => {
+      const li = el('li', { class: 'search-item' },
+        el('a', { href: f.url, class: 'search-title', text: f.title }),
+        el('p', { class: 'search-summary', text: f.summary }),
+        el('p', { class: 'meta', text: f.category }));
+      // the query states an age and the service has an age condition: say which
+      const cond = res.ages && res.ages.get(f.id);
+      if (cond) {
+        const [min, max] = cond;
+        const which = min !== null && max !== null ? 'ageRange' : min !== null ? 'ageMin' : 'ageMax';
+        li.append(el('p', { class: 'search-condition meta', text: label(form, which, { min, max }) }));
+      }
+      return li;
+    });
     if (fresh) list.replaceChildren(...items);
     else list.append(...items);
     shown = ids;
