@@ -76,6 +76,10 @@ pub struct Service {
     pub cost: Cost,
     pub age_min: Option<u32>,
     pub age_max: Option<u32>,
+    /// Highest ISEE admitted, in euro.
+    pub isee_max: Option<u32>,
+    /// Lowest civil-invalidity percentage admitted.
+    pub invalidity_min: Option<u32>,
     pub keywords: Vec<String>,
     #[serde(skip)]
     pub updated: Date,

@@ -22,7 +22,7 @@ import zlib from 'node:zlib';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { launchOptions } from '../browser/chromium.mjs';
-import { Pipeline, snowball, fold, rawWords, statedAge, decodeShard, decodeEndings, fileName, reversed } from '../../themes/default/static/search.js';
+import { Pipeline, snowball, fold, rawWords, statedAge, statedIsee, statedInvalidity, decodeShard, decodeEndings, fileName, reversed } from '../../themes/default/static/search.js';
 
 import { buildGuide, engineFor, top, sportelloBin, HERE, CONTENT } from './lib.mjs';
 import { QUERIES, evaluate, report } from './quality.mjs';
@@ -148,10 +148,44 @@ describe('quality', () => {
       const { slugs, res } = await top(engine, q, 40);
       assert.ok(slugs.includes(slug), `${q}: excluded services are still listed`);
       assert.equal(slugs[0] === slug, first, `${q}: ${slugs.slice(0, 3).join(', ')}`);
-      assert.ok(res.ages.size > 0);
+      assert.ok(res.conditions.size > 0);
     }
     // without an age the conditions do not rank
-    assert.equal((await engine.search('centro diurno')).ages.size, 0);
+    assert.equal((await engine.search('centro diurno')).conditions.size, 0);
+  });
+
+  test('a stated invalidity or ISEE ranks like an age (invalidity_min, isee_max)', async () => {
+    assert.equal(statedInvalidity('invalidità al 100%'), 100);
+    assert.equal(statedInvalidity('invalido 70 per cento'), 70);
+    assert.equal(statedInvalidity('sono invalida al 46'), 46);
+    assert.equal(statedInvalidity('legge 104'), null);
+    assert.equal(statedIsee('ho un ISEE di 5.000 euro'), 5000);
+    assert.equal(statedIsee('isee sotto 9000'), 9000);
+    assert.equal(statedIsee('isee'), null);
+    // indennità di accompagnamento: invalidity_min = 100 in the example guide
+    const first = async (e, q) => (await top(e, q, 1)).slugs[0];
+    assert.equal(await first(engine, 'aiuto economico INPS invalidità al 100%'), 'indennita-di-accompagnamento');
+    assert.notEqual(await first(engine, 'aiuto economico INPS invalidità al 99%'), 'indennita-di-accompagnamento');
+    // an ISEE threshold set on a copy of the guide (the example states none in numbers)
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'sportello-isee-'));
+    try {
+      const content = path.join(dir, 'content');
+      await fsp.cp(CONTENT, content, { recursive: true });
+      const entry = path.join(content, 'services/bonus-sociale-luce-gas.md');
+      const text = await fsp.readFile(entry, 'utf8');
+      await fsp.writeFile(entry, text.replace('cost = "free"\n', 'cost = "free"\nisee_max = 9530\n'));
+      const site = path.join(dir, 'site');
+      await buildGuide(site, { content });
+      const e = engineFor(site);
+      assert.equal(await first(e, 'sconto bollette ISEE 9.530 euro'), 'bonus-sociale-luce-gas');
+      const { slugs, res } = await top(e, 'sconto bollette ISEE 9.531 euro', 40);
+      assert.notEqual(slugs[0], 'bonus-sociale-luce-gas');
+      assert.ok(slugs.includes('bonus-sociale-luce-gas'));
+      const id = [...res.conditions.keys()][0];
+      assert.deepEqual(res.conditions.get(id), [{ kind: 'isee', fits: false, vars: { max: '9.530' } }]);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('a first query with a lexicon hit reads at most 2 KB of lexicon, only its words\' files', async () => {

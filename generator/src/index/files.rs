@@ -473,16 +473,20 @@ fn facets_and_meta(
         "acronyms": index.pipeline.acronyms(),
         "overrides": index.pipeline.overrides(),
     });
-    // [id, age_min, age_max] of the services that state an age condition
-    let ages: Vec<_> = index
+    // [id, age_min, age_max, isee_max, invalidity_min] of the services that
+    // state a condition
+    let conditions: Vec<_> = index
         .docs
         .iter()
         .enumerate()
-        .filter(|(_, d)| d.age != (None, None))
-        .map(|(i, d)| json!([i, d.age.0, d.age.1]))
+        .filter(|(_, d)| !d.conditions.is_empty())
+        .map(|(i, d)| {
+            let c = &d.conditions;
+            json!([i, c.age_min, c.age_max, c.isee_max, c.invalidity_min])
+        })
         .collect();
-    if !ages.is_empty() {
-        meta["ages"] = ages.into();
+    if !conditions.is_empty() {
+        meta["conditions"] = conditions.into();
     }
     if !index.lex.is_empty() {
         meta["lexicon"] = super::lexicon::files(&index.lex).1.into();

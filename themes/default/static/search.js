@@ -330,17 +330,71 @@ export function distance(a, b, max) {
   return p[m];
 }
 
+const AGE = /(?:^|[^0-9])(([0-9]{1,3}) ?(?:anni|enne|years?|yo))(?![a-z])/;
+const ISEE = /isee[^0-9]{0,24}(([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)(?: ?(?:euro|€))?)/;
+const PERCENT = /(([0-9]{1,3}) ?(?:%|per ?cento))/;
+const INVALIDITY = /invalid[a-z]*[^0-9]{0,8}(([0-9]{1,3}))(?![0-9])/;
+
 /** The age a query states ("ho 70 anni", "76enne", "70 years old"), or null. */
 export function statedAge(query) {
-  const m = fold(query).match(/(?:^|[^0-9])([0-9]{1,3}) ?(?:anni|enne|years?|yo)(?![a-z])/);
-  if (!m) return null;
-  const age = Number(m[1]);
-  return age <= 120 ? age : null;
+  return statedConditions(query).age;
 }
 
-/** Does a service's age condition [min, max] (null: none) admit `age`? */
-export function ageFits([min, max], age) {
-  return (min === null || age >= min) && (max === null || age <= max);
+/** The ISEE amount a query states ("ISEE di 5.000 euro", "isee sotto 9000"), or null. */
+export function statedIsee(query) {
+  return statedConditions(query).isee;
+}
+
+/** The invalidity percentage a query states ("invalidità al 70%", "invalido 100 per cento"), or null. */
+export function statedInvalidity(query) {
+  return statedConditions(query).invalidity;
+}
+
+/**
+ * What a query states of a person, as the conditions of meta.json hold them: age, isee and
+ * invalidity, each a number or null; and `words`, the folded words that state them (the
+ * number and its unit), which are conditions rather than content.
+ */
+export function statedConditions(query) {
+  const f = fold(query);
+  const words = new Set();
+  const take = (m, max) => {
+    if (!m) return null;
+    const v = Number(m[2].replace(/\./g, ''));
+    if (v > max) return null;
+    for (const w of rawWords(m[1])) words.add(w);
+    return v;
+  };
+  const age = take(f.match(AGE), 120);
+  const isee = take(f.match(ISEE), 1e7);
+  const invalidity = /invalid|%|per ?cento/.test(f) ? take(f.match(PERCENT) || f.match(INVALIDITY), 100) : null;
+  return { age, isee, invalidity, words };
+}
+
+/** An amount in euro as Italian offices write it: 9.530, 12.000. */
+function euro(n) {
+  return String(n).replace(/\B(?=([0-9]{3})+(?![0-9]))/g, '.');
+}
+
+/**
+ * Which stated conditions a service's [age_min, age_max, isee_max, invalidity_min] (null: none)
+ * bears on: [{kind, fits, vars}], kind one of ageMin, ageMax, ageRange, isee, invalidity.
+ */
+export function conditionsOf([ageMin, ageMax, iseeMax, invMin], stated) {
+  const out = [];
+  const { age, isee, invalidity } = stated;
+  if (age !== null && (ageMin !== null || ageMax !== null)) {
+    const kind = ageMin !== null && ageMax !== null ? 'ageRange' : ageMin !== null ? 'ageMin' : 'ageMax';
+    const fits = (ageMin === null || age >= ageMin) && (ageMax === null || age <= ageMax);
+    out.push({ kind, fits, vars: { min: ageMin, max: ageMax } });
+  }
+  if (isee !== null && iseeMax !== null) {
+    out.push({ kind: 'isee', fits: isee <= iseeMax, vars: { max: euro(iseeMax) } });
+  }
+  if (invalidity !== null && invMin !== null) {
+    out.push({ kind: 'invalidity', fits: invalidity >= invMin, vars: { min: invMin } });
+  }
+  return out;
 }
 
 const K1 = 1.2;
@@ -633,7 +687,11 @@ export class SearchEngine {
    */
   async search(query, opts = {}) {
     const meta = await this.meta();
-    const words = await this._lexicon(meta, this.parse(query, !!opts.typing));
+    const stated = statedConditions(query);
+    let words = await this._lexicon(meta, this.parse(query, !!opts.typing));
+    // the words that state a condition ("70 anni", "5.000 euro") rank by it, not as content
+    const content = words.filter((w) => !stated.words.has(w.folded));
+    if (content.length) words = content;
     const n = meta.docs;
     if (words.length === 0 || n === 0) return { ids: [], words, suggestion: null };
     const cands = await Promise.all(words.map((w) => this._candidates(meta, w)));
@@ -711,11 +769,16 @@ export class SearchEngine {
       const prev = filter;
       filter = prev ? (d) => prev(d) && f(d) : f;
     }
-    // a stated age: the services whose age condition admits it count it as one more matched
-    // word; those that exclude it come after every other result
-    const age = statedAge(query);
-    const ages = new Map();
-    if (age !== null && Array.isArray(meta.ages)) for (const [d, min, max] of meta.ages) ages.set(d, [min, max]);
+    // a stated age, ISEE or invalidity: a service whose conditions admit the person comes before
+    // the others that match as many words; one whose conditions exclude the person comes after
+    // every other
+    const conditions = new Map();
+    if (Array.isArray(meta.conditions)) {
+      for (const [d, ...c] of meta.conditions) {
+        const found = conditionsOf(c, stated);
+        if (found.length) conditions.set(d, found);
+      }
+    }
     const ids = [];
     const key = new Float64Array(n);
     const q = words.length;
@@ -724,8 +787,7 @@ export class SearchEngine {
       ids.push(d);
       const boost = 1 + titles[d] / q; // title coverage
       key[d] = matched[d] * 1e9 - kinds[d] * 1e7 + Math.min(score[d] * boost, 9e6);
-      const cond = ages.get(d);
-      if (cond) key[d] += ageFits(cond, age) ? 1e9 : -1e13;
+      for (const c of conditions.get(d) || []) key[d] += c.fits ? 5e8 : -1e13;
     }
     ids.sort((a, b) => key[b] - key[a] || a - b);
     const typos = words.filter((w) => w.suggestion);
@@ -735,7 +797,7 @@ export class SearchEngine {
         .map((w) => w.suggestion || w.raw)
         .join(' ');
     }
-    return { ids, words, suggestion, age, ages };
+    return { ids, words, suggestion, stated, conditions };
   }
 
   /** Title, URL, summary and category of documents. */
@@ -894,12 +956,9 @@ function enhance(form, engine) {
         el('a', { href: f.url, class: 'search-title', text: f.title }),
         el('p', { class: 'search-summary', text: f.summary }),
         el('p', { class: 'meta', text: f.category }));
-      // the query states an age and the service has an age condition: say which
-      const cond = res.ages && res.ages.get(f.id);
-      if (cond) {
-        const [min, max] = cond;
-        const which = min !== null && max !== null ? 'ageRange' : min !== null ? 'ageMin' : 'ageMax';
-        li.append(el('p', { class: 'search-condition meta', text: label(form, which, { min, max }) }));
+      // the query states an age, ISEE or invalidity the service has a condition on: say it
+      for (const c of (res.conditions && res.conditions.get(f.id)) || []) {
+        li.append(el('p', { class: 'search-condition meta', text: label(form, c.kind, c.vars) }));
       }
       return li;
     });
