@@ -294,6 +294,39 @@ mod tests {
     }
 
     #[test]
+    fn a_guide_file_that_is_not_valid_is_an_error_and_the_theme_still_loads() {
+        let theme = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../themes/default");
+        let src = |text: &str| SourceFile {
+            rel: "lexicon.toml".into(),
+            kind: crate::load::Kind::Page,
+            slug: String::new(),
+            text: text.into(),
+        };
+        let mut diags = Diagnostics::default();
+        let lex = load(
+            &theme,
+            "it",
+            Some(&src("[entries]\n\"sedia\" = \"carrozzina\"\n")),
+            &mut diags,
+        );
+        assert!(diags.has_errors(), "a target must be a list");
+        assert!(lex.len() >= 400, "the theme's entries stay");
+        let mut diags = Diagnostics::default();
+        let lex = load(
+            &theme,
+            "it",
+            Some(&src("[entries]\n\"zzparola\" = [\"telesoccorso\"]\n")),
+            &mut diags,
+        );
+        assert!(!diags.has_errors(), "{diags:?}");
+        assert_eq!(lex.entries["zzparola"], ["telesoccorso"]);
+        // a language without a lexicon file has none
+        let mut diags = Diagnostics::default();
+        assert!(load(&theme, "xx", None, &mut diags).is_empty());
+        assert!(!diags.has_errors());
+    }
+
+    #[test]
     fn files_are_sharded_by_first_term() {
         let entries: Vec<(String, Vec<String>)> = (0..500)
             .map(|i| (format!("parola{i}"), vec!["casa".into()]))
