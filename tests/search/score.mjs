@@ -60,8 +60,18 @@ try {
   const oursFresh = await evaluate(async (q, o) => (await top(engine, q, 3, o)).slugs, fresh);
   const pfFresh = await evaluate(pfSearch, fresh);
   rows.push(`| of which fresh | ${oursFresh.pass}/${oursFresh.total} | ${pfFresh.pass}/${pfFresh.total} |`);
+  // heldout.json: written after the engine's changes, measured only (never asserted, never tuned for)
+  const held = JSON.parse(await fsp.readFile(path.join(HERE, 'heldout.json'), 'utf8'));
+  const oursHeld = await evaluate(async (q, o) => (await top(engine, q, 3, o)).slugs, held);
+  const pfHeld = await evaluate(pfSearch, held);
+  rows.push(`| held out (heldout.json) | ${oursHeld.pass}/${oursHeld.total} | ${pfHeld.pass}/${pfHeld.total} |`);
+  for (const [kind, k] of oursHeld.kinds) {
+    rows.push(`| held out: ${kind} | ${k.pass}/${k.total} | ${pfHeld.kinds.get(kind).pass}/${k.total} |`);
+  }
+  held.failures = oursHeld.failures;
   console.log(rows.join('\n'));
   console.log('\n' + report(ours));
+  for (const f of held.failures) console.log(`  held-out miss [${f.kind}] «${f.q}»: want ${f.expect.join(', ')}; got ${f.got.join(', ')}`);
   console.log('\n' + report(pf, 'Pagefind').split('\n').filter((l) => !l.startsWith('  miss')).join('\n'));
 } finally {
   await fsp.rm(tmp, { recursive: true, force: true });
