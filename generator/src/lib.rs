@@ -178,6 +178,12 @@ pub fn load_site_with_links(
         urls,
         taxonomy,
         synonyms,
+        lexicon: index::lexicon::load(
+            &opts.theme,
+            config.language.get_ref(),
+            loaded.lexicon.as_ref(),
+            diags,
+        ),
         today: opts.today,
         entry_paths,
         drafts: opts.drafts,

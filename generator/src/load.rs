@@ -43,6 +43,7 @@ pub struct Loaded {
     pub site: Option<SourceFile>,
     pub taxonomy: Option<SourceFile>,
     pub synonyms: Option<SourceFile>,
+    pub lexicon: Option<SourceFile>,
     /// `_index.md` first, then entries sorted by path.
     pub files: Vec<SourceFile>,
 }
@@ -124,6 +125,7 @@ pub fn load(content: &Path, diags: &mut Diagnostics) -> Loaded {
         ("site.toml", &mut loaded.site),
         ("taxonomy.toml", &mut loaded.taxonomy),
         ("synonyms.toml", &mut loaded.synonyms),
+        ("lexicon.toml", &mut loaded.lexicon),
     ] {
         let path = content.join(name);
         if path.is_file() {
@@ -138,7 +140,7 @@ pub fn load(content: &Path, diags: &mut Diagnostics) -> Loaded {
                 }
                 Err(d) => diags.push(d),
             }
-        } else if name != "synonyms.toml" {
+        } else if !matches!(name, "synonyms.toml" | "lexicon.toml") {
             diags.push(
                 Diagnostic::error(name, format!("`content/{name}` is missing"))
                     .hint("see the content format in the README for its keys"),

@@ -76,6 +76,10 @@ pub struct Service {
     pub cost: Cost,
     pub age_min: Option<u32>,
     pub age_max: Option<u32>,
+    /// Highest ISEE admitted, in euro.
+    pub isee_max: Option<u32>,
+    /// Lowest civil-invalidity percentage admitted.
+    pub invalidity_min: Option<u32>,
     pub keywords: Vec<String>,
     #[serde(skip)]
     pub updated: Date,
@@ -154,6 +158,8 @@ pub struct Site {
     /// Indexes of `services` sorted by title, for every A-Z list.
     pub az: Vec<usize>,
     pub synonyms: Vec<Vec<String>>,
+    /// The search lexicon: the theme's, extended by `content/lexicon.toml`.
+    pub lexicon: crate::index::lexicon::Lexicon,
 }
 
 /// Sort key for titles: case and accents do not change the order.

@@ -18,13 +18,17 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
+import zlib from 'node:zlib';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { launchOptions } from '../browser/chromium.mjs';
-import { Pipeline, snowball, fold, decodeShard, decodeEndings, fileName, reversed } from '../../themes/default/static/search.js';
+import { Pipeline, snowball, fold, rawWords, statedAge, statedIsee, statedInvalidity, decodeShard, decodeEndings, fileName, reversed } from '../../themes/default/static/search.js';
+
 import { buildGuide, engineFor, top, sportelloBin, HERE, CONTENT } from './lib.mjs';
-import { evaluate, report } from './quality.mjs';
+import { QUERIES, evaluate, report } from './quality.mjs';
 import { start } from '../browser/server.mjs';
+
+const rawWordsCount = (q) => rawWords(q).length;
 
 const AXE = path.join(HERE, 'node_modules/axe-core/axe.min.js');
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'";
@@ -69,12 +73,164 @@ after(async () => {
   if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
 });
 
+// The first query set, held to 90% overall; and the kinds of how people ask (issue 16), each
+// held to the share it reaches (tests/search/SCORES.md), never lowered.
+const FIRST_SET = new Set(['plain', 'morphology', 'accents', 'typo', 'synonym', 'prefix', 'phrase', 'acronym']);
+const PER_KIND = {
+  typo2: 1, unfinished: 1, conditions: 1, question: 1, everyday: 14 / 15, situation: 1,
+  shorthand: 1, english: 17 / 18,
+};
+
 describe('quality', () => {
   test('top-3 over the query set is at least 90% (per kind printed)', async () => {
-    const r = await evaluate(async (q, o) => (await top(engine, q, 3, o)).slugs);
+    const r = await evaluate(async (q, o) => (await top(engine, q, 3, o)).slugs,
+      QUERIES.filter((q) => FIRST_SET.has(q.kind)));
     console.log(report(r).replace(/^/gm, '# '));
     assert.ok(r.total >= 60, `${r.total} queries`);
     assert.ok(r.rate >= 0.9, `top-3 rate ${(100 * r.rate).toFixed(1)}% < 90%`);
+  });
+
+  test('top-3 per kind of how people ask reaches its floor', async () => {
+    const r = await evaluate(async (q, o) => (await top(engine, q, 3, o)).slugs,
+      QUERIES.filter((q) => !FIRST_SET.has(q.kind)));
+    console.log(report(r).replace(/^/gm, '# '));
+    assert.deepEqual([...r.kinds.keys()].sort(), Object.keys(PER_KIND).sort());
+    for (const [kind, k] of r.kinds) {
+      assert.ok(k.total >= 10, `${kind}: ${k.total} queries`);
+      assert.ok(k.pass / k.total >= PER_KIND[kind], `${kind}: ${k.pass}/${k.total} < ${PER_KIND[kind]}`);
+    }
+  });
+
+  test('the lexicon: the words people use find the guide\'s service', async () => {
+    for (const [q, slug] of [['sedia a rotelle', 'ausili-e-protesi'], ['wheelchair', 'ausili-e-protesi'],
+      ['la B2', 'misura-b2'], ['meals on wheels', 'pasti-a-domicilio'], ['il RdC', 'assegno-di-inclusione']]) {
+      const { slugs, res } = await top(engine, q, 1);
+      assert.deepEqual(slugs, [slug], q);
+      assert.ok(res.words.some((w) => w.lex), q);
+    }
+    // a frame's words are left out: "sapere" (Snowball: "sap") is no SAP, "fa" no content
+    const r = await engine.search('vorrei sapere come si fa il telesoccorso');
+    assert.deepEqual(r.words.map((w) => w.term), ['telesoccors']);
+    // ...unless nothing else is left
+    assert.deepEqual((await engine.search('vorrei sapere')).words.map((w) => w.term), ['sap']);
+  });
+
+  test('question frames never outrank the content words of a long question', async () => {
+    for (const [question, words] of [
+      ['dove si fa la domanda per il telesoccorso', 'telesoccorso'],
+      ["vorrei sapere se spetta il bonus per l'acqua", "bonus per l'acqua"],
+      ['quanto tempo ci vuole per avere la carta acquisti', 'carta acquisti'],
+      ['cosa serve per fare la domanda di invalidità civile', 'invalidità civile'],
+      ['how do I get a wheelchair for my father', 'wheelchair'],
+    ]) {
+      const long = (await top(engine, question, 1)).slugs;
+      assert.deepEqual(long, (await top(engine, words, 1)).slugs, question);
+    }
+    // "sapere" (Snowball's "sap") no longer finds the SAP housing service
+    const { slugs } = await top(engine, "vorrei sapere se spetta il bonus per l'acqua");
+    assert.ok(!slugs.includes('case-popolari-sap'), slugs.join());
+  });
+
+  test('a stated age ranks the services it admits above those whose age condition excludes it', async () => {
+    assert.equal(statedAge('ho 70 anni'), 70);
+    assert.equal(statedAge('mia madre è una 76enne'), 76);
+    assert.equal(statedAge('father 80 years old'), 80);
+    assert.equal(statedAge('legge 104'), null);
+    // both sides of a threshold: canone RAI from 75 (age_min = 75), the day centre from 65
+    for (const [q, slug, first] of [
+      ['canone tv ho 75 anni', 'esenzione-canone-rai', true],
+      ['canone tv ho 74 anni', 'esenzione-canone-rai', false],
+      ['centro diurno ho 65 anni', 'centro-diurno-integrato', true],
+      ['centro diurno ho 64 anni', 'centro-diurno-integrato', false],
+      ['ho 17 anni e una disabilità, cerco lavoro', 'collocamento-mirato', true],
+      ['ho 15 anni e una disabilità, cerco lavoro', 'collocamento-mirato', false],
+    ]) {
+      const { slugs, res } = await top(engine, q, 40);
+      assert.ok(slugs.includes(slug), `${q}: excluded services are still listed`);
+      assert.equal(slugs[0] === slug, first, `${q}: ${slugs.slice(0, 3).join(', ')}`);
+      assert.ok(res.conditions.size > 0);
+    }
+    // without an age the conditions do not rank
+    assert.equal((await engine.search('centro diurno')).conditions.size, 0);
+  });
+
+  test('a stated invalidity or ISEE ranks like an age (invalidity_min, isee_max)', async () => {
+    assert.equal(statedInvalidity('invalidità al 100%'), 100);
+    assert.equal(statedInvalidity('invalido 70 per cento'), 70);
+    assert.equal(statedInvalidity('sono invalida al 46'), 46);
+    assert.equal(statedInvalidity('legge 104'), null);
+    assert.equal(statedIsee('ho un ISEE di 5.000 euro'), 5000);
+    assert.equal(statedIsee('isee sotto 9000'), 9000);
+    assert.equal(statedIsee('isee'), null);
+    // indennità di accompagnamento: invalidity_min = 100 in the example guide
+    const first = async (e, q) => (await top(e, q, 1)).slugs[0];
+    assert.equal(await first(engine, 'aiuto economico INPS invalidità al 100%'), 'indennita-di-accompagnamento');
+    assert.notEqual(await first(engine, 'aiuto economico INPS invalidità al 99%'), 'indennita-di-accompagnamento');
+    // an ISEE threshold set on a copy of the guide (the example states none in numbers)
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'sportello-isee-'));
+    try {
+      const content = path.join(dir, 'content');
+      await fsp.cp(CONTENT, content, { recursive: true });
+      const entry = path.join(content, 'services/bonus-sociale-luce-gas.md');
+      const text = await fsp.readFile(entry, 'utf8');
+      await fsp.writeFile(entry, text.replace('cost = "free"\n', 'cost = "free"\nisee_max = 9530\n'));
+      const site = path.join(dir, 'site');
+      await buildGuide(site, { content });
+      const e = engineFor(site);
+      assert.equal(await first(e, 'sconto bollette ISEE 9.530 euro'), 'bonus-sociale-luce-gas');
+      const { slugs, res } = await top(e, 'sconto bollette ISEE 9.531 euro', 40);
+      assert.notEqual(slugs[0], 'bonus-sociale-luce-gas');
+      assert.ok(slugs.includes('bonus-sociale-luce-gas'));
+      const id = [...res.conditions.keys()][0];
+      assert.deepEqual(res.conditions.get(id), [{ kind: 'isee', fits: false, vars: { max: '9.530' } }]);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a first query with a lexicon hit reads at most 2 KB of lexicon, only its words\' files', async () => {
+    const gz = async (f) => zlib.gzipSync(await fsp.readFile(f), { level: 9 }).length;
+    let most = 0;
+    for (const q of QUERIES.map((x) => x.q)) {
+      const e = engineFor(siteDir);
+      await e.search(q);
+      const lex = [...new Set(e.read.filter((f) => f.includes(`${path.sep}l${path.sep}`)))];
+      assert.ok(lex.length <= rawWordsCount(q), `${q}: ${lex.length} lexicon files`);
+      let bytes = 0;
+      for (const f of lex) bytes += await gz(f);
+      if (rawWordsCount(q) <= 3) assert.ok(bytes <= 2048, `${q}: ${bytes} bytes of lexicon`);
+      most = Math.max(most, bytes);
+    }
+    const e = engineFor(siteDir);
+    const { res } = await top(e, 'sedia a rotelle');
+    assert.ok(res.words[0].lex);
+    const lex = e.read.filter((f) => f.includes(`${path.sep}l${path.sep}`));
+    let bytes = 0;
+    for (const f of lex) bytes += await gz(f);
+    console.log(`# «sedia a rotelle»: ${lex.length} lexicon files, ${bytes} B gzip; most for any query: ${most} B`);
+    assert.ok(bytes > 0 && bytes <= 2048, `${bytes}`);
+  });
+
+  test('an editor\'s lexicon in content/ extends the theme\'s, below an exact match', async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'sportello-lex-'));
+    try {
+      const content = path.join(dir, 'content');
+      await fsp.cp(CONTENT, content, { recursive: true });
+      await fsp.writeFile(path.join(content, 'lexicon.toml'),
+        '[entries]\n"zzparolina" = ["telesoccorso"]\n"badante" = ["telesoccorso"]\n');
+      const site = path.join(dir, 'site');
+      await buildGuide(site, { content });
+      const e = engineFor(site);
+      assert.deepEqual((await top(e, 'zzparolina', 1)).slugs, ['telesoccorso']);
+      // the services that have "badante" come before the one the lexicon adds
+      const { slugs } = await top(e, 'badante', 10);
+      const withWord = (await top(engine, 'badante', 10)).slugs;
+      assert.ok(slugs.includes('telesoccorso'), slugs.join());
+      assert.ok(slugs.indexOf('telesoccorso') >= withWord.filter((s) => s !== 'telesoccorso').length, slugs.join());
+      assert.equal(slugs[0], withWord[0]);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('every service is found by its exact title', async () => {
@@ -338,6 +494,17 @@ describe('in the browser', () => {
       await caching.close();
       await fsp.rm(dir, { recursive: true, force: true });
     }
+  });
+
+  test('a query stating an age says the age condition on the result', async () => {
+    const { page, problems } = await open('/cerca/?q=' + encodeURIComponent('centro diurno ho 70 anni'));
+    const first = page.locator('#q-results .search-item').first();
+    await first.waitFor();
+    assert.match(await first.locator('a').textContent(), /Centro diurno integrato/);
+    assert.equal((await first.locator('.search-condition').textContent()).trim(), 'Per chi ha almeno 65 anni');
+    assert.deepEqual(await axe(page), []);
+    assert.deepEqual(problems, []);
+    await ctx.close();
   });
 
   test('without JavaScript /cerca/ says so and offers categories and the A-Z list', async () => {

@@ -39,6 +39,23 @@ pub struct DocInput<'a> {
     pub audiences: &'a [usize],
     pub audience_names: Vec<&'a str>,
     pub office_name: &'a str,
+    /// Eligibility, for ranking a query that states it.
+    pub conditions: Conditions,
+}
+
+/// A service's eligibility: `age_min`, `age_max`, `isee_max`, `invalidity_min`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Conditions {
+    pub age_min: Option<u32>,
+    pub age_max: Option<u32>,
+    pub isee_max: Option<u32>,
+    pub invalidity_min: Option<u32>,
+}
+
+impl Conditions {
+    pub fn is_empty(&self) -> bool {
+        *self == Conditions::default()
+    }
 }
 
 impl<'a> DocInput<'a> {
@@ -59,6 +76,12 @@ impl<'a> DocInput<'a> {
                 .map(|&a| site.audiences[a].name.as_str())
                 .collect(),
             office_name: &site.offices[s.office].name,
+            conditions: Conditions {
+                age_min: s.age_min,
+                age_max: s.age_max,
+                isee_max: s.isee_max,
+                invalidity_min: s.invalidity_min,
+            },
         }
     }
 
@@ -93,6 +116,7 @@ pub struct Doc {
     pub summary: String,
     pub category: usize,
     pub audiences: Vec<usize>,
+    pub conditions: Conditions,
 }
 
 /// Synonym groups as term sequences, looked up by their first term.
@@ -360,5 +384,6 @@ pub fn index_doc(input: &DocInput<'_>, tok: &mut Tokenizer) -> Doc {
         summary: input.summary.to_string(),
         category: input.category,
         audiences: input.audiences.to_vec(),
+        conditions: input.conditions,
     }
 }

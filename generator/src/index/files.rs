@@ -162,6 +162,7 @@ impl Encoded {
             .map(|(term, t)| (postings_path(term), t.bytes.clone()))
             .collect();
         enc.files.extend(big);
+        enc.files.extend(super::lexicon::files(&index.lex).0);
         for g in 0..index.docs.len().div_ceil(GROUP) {
             enc.files.insert(results_path(g), results(index, g));
         }
@@ -459,7 +460,7 @@ fn facets_and_meta(
     } else {
         (total as f64 / n as f64 * 10.0).round() / 10.0
     };
-    let meta = json!({
+    let mut meta = json!({
         "format": FORMAT,
         "docs": n,
         "avgdl": avgdl,
@@ -472,5 +473,23 @@ fn facets_and_meta(
         "acronyms": index.pipeline.acronyms(),
         "overrides": index.pipeline.overrides(),
     });
+    // [id, age_min, age_max, isee_max, invalidity_min] of the services that
+    // state a condition
+    let conditions: Vec<_> = index
+        .docs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !d.conditions.is_empty())
+        .map(|(i, d)| {
+            let c = &d.conditions;
+            json!([i, c.age_min, c.age_max, c.isee_max, c.invalidity_min])
+        })
+        .collect();
+    if !conditions.is_empty() {
+        meta["conditions"] = conditions.into();
+    }
+    if !index.lex.is_empty() {
+        meta["lexicon"] = super::lexicon::files(&index.lex).1.into();
+    }
     (files, meta)
 }

@@ -29,6 +29,7 @@
 
 pub mod builder;
 pub mod files;
+pub mod lexicon;
 pub mod shard;
 pub mod text;
 
@@ -61,6 +62,9 @@ struct Facet {
 #[derive(Debug, Clone)]
 pub struct SearchIndex {
     synonyms: Vec<Vec<String>>,
+    lexicon: lexicon::Lexicon,
+    /// `lexicon` as terms, for its files.
+    lex: lexicon::Compiled,
     pipeline: Pipeline,
     syn: Synonyms,
     docs: Vec<Doc>,
@@ -75,6 +79,8 @@ impl Default for SearchIndex {
         let pipeline = Pipeline::new(&[]);
         SearchIndex {
             synonyms: Vec::new(),
+            lexicon: lexicon::Lexicon::default(),
+            lex: lexicon::Compiled::default(),
             syn: Synonyms::default(),
             pipeline,
             docs: Vec::new(),
@@ -113,8 +119,11 @@ impl SearchIndex {
                 |tok, s| index_doc(&DocInput::new(site, s), tok),
             )
             .collect();
+        let lex = lexicon::compile(&site.lexicon, &mut pipeline.clone());
         SearchIndex {
             synonyms: site.synonyms.clone(),
+            lexicon: site.lexicon.clone(),
+            lex,
             pipeline,
             syn,
             docs,
@@ -143,7 +152,10 @@ impl SearchIndex {
                 .iter()
                 .zip(&self.docs)
                 .all(|(s, d)| s.slug == d.slug);
-        let in_place = same_services && !others_may_change && site.synonyms == self.synonyms;
+        let in_place = same_services
+            && !others_may_change
+            && site.synonyms == self.synonyms
+            && site.lexicon == self.lexicon;
         match self.encoded.take() {
             Some(mut enc) if in_place => {
                 let mut tok = Tokenizer::new(self.pipeline.clone(), &self.syn);
@@ -181,7 +193,7 @@ impl SearchIndex {
     /// of the synonym groups rebuilds everything. Afterwards the index equals
     /// `SearchIndex::build(site)`. Returns how many services were tokenised.
     pub fn update<S: AsRef<str>>(&mut self, site: &Site, changed: &[S]) -> usize {
-        if site.synonyms != self.synonyms {
+        if site.synonyms != self.synonyms || site.lexicon != self.lexicon {
             *self = SearchIndex::build(site);
             return self.docs.len();
         }
@@ -240,6 +252,11 @@ impl SearchIndex {
         self.docs.is_empty()
     }
 
+    /// The lexicon as terms, keyed by first term (for tests and tools).
+    pub fn lexicon(&self) -> &lexicon::Compiled {
+        &self.lex
+    }
+
     /// The pipeline of this index (for tests and tools).
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
@@ -270,6 +287,11 @@ impl SearchIndex {
             d.audience_names.iter().for_each(|t| add(t));
         }
         site.synonyms.iter().flatten().for_each(|t| add(t));
+        site.lexicon.frames.iter().for_each(|t| add(t));
+        for (k, v) in &site.lexicon.entries {
+            add(k);
+            v.iter().for_each(|t| add(t));
+        }
         out
     }
 

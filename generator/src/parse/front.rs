@@ -187,6 +187,12 @@ pub struct ServiceFront {
     pub age_min: Option<Spanned<u32>>,
     #[serde(default)]
     pub age_max: Option<Spanned<u32>>,
+    /// The highest ISEE (euro) the service admits.
+    #[serde(default)]
+    pub isee_max: Option<Spanned<u32>>,
+    /// The lowest civil-invalidity percentage the service admits.
+    #[serde(default)]
+    pub invalidity_min: Option<Spanned<u32>>,
     #[serde(default)]
     pub keywords: Vec<String>,
     pub updated: Option<Spanned<Datetime>>,
@@ -219,6 +225,8 @@ impl Schema for ServiceFront {
         Field::req("cost", Ty::Choice(COST), "cost = \"free\""),
         Field::opt("age_min", Ty::Count, "age_min = 65"),
         Field::opt("age_max", Ty::Count, "age_max = 99"),
+        Field::opt("isee_max", Ty::Count, "isee_max = 9530"),
+        Field::opt("invalidity_min", Ty::Count, "invalidity_min = 67"),
         Field::opt("keywords", Ty::TextList, "keywords = [\"…\"]"),
         Field::req("updated", Ty::Date, "updated = 2026-10-01"),
         Field::req("reviewed", Ty::Date, "reviewed = 2026-10-01"),

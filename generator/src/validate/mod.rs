@@ -41,6 +41,7 @@ pub struct Settings<'a> {
     pub urls: Urls,
     pub taxonomy: Option<(TaxonomyFile, &'a SourceFile)>,
     pub synonyms: Vec<Vec<String>>,
+    pub lexicon: crate::index::lexicon::Lexicon,
     pub today: Date,
     /// Addresses of every content file found, valid or not, so that an
     /// entry with an error of its own does not also break the links to it.
@@ -185,6 +186,7 @@ pub fn build_site(
         urls,
         taxonomy,
         synonyms,
+        lexicon,
         today,
         mut entry_paths,
         drafts,
@@ -354,6 +356,7 @@ pub fn build_site(
         pages,
         az: Vec::new(),
         synonyms,
+        lexicon,
     };
     let known = known_paths(&site, entry_paths);
     for (src, file_links) in &links {

@@ -160,6 +160,20 @@ impl<'a> ServiceContext<'a> {
                 );
             }
         }
+        if let Some(p) = f.invalidity_min.as_ref().filter(|p| *p.get_ref() > 100) {
+            diags.push(
+                d.error_at(
+                    p,
+                    format!("`invalidity_min` is {}, more than 100%", p.get_ref()),
+                )
+                .hint("write the lowest invalidity percentage the service admits, 1 to 100"),
+            );
+        }
+        if let Some(v) = f.isee_max.as_ref().filter(|v| *v.get_ref() == 0) {
+            diags.push(d.error_at(v, "`isee_max` is 0 euro").hint(
+                "write the highest ISEE the service admits, in euro (e.g. 9530), or leave it out",
+            ));
+        }
         let online = https_url(d, f.access.online.as_ref(), diags);
         let booking = https_url(d, f.access.booking.as_ref(), diags);
         let cost = f.cost.as_ref().map(|c| *c.get_ref());
@@ -187,6 +201,8 @@ impl<'a> ServiceContext<'a> {
             cost,
             age_min: f.age_min.as_ref().map(|v| *v.get_ref()),
             age_max: f.age_max.as_ref().map(|v| *v.get_ref()),
+            isee_max: f.isee_max.as_ref().map(|v| *v.get_ref()),
+            invalidity_min: f.invalidity_min.as_ref().map(|v| *v.get_ref()),
             keywords: f.keywords.clone(),
             updated,
             updated_iso: updated.to_string(),

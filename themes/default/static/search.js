@@ -330,12 +330,83 @@ export function distance(a, b, max) {
   return p[m];
 }
 
+const AGE = /(?:^|[^0-9])(([0-9]{1,3}) ?(?:anni|enne|years?|yo))(?![a-z])/;
+const ISEE = /isee[^0-9]{0,24}(([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)(?: ?(?:euro|€))?)/;
+const PERCENT = /(([0-9]{1,3}) ?(?:%|per ?cento))/;
+const INVALIDITY = /invalid[a-z]*[^0-9]{0,8}(([0-9]{1,3}))(?![0-9])/;
+
+/** The age a query states ("ho 70 anni", "76enne", "70 years old"), or null. */
+export function statedAge(query) {
+  return statedConditions(query).age;
+}
+
+/** The ISEE amount a query states ("ISEE di 5.000 euro", "isee sotto 9000"), or null. */
+export function statedIsee(query) {
+  return statedConditions(query).isee;
+}
+
+/** The invalidity percentage a query states ("invalidità al 70%", "invalido 100 per cento"), or null. */
+export function statedInvalidity(query) {
+  return statedConditions(query).invalidity;
+}
+
+/**
+ * What a query states of a person, as the conditions of meta.json hold them: age, isee and
+ * invalidity, each a number or null; and `words`, the folded words that state them (the
+ * number and its unit), which are conditions rather than content.
+ */
+export function statedConditions(query) {
+  const f = fold(query);
+  const words = new Set();
+  const take = (m, max) => {
+    if (!m) return null;
+    const v = Number(m[2].replace(/\./g, ''));
+    if (v > max) return null;
+    for (const w of rawWords(m[1])) words.add(w);
+    return v;
+  };
+  const age = take(f.match(AGE), 120);
+  const isee = take(f.match(ISEE), 1e7);
+  const invalidity = /invalid|%|per ?cento/.test(f) ? take(f.match(PERCENT) || f.match(INVALIDITY), 100) : null;
+  return { age, isee, invalidity, words };
+}
+
+/** An amount in euro as Italian offices write it: 9.530, 12.000. */
+function euro(n) {
+  return String(n).replace(/\B(?=([0-9]{3})+(?![0-9]))/g, '.');
+}
+
+/**
+ * Which stated conditions a service's [age_min, age_max, isee_max, invalidity_min] (null: none)
+ * bears on: [{kind, fits, vars}], kind one of ageMin, ageMax, ageRange, isee, invalidity.
+ */
+export function conditionsOf([ageMin, ageMax, iseeMax, invMin], stated) {
+  const out = [];
+  const { age, isee, invalidity } = stated;
+  if (age !== null && (ageMin !== null || ageMax !== null)) {
+    const kind = ageMin !== null && ageMax !== null ? 'ageRange' : ageMin !== null ? 'ageMin' : 'ageMax';
+    const fits = (ageMin === null || age >= ageMin) && (ageMax === null || age <= ageMax);
+    out.push({ kind, fits, vars: { min: ageMin, max: ageMax } });
+  }
+  if (isee !== null && iseeMax !== null) {
+    out.push({ kind: 'isee', fits: isee <= iseeMax, vars: { max: euro(iseeMax) } });
+  }
+  if (invalidity !== null && invMin !== null) {
+    out.push({ kind: 'invalidity', fits: invalidity >= invMin, vars: { min: invMin } });
+  }
+  return out;
+}
+
 const K1 = 1.2;
 const B = 0.75;
 const EXACT = 0;
 const PREFIX = 1;
 const TYPO = 2;
-const KIND_WEIGHT = [1, 0.6, 0.45];
+const LEX = 3;
+// a term brought by the lexicon weighs less than the same term typed, and
+// ranks like a prefix match: below a service that has the typed word itself
+const KIND_WEIGHT = [1, 0.6, 0.45, 0.5];
+const KIND_PENALTY = [0, 1, 2, 1];
 const PREFIX_TERMS = 6;
 
 // ---------------------------------------------------------------------------
@@ -450,9 +521,54 @@ export class SearchEngine {
     return p;
   }
 
-  /** Candidate terms of one query word: [{shard, i, kind}] */
+  /** Lexicon file `i`: entries by their first term. */
+  _lexShard(meta, i) {
+    return this._decoded('l' + i, `l/${fileName(i === 0 ? '' : meta.lexicon[i - 1])}.json`,
+      (b) => JSON.parse(utf8.decode(b)));
+  }
+
+  /**
+   * Applies the lexicon (generator/src/index/lexicon.rs) to the parsed words. A key that
+   * starts at a word, its other terms following, gives that word the key's targets (`lex`:
+   * term lists) and spares the key's words the typo search; a frame ("come si fa a") marks
+   * its words, which are left out when the query has other words. Reads only the lexicon
+   * files of the query's own terms.
+   */
+  async _lexicon(meta, words) {
+    if (!Array.isArray(meta.lexicon)) return words;
+    const files = await Promise.all(words.map((w) => (w.term === null
+      ? null
+      : this._lexShard(meta, position(meta.lexicon, w.term)))));
+    words.forEach((w, k) => {
+      const file = files[k];
+      const list = file && Object.prototype.hasOwnProperty.call(file, w.term) ? file[w.term] : null;
+      if (!list) return;
+      for (const [rest, targets] of list) {
+        if (!rest.every((t, j) => words[k + 1 + j] !== undefined && words[k + 1 + j].term === t)) continue;
+        const span = words.slice(k, k + 1 + rest.length);
+        if (targets.length === 0) {
+          for (const x of span) x.frame = true;
+        } else {
+          w.lex = (w.lex || []).concat(targets);
+          // a key of several words is the words' meaning together: it stands for the first
+          // word ("sedia" of "sedia a rotelle" is no "sede"), and ranks like an exact match
+          if (rest.length) w.phrase = true;
+          for (const x of span) x.noTypo = true;
+          for (const x of span.slice(1)) x.tail = true;
+        }
+      }
+    });
+    // a word of a key after its first stands in the first word's targets, unless it has its own
+    for (const w of words) if (w.tail && !w.lex) w.covered = true;
+    const content = words.filter((w) => !w.frame);
+    return content.length ? content : words;
+  }
+
+  /** Candidate terms of one query word: [{shard, i, kind}] (lexicon targets: also phrase, n) */
   async _candidates(meta, word) {
     const out = [];
+    // a word of a lexicon key after its first stands in the first word's targets
+    if (word.covered) return out;
     const seen = new Set();
     const add = (shard, i, kind) => {
       const t = shard.terms[i];
@@ -461,12 +577,12 @@ export class SearchEngine {
         out.push({ shard, i, kind });
       }
     };
-    if (word.term !== null) {
+    if (word.term !== null && !word.phrase) {
       const shard = await this._shard(meta, this._shardIndex(meta, word.term));
       const i = shard.index.get(word.term);
       if (i !== undefined) add(shard, i, EXACT);
     }
-    if (word.prefix && word.folded.length >= 2) {
+    if (word.prefix && !word.phrase && word.folded.length >= 2) {
       const from = this._shardIndex(meta, word.folded);
       const to = this._shardIndex(meta, word.folded + '\uffff');
       const found = [];
@@ -479,8 +595,20 @@ export class SearchEngine {
       found.sort((a, b) => b.shard.df[b.i] - a.shard.df[a.i]);
       for (const f of found.slice(0, PREFIX_TERMS)) add(f.shard, f.i, PREFIX);
     }
+    if (word.lex) {
+      const terms = [...new Set([].concat(...word.lex))];
+      const shards = await Promise.all(terms.map((t) => this._shard(meta, this._shardIndex(meta, t))));
+      word.lex.forEach((list, p) => {
+        const phrase = new Set(list);
+        for (const t of phrase) {
+          const shard = shards[terms.indexOf(t)];
+          const i = shard.index.get(t);
+          if (i !== undefined) out.push({ shard, i, kind: word.phrase ? EXACT : LEX, lex: true, phrase: p, n: phrase.size });
+        }
+      });
+    }
     const letters = [...word.folded].length;
-    if (out.length === 0 && word.term !== null && letters >= 4 && !HAS_DIGIT.test(word.folded)) {
+    if (out.length === 0 && !word.noTypo && word.term !== null && letters >= 4 && !HAS_DIGIT.test(word.folded)) {
       const max = letters >= 8 ? 2 : 1;
       // rank: distance, then a match of the written word before a match of the stem
       let best = [];
@@ -559,7 +687,11 @@ export class SearchEngine {
    */
   async search(query, opts = {}) {
     const meta = await this.meta();
-    const words = this.parse(query, !!opts.typing);
+    const stated = statedConditions(query);
+    let words = await this._lexicon(meta, this.parse(query, !!opts.typing));
+    // the words that state a condition ("70 anni", "5.000 euro") rank by it, not as content
+    const content = words.filter((w) => !stated.words.has(w.folded));
+    if (content.length) words = content;
     const n = meta.docs;
     if (words.length === 0 || n === 0) return { ids: [], words, suggestion: null };
     const cands = await Promise.all(words.map((w) => this._candidates(meta, w)));
@@ -575,6 +707,22 @@ export class SearchEngine {
       best.fill(0);
       const touched = [];
       const lists = await Promise.all(cands[w].map((c) => this._postings(c.shard, c.i)));
+      const take = (d, s, kind, title) => {
+        if (best[d] === 0) touched.push(d);
+        // a service that has the word itself keeps its kind when a lexicon target scores higher
+        if (kind === LEX && best[d] > 0 && bestKind[d] !== LEX) {
+          if (s > best[d]) best[d] = s;
+          return;
+        }
+        if (s > best[d] || (s === best[d] && KIND_PENALTY[kind] < KIND_PENALTY[bestKind[d]])) {
+          best[d] = s;
+          bestKind[d] = kind;
+          bestTitle[d] = title;
+        }
+      };
+      // a lexicon target phrase matches a service that has all its terms, and scores the
+      // mean of their scores
+      const phrases = new Map();
       cands[w].forEach((c, k) => {
         const df = c.shard.df[c.i];
         const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
@@ -586,20 +734,29 @@ export class SearchEngine {
           const tf = 2 ** (((p >> 3) & 15) / 2) - 1;
           const dl = 50 * 2 ** ((p & 7) / 2);
           const s = kw * idf * (tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * dl) / avgdl));
-          if (best[d] === 0) touched.push(d);
-          if (s > best[d] || (s === best[d] && c.kind < bestKind[d])) {
-            best[d] = s;
-            bestKind[d] = c.kind;
-            bestTitle[d] = p >> 7;
+          if (c.lex) {
+            let m = phrases.get(c.phrase);
+            if (!m) phrases.set(c.phrase, (m = { kind: c.kind, n: c.n, docs: new Map() }));
+            const x = m.docs.get(d) || { s: 0, titles: 0, terms: 0 };
+            x.s += s / c.n;
+            x.titles += p >> 7;
+            x.terms++;
+            m.docs.set(d, x);
+          } else {
+            take(d, s, c.kind, p >> 7);
           }
         }
       });
+      for (const m of phrases.values()) {
+        for (const [d, x] of m.docs) if (x.terms === m.n) take(d, x.s, m.kind, x.titles === m.n ? 1 : 0);
+      }
       // a word found in more than half of the services (BM25's idf <= 0) does
       // not tell them apart: it ranks, but does not count as a matched word
       const informative = cands[w].some((c) => c.shard.df[c.i] <= n / 2);
       for (const d of touched) {
         if (informative) matched[d]++;
-        kinds[d] += bestKind[d];
+        // a word that does not tell services apart does not rank them by kind either
+        if (informative || bestKind[d] !== LEX) kinds[d] += KIND_PENALTY[bestKind[d]];
         titles[d] += bestTitle[d];
         score[d] += best[d];
       }
@@ -612,6 +769,16 @@ export class SearchEngine {
       const prev = filter;
       filter = prev ? (d) => prev(d) && f(d) : f;
     }
+    // a stated age, ISEE or invalidity: a service whose conditions admit the person comes before
+    // the others that match as many words; one whose conditions exclude the person comes after
+    // every other
+    const conditions = new Map();
+    if (Array.isArray(meta.conditions)) {
+      for (const [d, ...c] of meta.conditions) {
+        const found = conditionsOf(c, stated);
+        if (found.length) conditions.set(d, found);
+      }
+    }
     const ids = [];
     const key = new Float64Array(n);
     const q = words.length;
@@ -620,6 +787,7 @@ export class SearchEngine {
       ids.push(d);
       const boost = 1 + titles[d] / q; // title coverage
       key[d] = matched[d] * 1e9 - kinds[d] * 1e7 + Math.min(score[d] * boost, 9e6);
+      for (const c of conditions.get(d) || []) key[d] += c.fits ? 5e8 : -1e13;
     }
     ids.sort((a, b) => key[b] - key[a] || a - b);
     const typos = words.filter((w) => w.suggestion);
@@ -629,7 +797,7 @@ export class SearchEngine {
         .map((w) => w.suggestion || w.raw)
         .join(' ');
     }
-    return { ids, words, suggestion };
+    return { ids, words, suggestion, stated, conditions };
   }
 
   /** Title, URL, summary and category of documents. */
@@ -783,10 +951,17 @@ function enhance(form, engine) {
     const ids = res.ids.slice(0, from + PAGE);
     const frags = await engine.fragments(ids.slice(from));
     if (my !== seq) return;
-    const items = frags.map((f) => el('li', { class: 'search-item' },
-      el('a', { href: f.url, class: 'search-title', text: f.title }),
-      el('p', { class: 'search-summary', text: f.summary }),
-      el('p', { class: 'meta', text: f.category })));
+    const items = frags.map((f) => {
+      const li = el('li', { class: 'search-item' },
+        el('a', { href: f.url, class: 'search-title', text: f.title }),
+        el('p', { class: 'search-summary', text: f.summary }),
+        el('p', { class: 'meta', text: f.category }));
+      // the query states an age, ISEE or invalidity the service has a condition on: say it
+      for (const c of (res.conditions && res.conditions.get(f.id)) || []) {
+        li.append(el('p', { class: 'search-condition meta', text: label(form, c.kind, c.vars) }));
+      }
+      return li;
+    });
     if (fresh) list.replaceChildren(...items);
     else list.append(...items);
     shown = ids;
