@@ -149,39 +149,7 @@ impl Live {
 
     /// Classifies a path from the watcher; `None` for files that are not input.
     pub fn classify(&self, path: &Path) -> Option<Change> {
-        let name = path.file_name()?.to_string_lossy();
-        if is_ignored_name(&name) {
-            return None;
-        }
-        let abs = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-        let content = abs(&self.opts.content);
-        let theme = abs(&self.opts.theme);
-        // The file may be gone (deleted, renamed): resolve its folder instead.
-        let path = match path.parent() {
-            Some(parent) => abs(parent).join(path.file_name()?),
-            None => path.to_path_buf(),
-        };
-        if let Ok(rel) = path.strip_prefix(&theme) {
-            return Some(Change::Global(format!("theme/{}", rel.display())));
-        }
-        let rel = path.strip_prefix(&content).ok()?;
-        let rel = rel.to_string_lossy().replace('\\', "/");
-        if matches!(
-            rel.as_str(),
-            "site.toml" | "taxonomy.toml" | "synonyms.toml"
-        ) {
-            return Some(Change::Global(rel));
-        }
-        if !rel.ends_with(".md") {
-            return None;
-        }
-        let is_entry = rel == "_index.md"
-            || Kind::FOLDERS.iter().any(|(f, _)| {
-                rel.strip_prefix(f)
-                    .and_then(|r| r.strip_prefix('/'))
-                    .is_some_and(|r| !r.contains('/'))
-            });
-        is_entry.then_some(Change::Content(rel))
+        classify(&self.opts.content, &self.opts.theme, path)
     }
 
     /// Applies a batch of changes.
@@ -628,5 +596,73 @@ pub fn full_build_files(opts: &Options) -> Result<BTreeMap<String, Vec<u8>>> {
     match crate::build_in_memory(opts)? {
         Ok(files) => Ok(files.into_iter().map(|(p, b)| (p, b.to_vec())).collect()),
         Err(diags) => anyhow::bail!("content errors:\n{}", diags.render(false)),
+    }
+}
+
+/// Which input `path` is: a global file (site, taxonomy, synonyms, lexicon,
+/// anything of the theme) or one entry; `None` for anything else.
+fn classify(content: &Path, theme: &Path, path: &Path) -> Option<Change> {
+    let name = path.file_name()?.to_string_lossy();
+    if is_ignored_name(&name) {
+        return None;
+    }
+    let abs = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let content = abs(content);
+    let theme = abs(theme);
+    // The file may be gone (deleted, renamed): resolve its folder instead.
+    let path = match path.parent() {
+        Some(parent) => abs(parent).join(path.file_name()?),
+        None => path.to_path_buf(),
+    };
+    if let Ok(rel) = path.strip_prefix(&theme) {
+        return Some(Change::Global(format!("theme/{}", rel.display())));
+    }
+    let rel = path.strip_prefix(&content).ok()?;
+    let rel = rel.to_string_lossy().replace('\\', "/");
+    if matches!(
+        rel.as_str(),
+        "site.toml" | "taxonomy.toml" | "synonyms.toml" | "lexicon.toml"
+    ) {
+        return Some(Change::Global(rel));
+    }
+    if !rel.ends_with(".md") {
+        return None;
+    }
+    let is_entry = rel == "_index.md"
+        || Kind::FOLDERS.iter().any(|(f, _)| {
+            rel.strip_prefix(f)
+                .and_then(|r| r.strip_prefix('/'))
+                .is_some_and(|r| !r.contains('/'))
+        });
+    is_entry.then_some(Change::Content(rel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn editors_global_files_rebuild_everything_and_entries_only_themselves() {
+        let dir = tempfile::tempdir().unwrap();
+        let (content, theme) = (dir.path().join("content"), dir.path().join("theme"));
+        std::fs::create_dir_all(content.join("services")).unwrap();
+        std::fs::create_dir_all(&theme).unwrap();
+        for name in [
+            "site.toml",
+            "taxonomy.toml",
+            "synonyms.toml",
+            "lexicon.toml",
+        ] {
+            assert_eq!(
+                classify(&content, &theme, &content.join(name)),
+                Some(Change::Global(name.into())),
+                "{name}"
+            );
+        }
+        assert!(matches!(
+            classify(&content, &theme, &content.join("services/sad.md")),
+            Some(Change::Content(_))
+        ));
+        assert_eq!(classify(&content, &theme, &content.join("notes.txt")), None);
     }
 }
