@@ -152,8 +152,8 @@ pub fn section(r: &Report) -> Result<String, ReportError> {
             long_date(r.prev_to)
         ),
         note: format!(
-            "Per riservatezza i numeri da 1 a {} sono indicati come «<{m}», e «n.d.» indica un \
-             numero non divulgato perché i totali non permettano di ricavarli.",
+            "Per riservatezza i numeri da 1 a {} sono indicati come «<{m}»; «n.d.» indica un \
+             numero (almeno 1) non divulgato perché i totali non permettano di ricavare quelli piccoli.",
             m - 1
         ),
         tables: &tables,
