@@ -106,7 +106,13 @@ fn bad_input_exits_2_and_writes_nothing() {
     let s = setup();
     let out = s.dir.path().join("out");
     let o = out.to_str().unwrap();
-    let cases: [(&[&str], &str); 6] = [
+    let deep = s.dir.path().join("manca/out");
+    let deep = deep.to_str().unwrap();
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["--from", "2025-01-01", "--to", "2025-01-31", "--out", deep],
+            "does not exist",
+        ),
         (
             &["--from", "2025-02-01", "--to", "2025-01-31", "--out", o],
             "reversed",

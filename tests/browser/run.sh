@@ -11,4 +11,4 @@ for pkg in $(node -e 'console.log(Object.keys(require("./package.json").devDepen
     break
   fi
 done
-exec node --test --test-reporter=spec "$@" site.test.mjs phone.test.mjs serve.test.mjs inbox.test.mjs care.test.mjs contacts.test.mjs
+exec node --test --test-reporter=spec "$@" site.test.mjs phone.test.mjs serve.test.mjs inbox.test.mjs care.test.mjs contacts.test.mjs report.test.mjs

@@ -66,12 +66,45 @@ fn counts(
 
 const IN_SCOPE: &str = "c.day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR c.desk = ?3)";
 
-fn contacts_by(conn: &Connection, s: &Scope, expr: &str) -> Result<Counts, ReportError> {
-    let sql = format!(
-        "SELECT c.desk, {expr}, COUNT(*) FROM contacts c
-         WHERE {IN_SCOPE} AND {expr} IS NOT NULL GROUP BY 1, 2"
-    );
-    counts(conn, &sql, s.from, s.to, s.desk.as_deref())
+/// The per-contact counts of the scope, in one pass over the contacts:
+/// (desk, value) for each column below, and (month, channel).
+fn contact_counts(
+    conn: &Connection,
+    s: &Scope,
+) -> Result<HashMap<&'static str, Counts>, ReportError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT c.desk, substr(c.day, 1, 7), c.channel, c.user_category, c.age_band, c.outcome,
+                c.unmet_need
+         FROM contacts c WHERE {IN_SCOPE}"
+    ))?;
+    let mut rows = stmt.query(params![format_date(s.from), format_date(s.to), s.desk])?;
+    let mut out: HashMap<&'static str, Counts> = HashMap::new();
+    let mut add = |what: &'static str, a: &str, b: &str| {
+        *out.entry(what)
+            .or_default()
+            .entry((a.to_string(), b.to_string()))
+            .or_default() += 1;
+    };
+    while let Some(r) = rows.next()? {
+        let text =
+            |i: usize| -> rusqlite::Result<Option<&str>> { Ok(r.get_ref(i)?.as_str_or_null()?) };
+        let desk = text(0)?.unwrap_or_default();
+        let month = text(1)?.unwrap_or_default();
+        add("month", desk, month);
+        let channel = text(2)?.unwrap_or_default();
+        add("month_channel", month, channel);
+        for (i, what) in [
+            (3, "user_category"),
+            (4, "age_band"),
+            (5, "outcome"),
+            (6, "unmet_need"),
+        ] {
+            if let Some(v) = text(i)? {
+                add(what, desk, v);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn child_by(
@@ -179,8 +212,10 @@ pub fn tables(conn: &Connection, s: &Scope, names: &Names) -> Result<Vec<Table>,
     let months = months(s.from, s.to);
     let month_rows: Vec<(String, String)> = months.iter().map(|m| (m.clone(), m.clone())).collect();
 
+    let mut per_contact = contact_counts(conn, s)?;
+    let mut take = |what: &str| per_contact.remove(what).unwrap_or_default();
     if !s.single() {
-        let c = contacts_by(conn, s, "substr(c.day, 1, 7)")?;
+        let c = take("month");
         let (mut t, slugs) = desk_table(
             "contatti-mese-sportello",
             "Contatti per mese e sportello",
@@ -200,13 +235,7 @@ pub fn tables(conn: &Connection, s: &Scope, names: &Names) -> Result<Vec<Table>,
     }
 
     // Month by channel, all desks of the scope together.
-    let by_month = counts(
-        conn,
-        &format!("SELECT substr(c.day, 1, 7), c.channel, COUNT(*) FROM contacts c WHERE {IN_SCOPE} GROUP BY 1, 2"),
-        s.from,
-        s.to,
-        s.desk.as_deref(),
-    )?;
+    let by_month = take("month_channel");
     let channels = pairs(Channel::ALL, Channel::slug, Channel::label);
     let grid = months
         .iter()
@@ -242,25 +271,25 @@ pub fn tables(conn: &Connection, s: &Scope, names: &Names) -> Result<Vec<Table>,
             "tipologia-utenza",
             "Contatti per tipologia di utenza",
             "Tipologia di utenza",
-            "c.user_category",
+            "user_category",
             pairs(UserCategory::ALL, UserCategory::slug, UserCategory::label),
         ),
         (
             "fasce-eta",
             "Contatti per fascia d'età",
             "Fascia d'età",
-            "c.age_band",
+            "age_band",
             pairs(AgeBand::ALL, AgeBand::slug, AgeBand::label),
         ),
         (
             "esiti",
             "Esiti dei contatti",
             "Esito",
-            "c.outcome",
+            "outcome",
             pairs(Outcome::ALL, Outcome::slug, Outcome::label),
         ),
     ] {
-        let c = contacts_by(conn, s, expr)?;
+        let c = take(expr);
         let (mut t, _) = desk_table(id, title, head, s, rows, &c, true);
         key_desks(&mut t, s, "contacts");
         out.push(t);
@@ -351,7 +380,7 @@ pub fn tables(conn: &Connection, s: &Scope, names: &Names) -> Result<Vec<Table>,
     );
     out.push(t);
 
-    let c = contacts_by(conn, s, "c.unmet_need")?;
+    let c = take("unmet_need");
     let (t, _) = desk_table(
         "bisogni-non-coperti",
         "Bisogni non coperti per area",

@@ -71,8 +71,8 @@ struct TableView {
 <p class="summary" id="{{ t.id }}-s">{{ t.summary }}</p>
 <div class="pair">
 <figure class="chart">{{ t.svg|safe }}</figure>
-<div class="scroll"><table>
-<caption>{{ t.title }}: i dati del grafico</caption>
+<div class="scroll" tabindex="0" role="region" aria-labelledby="{{ t.id }}-c"><table>
+<caption id="{{ t.id }}-c">{{ t.title }}: i dati del grafico</caption>
 <thead><tr><th scope="col">{{ t.head }}</th>{% for h in t.headers %}<th scope="col" class="n">{{ h }}</th>{% endfor %}{% for h in t.extra_headers %}<th scope="col" class="n">{{ h }}</th>{% endfor %}</tr></thead>
 <tbody>
 {%- for r in t.rows %}
@@ -152,8 +152,8 @@ pub fn section(r: &Report) -> Result<String, ReportError> {
             long_date(r.prev_to)
         ),
         note: format!(
-            "Per riservatezza i numeri da 1 a {} sono indicati come «<{m}», e «n.d.» indica un \
-             numero non divulgato perché i totali non permettano di ricavarli.",
+            "Per riservatezza i numeri da 1 a {} sono indicati come «<{m}»; «n.d.» indica un \
+             numero (almeno 1) non divulgato perché i totali non permettano di ricavare quelli piccoli.",
             m - 1
         ),
         tables: &tables,

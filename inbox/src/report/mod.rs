@@ -26,7 +26,7 @@ use crate::contact::format_date;
 /// The longest period one report may cover.
 pub const MAX_DAYS: i64 = 3_660;
 
-/// Why no report was made. The first five are the caller's mistake
+/// Why no report was made. The first six are the caller's mistake
 /// (`sportello-inbox report` exits with 2 for them).
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -40,6 +40,8 @@ pub enum ReportError {
     MinCell(u32),
     #[error("the output folder {0} exists and is not empty: choose a new or empty folder")]
     OutputNotEmpty(PathBuf),
+    #[error("the folder {0} (where the output folder goes) does not exist")]
+    NoParent(PathBuf),
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("cannot write {path}: {source}")]
@@ -61,6 +63,7 @@ impl ReportError {
                 | ReportError::UnknownDesk(_)
                 | ReportError::MinCell(_)
                 | ReportError::OutputNotEmpty(_)
+                | ReportError::NoParent(_)
         )
     }
 }
@@ -339,7 +342,17 @@ pub fn check_out_dir(dir: &Path) -> Result<(), ReportError> {
                 Ok(())
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let parent = match dir.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            if parent.is_dir() {
+                Ok(())
+            } else {
+                Err(ReportError::NoParent(parent.to_path_buf()))
+            }
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
             Err(ReportError::OutputNotEmpty(dir.to_path_buf()))
         }

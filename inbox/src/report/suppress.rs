@@ -10,11 +10,12 @@
 //! 2. Secondary suppression: more counts are hidden ([`Mark::Hidden`],
 //!    shown "n.d.") until every hidden count is *protected*: there is
 //!    another table, with the same published numbers and every hidden count
-//!    in its range ("<5": 1 to `min_cell - 1`; "n.d.": `min_cell` or more),
-//!    where that count differs. Such a table is found by moving +1/-1 along
-//!    a closed path of hidden counts that keeps every published total.
-//!    Unprotected counts get a partner hidden in their row or column (the
-//!    smallest count there, preferring cells to totals), until none is left.
+//!    in its range (see [`range`]), where that count differs. Such a table
+//!    is found by moving +1/-1 along a closed path of hidden counts that
+//!    keeps every published total. An unprotected count gets a partner
+//!    hidden in its row or column (the smallest count there, preferring
+//!    cells to totals); when nothing is left to hide, a "<5" becomes "n.d."
+//!    (e.g. two cells of 1 under a total "<5": the total would say both are 1).
 
 /// What a count becomes in the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -158,27 +159,54 @@ fn lonely_line(g: &Grid, m: &[Vec<Mark>]) -> Option<(usize, usize)> {
 }
 
 /// Hides one more entry next to (i, j): the best shown, non-zero entry of
-/// its row or column, else of the whole table. `false`: nothing left.
+/// its row or column, else of the whole table; when every non-zero entry is
+/// hidden already, a "<5" becomes "n.d." (its range then tells less),
+/// totals first. `false`: nothing left to hide.
 fn hide_partner(g: &Grid, m: &mut [Vec<Mark>], i: usize, j: usize) -> bool {
-    let key = |(a, b): (usize, usize)| (g.is_total(a, b), g.v[a][b]);
-    let shown = |&(a, b): &(usize, usize)| m[a][b] == Mark::Shown && g.v[a][b] > 0;
-    let near = (0..g.cols())
+    let near: Vec<(usize, usize)> = (0..g.cols())
         .map(|b| (i, b))
         .chain((0..g.rows()).map(|a| (a, j)))
-        .filter(shown)
-        .min_by_key(|&e| key(e));
-    let any = || {
-        (0..g.rows())
-            .flat_map(|a| (0..g.cols()).map(move |b| (a, b)))
+        .collect();
+    let all: Vec<(usize, usize)> = (0..g.rows())
+        .flat_map(|a| (0..g.cols()).map(move |b| (a, b)))
+        .collect();
+    let shown = |&(a, b): &(usize, usize)| m[a][b] == Mark::Shown && g.v[a][b] > 0;
+    let small = |&(a, b): &(usize, usize)| m[a][b] == Mark::Small;
+    let best_shown = |v: &[(usize, usize)]| {
+        v.iter()
+            .copied()
             .filter(shown)
-            .min_by_key(|&e| key(e))
+            .min_by_key(|&(a, b)| (g.is_total(a, b), g.v[a][b]))
     };
-    match near.or_else(any) {
+    let best_small = |v: &[(usize, usize)]| {
+        v.iter()
+            .copied()
+            .filter(small)
+            .min_by_key(|&(a, b)| (!g.is_total(a, b), (a, b) == (i, j)))
+    };
+    let pick = best_shown(&near)
+        .or_else(|| best_shown(&all))
+        .or_else(|| best_small(&near))
+        .or_else(|| best_small(&all));
+    match pick {
         Some((a, b)) => {
             m[a][b] = Mark::Hidden;
             true
         }
         None => false,
+    }
+}
+
+/// The values a reader may think possible for a hidden entry of value `v`:
+/// "<5" is 1 to `min_cell - 1`; "n.d." is any value from 1, but one that
+/// is at least `min_cell` is held to `min_cell` or more (a reader may guess
+/// that "n.d." is not small, and must not gain by it).
+pub fn range(mark: Mark, v: u64, min_cell: u64) -> (u64, u64) {
+    match mark {
+        Mark::Shown => (v, v),
+        Mark::Small => (1, min_cell - 1),
+        Mark::Hidden if v >= min_cell => (min_cell, u64::MAX),
+        Mark::Hidden => (1, u64::MAX),
     }
 }
 
@@ -231,12 +259,9 @@ impl Search<'_> {
     fn feasible(&self) -> bool {
         [1i64, -1].iter().any(|d| {
             self.path.iter().all(|&((i, j), s)| {
-                let v = self.g.v[i][j] as i64 + d * s * self.g.sign(i, j);
-                match self.m[i][j] {
-                    Mark::Small => v >= 1 && v < self.min_cell as i64,
-                    Mark::Hidden => v >= self.min_cell as i64,
-                    Mark::Shown => false,
-                }
+                let v = i128::from(self.g.v[i][j]) + i128::from(d * s * self.g.sign(i, j));
+                let (lo, hi) = range(self.m[i][j], self.g.v[i][j], self.min_cell);
+                v >= i128::from(lo) && v <= i128::from(hi)
             })
         })
     }

@@ -55,6 +55,8 @@ pub struct Table {
     /// A "Totale" column and a "Totale" row.
     pub row_totals: bool,
     pub col_totals: bool,
+    /// The raw counts, small ones included: for checks only, never to be
+    /// shown (publish `cells`).
     pub grid: Grid,
     /// Entries equal to an entry of another table (the contacts of a desk,
     /// of a month, ...): one key each, hidden in every table if in any.
@@ -150,11 +152,6 @@ impl Table {
             h.push("Totale".into());
         }
         h
-    }
-
-    /// Raw count (for tests and summaries of published values only).
-    pub fn raw(&self, i: usize, j: usize) -> u64 {
-        self.grid.v[i][j]
     }
 }
 
