@@ -269,6 +269,12 @@ async fn statistics_are_for_referents_and_hide_small_counts() -> anyhow::Result<
     );
     assert!(r.body.contains("/static/report.css"));
     assert!(r.body.contains("<svg"), "charts drawn inline");
+    assert_eq!(
+        r.body.matches("<h1").count(),
+        1,
+        "one page title; the report's headings below it"
+    );
+    assert!(r.body.contains(r#"<h2 id="report-title""#));
     assert!(
         r.body.contains("&#60;5") || r.body.contains("&lt;5"),
         "the two are shown as <5"

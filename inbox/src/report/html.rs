@@ -59,7 +59,7 @@ struct TableView {
 #[template(
     ext = "html",
     source = r##"<section class="report" aria-labelledby="report-title">
-<h1 id="report-title">{{ title }}</h1>
+<h{{ top }} id="report-title" class="title">{{ title }}</h{{ top }}>
 <p class="period">{{ period }}</p>
 <p class="note">{{ note }}</p>
 <nav aria-label="Tabelle del resoconto"><ol>
@@ -67,7 +67,7 @@ struct TableView {
 </ol></nav>
 {%- for t in tables %}
 <section class="block" id="{{ t.id }}" aria-labelledby="{{ t.id }}-h">
-<h2 id="{{ t.id }}-h">{{ t.title }}</h2>
+<h{{ top + 1 }} id="{{ t.id }}-h" class="block-title">{{ t.title }}</h{{ top + 1 }}>
 <p class="summary" id="{{ t.id }}-s">{{ t.summary }}</p>
 <div class="pair">
 <figure class="chart">{{ t.svg|safe }}</figure>
@@ -90,6 +90,9 @@ struct TableView {
 </section>"##
 )]
 struct Section<'a> {
+    /// The level of the report's own heading: 1 in the file, 2 inside a
+    /// page that has its own title.
+    top: u8,
     title: String,
     period: String,
     note: String,
@@ -135,6 +138,15 @@ fn render(t: &impl Template) -> Result<String, ReportError> {
 }
 
 pub fn section(r: &Report) -> Result<String, ReportError> {
+    section_at(r, 1)
+}
+
+/// The section under a page's own `<h1>`: headings one level down.
+pub fn section_in_page(r: &Report) -> Result<String, ReportError> {
+    section_at(r, 2)
+}
+
+fn section_at(r: &Report, top: u8) -> Result<String, ReportError> {
     let m = r.min_cell;
     let tables: Vec<TableView> = r
         .tables
@@ -143,6 +155,7 @@ pub fn section(r: &Report) -> Result<String, ReportError> {
         .chain(std::iter::once(care_view(r)))
         .collect();
     render(&Section {
+        top,
         title: title(r),
         period: format!(
             "Contatti registrati e segnalazioni inviate {}; i bisogni sono confrontati con il periodo \

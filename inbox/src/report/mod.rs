@@ -289,6 +289,12 @@ impl Report {
         html::section(self)
     }
 
+    /// The same body for a page of the inbox under its own `<h1>`: the
+    /// report's headings one level down.
+    pub fn html_section_in_page(&self) -> Result<String, ReportError> {
+        html::section_in_page(self)
+    }
+
     /// The report's stylesheet (screen and A4 print).
     pub fn css() -> &'static str {
         html::CSS

@@ -365,7 +365,7 @@ pub async fn statistics(State(st): State<Arc<AppState>>, Op(op): Op, uri: Uri) -
                 match built.map_err(AppError::ReadUnavailable)? {
                     Ok(r) => {
                         report = Some(
-                            r.html_section()
+                            r.html_section_in_page()
                                 .map_err(|e| AppError::ReadUnavailable(e.into()))?,
                         )
                     }
