@@ -98,6 +98,35 @@ test('record, correct and delete a contact; axe on every state of the form', asy
   await js.close();
 });
 
+test('a contact by keyboard alone, in few keystrokes', async () => {
+  const ctx = await context();
+  const page = await ctx.newPage();
+  await page.goto(`${inbox.origin}/contatti`);
+  // Today's date is already there: the operator starts at the channel, the
+  // first radio group (Tab from the date's last part reaches it).
+  await page.locator('#channel-in_presenza').focus();
+  const keys = [
+    'ArrowDown', // channel: telefono
+    'Tab', 'ArrowDown', // user category: pensionato/a
+    'Tab', 'ArrowDown', 'ArrowDown', 'ArrowDown', // age band: 75-84
+    'Tab', 'ArrowDown', // city area: the first one
+    'Tab', 'Space', // first need area
+    'Tab', 'Tab', 'Tab', 'Tab', 'Tab', // past the other four need areas
+    'Space', // outcome: informato
+    'Enter',
+  ];
+  const done = page.waitForNavigation();
+  for (const k of keys) await page.keyboard.press(k);
+  await done;
+  assert.match(await page.locator('[role="status"]').innerText(), /Contatto registrato/);
+  assert.match(await page.locator('tbody tr').first().innerText(), /Telefono · Pensionato\/a · 75-84 · Informato/);
+  console.log(`# a contact by keyboard: ${keys.length} keystrokes`);
+  // Clean up for the next test's counts.
+  await Promise.all([page.waitForNavigation(), page.locator('tbody a', { hasText: 'Correggi' }).first().click()]);
+  await Promise.all([page.waitForNavigation(), page.locator('button[value="elimina"]').click()]);
+  await ctx.close();
+});
+
 test('the statistics page and the report file: axe, A4 PDF, CSV', async () => {
   const ctx = await context();
   const page = await ctx.newPage();
