@@ -87,6 +87,7 @@ pub fn target() -> Target {
         body_timeout: Duration::from_secs(1),
         staff: None,
         register: Mutex::new(store::open(&db).unwrap()),
+        contact_limiter: Limiter::new(1_000_000, 1_000_000),
         contact_lists: Default::default(),
         report_names: Default::default(),
         min_cell: 5,

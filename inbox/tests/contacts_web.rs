@@ -301,3 +301,26 @@ async fn statistics_are_for_referents_and_hide_small_counts() -> anyhow::Result<
     assert!(r.body.contains("AAAA-MM-GG"));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contact_posts_are_rate_limited_per_operator() -> anyhow::Result<()> {
+    // One referral a minute, burst 1: contacts get three of each.
+    let fx = Fixture::new(1, 1)?;
+    let giulia = fx.add_operator("Giulia Esempio", "via-mantova")?;
+    let server = fx.start(&fx.dir.path().join("server.log"))?;
+    let mut g = connect(server.https, &fx.ca, Some(&giulia)).await?;
+    let csrf = csrf_of(&mut g, "/contatti").await;
+    for _ in 0..3 {
+        let r = post(&mut g, "/contatti", &contact(&csrf, &[])).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+    }
+    let r = post(&mut g, "/contatti", &contact(&csrf, &[])).await;
+    assert_eq!(r.status, 429);
+    assert!(r.headers.contains_key("retry-after"));
+    assert!(r.body.contains("Troppi invii"));
+    let n: i64 = fx
+        .db()?
+        .query_row("SELECT COUNT(*) FROM contacts", [], |r| r.get(0))?;
+    assert_eq!(n, 3, "the refused one is not stored");
+    Ok(())
+}

@@ -200,6 +200,13 @@ fn grid() -> impl Strategy<Value = (Vec<Vec<u64>>, bool, bool, u64)> {
     })
 }
 
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
@@ -299,7 +306,16 @@ fn numbers_between_tags(text: &str, open: &str) -> Vec<u64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    // Each case builds a register and searches every small table
+    // exhaustively. With a random seed, a rare case takes minutes in a
+    // debug build: the suite runs a fixed seed (the same cases, about 5 s);
+    // explore others with REPORT_PROPTEST_SEED=N REPORT_PROPTEST_CASES=200
+    // cargo test --release --test report_props.
+    #![proptest_config(ProptestConfig {
+        cases: env_u64("REPORT_PROPTEST_CASES", 24) as u32,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(env_u64("REPORT_PROPTEST_SEED", 20261202)),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn no_output_of_a_report_carries_a_small_count(gens in prop::collection::vec(contact_gen(), 0..80), m in 3u32..=6) {

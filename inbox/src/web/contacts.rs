@@ -125,7 +125,8 @@ pub async fn page(
     .map_err(|e| e.by(&op))
 }
 
-/// The posted fields, after the size, time, origin and CSRF checks.
+/// The posted fields, after the rate limit and the size, time, origin and
+/// CSRF checks.
 async fn posted(
     st: &AppState,
     id: &Identity,
@@ -133,6 +134,13 @@ async fn posted(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Values, AppError> {
+    if let Err(wait) = st.contact_limiter.check(op.id) {
+        tracing::warn!(operator = op.id, "contact form: rate limit");
+        return Err(AppError::RateLimited {
+            site: Site::Desk,
+            wait,
+        });
+    }
     let bytes = read_urlencoded(st, op, headers, body).await?;
     let fields: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
     let csrf = fields

@@ -138,9 +138,9 @@ impl AppError {
             } => (
                 "Troppi invii ravvicinati",
                 format!(
-                    "Sono state inviate molte segnalazioni in poco tempo. Attendere {wait} \
-                     secondi e riprovare con il pulsante Indietro: i dati digitati restano nel \
-                     modulo."
+                    "Sono stati inviati molti moduli (segnalazioni o contatti) in poco tempo. \
+                     Attendere {wait} secondi e riprovare con il pulsante Indietro: i dati \
+                     digitati restano nel modulo."
                 ),
             ),
             RateLimited {

@@ -53,6 +53,9 @@ pub struct AppState {
     pub staff: Option<crate::config::StaffSite>,
     /// The register of contacts: its own connection for its (small) writes.
     pub register: Mutex<Connection>,
+    /// Contacts per operator: their own budget, three times the referrals'
+    /// (recording a contact takes seconds, a referral minutes).
+    pub contact_limiter: ratelimit::Limiter,
     /// What a contact is checked against.
     pub contact_lists: crate::contact::Lists,
     /// Labels for the statistics, and the smallest count they show.

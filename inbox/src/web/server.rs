@@ -82,6 +82,10 @@ async fn run(cfg: &Config) -> Result<()> {
         body_timeout: Duration::from_secs(cfg.limits.body_timeout_seconds),
         staff: cfg.staff.clone(),
         register: Mutex::new(store::open(&cfg.database())?),
+        contact_limiter: Limiter::new(
+            cfg.limits.submissions_per_minute.saturating_mul(3),
+            cfg.limits.burst.saturating_mul(3),
+        ),
         contact_lists: crate::contact::Lists::from_config(&cfg.form)?,
         report_names: crate::report::Names::from_config(cfg)?,
         min_cell: cfg.report.min_cell,
