@@ -245,19 +245,12 @@ async fn an_expired_certificate_is_refused_on_a_resumed_session() {
     assert_eq!(fx.referral_count(), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_sockets_do_not_lock_operators_out() {
-    let fx = Fixture::new(100, 100).unwrap();
-    fx.configure(&[("max_connections = 512", "max_connections = 64")], "")
-        .unwrap();
-    let a = fx.add_operator("Uno", "cremona-centro").unwrap();
-    let b = fx.add_operator("Due", "cremona-centro").unwrap();
-    let srv = fx.start(&fx.dir.path().join("server.log")).unwrap();
-    // 200 connections from another address that never start TLS, each
-    // opened again as soon as the server closes it, as an attacker would.
-    let target = srv.https;
+/// 200 connections from 127.0.0.2 that never start TLS, each opened again
+/// as soon as the server closes it, as an attacker would; and how many
+/// were opened.
+fn idle_sockets(target: SocketAddr) -> (Vec<tokio::task::JoinHandle<()>>, Arc<AtomicUsize>) {
     let opened = Arc::new(AtomicUsize::new(0));
-    let attackers: Vec<_> = (0..200)
+    let attackers = (0..200)
         .map(|_| {
             let opened = opened.clone();
             tokio::spawn(async move {
@@ -274,6 +267,18 @@ async fn idle_sockets_do_not_lock_operators_out() {
             })
         })
         .collect();
+    (attackers, opened)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_do_not_lock_operators_out() {
+    let fx = Fixture::new(100, 100).unwrap();
+    fx.configure(&[("max_connections = 512", "max_connections = 64")], "")
+        .unwrap();
+    let a = fx.add_operator("Uno", "cremona-centro").unwrap();
+    let b = fx.add_operator("Due", "cremona-centro").unwrap();
+    let srv = fx.start(&fx.dir.path().join("server.log")).unwrap();
+    let (attackers, opened) = idle_sockets(srv.https);
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(opened.load(Ordering::Relaxed) >= 64, "idle sockets opened");
     for op in [&a, &b] {
@@ -308,24 +313,7 @@ offices = [{ slug = "servizi-territoriali", label = "Servizi sociali territorial
     .unwrap();
     let srv = fx.start(&fx.dir.path().join("server.log")).unwrap();
     let target = srv.staff.expect("the staff site listens");
-    let opened = Arc::new(AtomicUsize::new(0));
-    let attackers: Vec<_> = (0..200)
-        .map(|_| {
-            let opened = opened.clone();
-            tokio::spawn(async move {
-                loop {
-                    let s = tokio::net::TcpSocket::new_v4().unwrap();
-                    s.bind("127.0.0.2:0".parse().unwrap()).unwrap();
-                    if let Ok(mut s) = s.connect(target).await {
-                        opened.fetch_add(1, Ordering::Relaxed);
-                        let mut buf = [0u8; 64];
-                        while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            })
-        })
-        .collect();
+    let (attackers, opened) = idle_sockets(target);
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(opened.load(Ordering::Relaxed) >= 64, "idle sockets opened");
     for _ in 0..2 {

@@ -14,8 +14,8 @@ use rusqlite::Connection;
 use time::{Date, OffsetDateTime};
 
 use super::contact_pages::{ContactPage, StatisticsPage, Values};
-use super::error::{AppError, Site};
-use super::handlers::{read_urlencoded, Op, Page};
+use super::error::AppError;
+use super::handlers::{check_origin, read_urlencoded, within, Op, Page};
 use super::{pages, AppState, Identity};
 use crate::contact::{format_date, parse_date, FieldErrors, NewContact};
 use crate::report::{Report, ReportError};
@@ -134,30 +134,11 @@ async fn posted(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Values, AppError> {
-    if let Err(wait) = st.contact_limiter.check(op.id) {
-        tracing::warn!(operator = op.id, "contact form: rate limit");
-        return Err(AppError::RateLimited {
-            site: Site::Desk,
-            wait,
-        });
-    }
+    within(&st.contact_limiter, op)?;
     let bytes = read_urlencoded(st, op, headers, body).await?;
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
-    let csrf = fields
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map_or("", |(_, v)| v.as_str());
-    if super::handlers::cross_site(headers)
-        || !st.csrf.verify(
-            &id.cert_sha256,
-            csrf,
-            OffsetDateTime::now_utc().unix_timestamp(),
-        )
-    {
-        tracing::warn!(operator = op.id, "contact form: CSRF check failed");
-        return Err(AppError::Csrf(Site::Desk));
-    }
-    Ok(Values(fields))
+    let values = Values(form_urlencoded::parse(&bytes).into_owned().collect());
+    check_origin(st, id, op, headers, values.get("csrf"))?;
+    Ok(values)
 }
 
 /// A reference the desk never sent is the operator's mistake: shown next

@@ -191,15 +191,42 @@ pub(super) async fn read_form(
             _ => AppError::Malformed,
         }
     })?;
+    check_origin(st, id, op, headers, input.get("csrf"))?;
+    Ok(input)
+}
+
+/// An operator's post must come from this site with a token bound to the
+/// operator's certificate and not expired.
+pub(super) fn check_origin(
+    st: &AppState,
+    id: &Identity,
+    op: &Operator,
+    headers: &HeaderMap,
+    token: &str,
+) -> Result<(), AppError> {
     if cross_site(headers)
         || !st
             .csrf
-            .verify(&id.cert_sha256, input.get("csrf"), now().unix_timestamp())
+            .verify(&id.cert_sha256, token, now().unix_timestamp())
     {
         tracing::warn!(operator = op.id, "CSRF check failed");
         return Err(AppError::Csrf(Site::Desk));
     }
-    Ok(input)
+    Ok(())
+}
+
+/// An operator's next post, if `limiter` has room for it.
+pub(super) fn within(
+    limiter: &crate::web::ratelimit::Limiter,
+    op: &Operator,
+) -> Result<(), AppError> {
+    limiter.check(op.id).map_err(|wait| {
+        tracing::warn!(operator = op.id, "rate limit");
+        AppError::RateLimited {
+            site: Site::Desk,
+            wait,
+        }
+    })
 }
 
 pub async fn submit(
@@ -221,13 +248,7 @@ async fn submit_form(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    if let Err(wait) = st.limiter.check(op.id) {
-        tracing::warn!(operator = op.id, "rate limit");
-        return Err(AppError::RateLimited {
-            site: Site::Desk,
-            wait,
-        });
-    }
+    within(&st.limiter, op)?;
     let input = read_form(st, id, op, headers, body).await?;
     let now = now();
     let key = input.get("idempotency_key").to_string();
