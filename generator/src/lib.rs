@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod diagnostics;
+pub mod edition;
 pub mod export;
 pub mod index;
 pub mod language;
@@ -124,6 +125,8 @@ pub fn load_site_with_links(
             load::Kind::Page => Some(urls.page(&f.slug)),
         })
         .collect();
+    let originals: std::collections::HashSet<String> =
+        loaded.files.iter().map(|f| f.rel.clone()).collect();
     let parsed: Vec<(Option<parse::Parsed>, Vec<Diagnostic>)> = loaded
         .files
         .into_par_iter()
@@ -188,7 +191,37 @@ pub fn load_site_with_links(
         entry_paths,
         drafts: opts.drafts,
     };
-    let built = validate::build_site(docs, settings, diags);
+    let mut built = validate::build_site(docs, settings, diags);
+    if !loaded.translations.is_empty() || loaded.taxonomy_en.is_some() {
+        match load_language_file(&opts.theme, edition::CODE) {
+            Ok(Some(en)) => {
+                let taxonomy_en = loaded.taxonomy_en.as_ref().and_then(|src| {
+                    let (t, ds) = edition::parse::taxonomy(src);
+                    diags.extend(ds);
+                    t.map(|t| (t, src))
+                });
+                edition::attach(
+                    &mut built.0,
+                    en,
+                    loaded.translations,
+                    taxonomy_en,
+                    &originals,
+                    diags,
+                );
+            }
+            Ok(None) => diags.push(
+                Diagnostic::error(
+                    loaded
+                        .translations
+                        .first()
+                        .map_or("taxonomy.en.toml", |f| f.rel.as_str()),
+                    "the theme has no English language file for the translations",
+                )
+                .hint(format!("add i18n/{}.toml to the theme", edition::CODE)),
+            ),
+            Err(d) => diags.push(*d),
+        }
+    }
     diags.extend(opendata::warnings(&built.0));
     diags.sort();
     Some(built)
@@ -260,6 +293,15 @@ fn load_language(
             }),
         ));
     }
+    load_language_file(theme, code).map(|l| l.expect("checked above"))
+}
+
+/// The theme's language file `i18n/<code>.toml`; `None` when it has none.
+fn load_language_file(theme: &Path, code: &str) -> Result<Option<Language>, Box<Diagnostic>> {
+    let path = theme.join("i18n").join(format!("{code}.toml"));
+    if !path.is_file() {
+        return Ok(None);
+    }
     let rel = path.display().to_string();
     let text = load::read_text(&path, &rel).map_err(Box::new)?;
     let lang: Language = parse_toml_strict(&rel, &text, &text, 0).map_err(Box::new)?;
@@ -269,7 +311,7 @@ fn load_language(
             "`months` must list twelve month names",
         )));
     }
-    Ok(lang)
+    Ok(Some(lang))
 }
 
 /// What [`write_site`] wrote.
@@ -292,13 +334,18 @@ pub fn write_site(
     sink: &dyn write::Sink,
     timings: &mut Timings,
 ) -> Result<Written> {
-    let ids = render::all_pages(site);
+    let pages_count: usize = render::all_editions(site)
+        .iter()
+        .map(|(_, ids)| ids.len())
+        .sum();
     let t = Instant::now();
     let (pages, index) = rayon::join(
         || -> Result<Duration> {
-            render::render_each(site, tera, &ids, |path, html| {
-                sink.put(path, html.as_bytes())
-            })?;
+            for (edition, ids) in render::all_editions(site) {
+                render::render_each(edition, tera, &ids, |path, html| {
+                    sink.put(path, html.as_bytes())
+                })?;
+            }
             Ok(t.elapsed())
         },
         || -> Result<(usize, Option<index::SearchIndex>, Duration)> {
@@ -330,7 +377,7 @@ pub fn write_site(
     export::write_files(site, sink)?;
     timings.export = t.elapsed();
     Ok(Written {
-        files: ids.len() + index_files + statics.len() + export::file_count(),
+        files: pages_count + index_files + statics.len() + export::file_count(),
         index,
     })
 }
@@ -379,8 +426,10 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
     let tera = render::load_templates(&opts.theme)?;
     let staging = write::Staging::new(output)?;
     // The folders of the pages at once, before they are written in parallel.
-    let ids = render::all_pages(&site);
-    let paths: Vec<String> = ids.iter().map(|&id| render::page_file(&site, id)).collect();
+    let paths: Vec<String> = render::all_editions(&site)
+        .iter()
+        .flat_map(|(edition, ids)| ids.iter().map(|&id| render::page_file(edition, id)))
+        .collect();
     staging.create_dirs(paths.iter().map(String::as_str))?;
     drop(paths);
     let written = write_site(&site, &tera, opts, false, &staging, &mut timings)?;

@@ -46,7 +46,14 @@ pub struct Loaded {
     pub lexicon: Option<SourceFile>,
     /// `_index.md` first, then entries sorted by path.
     pub files: Vec<SourceFile>,
+    /// English versions (`<slug>.en.md`), same order; `slug` is the Italian one.
+    pub translations: Vec<SourceFile>,
+    /// `taxonomy.en.toml`: English names of the terms.
+    pub taxonomy_en: Option<SourceFile>,
 }
+
+/// The file-name suffix of an entry's English version.
+pub const TRANSLATION_SUFFIX: &str = ".en.md";
 
 /// Editors' tools leave these behind; they are never content.
 pub fn is_ignored_name(name: &str) -> bool {
@@ -75,6 +82,10 @@ pub fn load(content: &Path, diags: &mut Diagnostics) -> Loaded {
     let index = content.join("_index.md");
     if index.is_file() {
         paths.push((index, "_index.md".into(), Kind::Index));
+    }
+    let index_en = content.join("_index.en.md");
+    if index_en.is_file() {
+        paths.push((index_en, "_index.en.md".into(), Kind::Index));
     }
     for (folder, kind) in Kind::FOLDERS {
         let dir = content.join(folder);
@@ -118,7 +129,12 @@ pub fn load(content: &Path, diags: &mut Diagnostics) -> Loaded {
         .par_iter()
         .map(|(path, rel, kind)| read_entry(path, rel, *kind))
         .partition(Result::is_ok);
-    loaded.files = files.into_iter().map(Result::unwrap).collect();
+    let (translations, files): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .map(Result::unwrap)
+        .partition(|f: &SourceFile| f.rel.ends_with(TRANSLATION_SUFFIX));
+    loaded.files = files;
+    loaded.translations = translations;
     diags.extend(problems.into_iter().map(|r| r.unwrap_err()));
 
     for (name, slot) in [
@@ -126,6 +142,7 @@ pub fn load(content: &Path, diags: &mut Diagnostics) -> Loaded {
         ("taxonomy.toml", &mut loaded.taxonomy),
         ("synonyms.toml", &mut loaded.synonyms),
         ("lexicon.toml", &mut loaded.lexicon),
+        ("taxonomy.en.toml", &mut loaded.taxonomy_en),
     ] {
         let path = content.join(name);
         if path.is_file() {
@@ -140,7 +157,7 @@ pub fn load(content: &Path, diags: &mut Diagnostics) -> Loaded {
                 }
                 Err(d) => diags.push(d),
             }
-        } else if !matches!(name, "synonyms.toml" | "lexicon.toml") {
+        } else if !matches!(name, "synonyms.toml" | "lexicon.toml" | "taxonomy.en.toml") {
             diags.push(
                 Diagnostic::error(name, format!("`content/{name}` is missing"))
                     .hint("see the content format in the README for its keys"),
@@ -155,7 +172,7 @@ pub fn read_entry(path: &Path, rel: &str, kind: Kind) -> Result<SourceFile, Diag
     let slug = rel
         .rsplit('/')
         .next()
-        .and_then(|f| f.strip_suffix(".md"))
+        .and_then(|f| f.strip_suffix(TRANSLATION_SUFFIX).or(f.strip_suffix(".md")))
         .unwrap_or_default()
         .to_string();
     if kind != Kind::Index && !is_valid_slug(&slug) {

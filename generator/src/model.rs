@@ -160,6 +160,39 @@ pub struct Site {
     pub synonyms: Vec<Vec<String>>,
     /// The search lexicon: the theme's, extended by `content/lexicon.toml`.
     pub lexicon: crate::index::lexicon::Lexicon,
+    /// Which edition this is and how its pages pair with the other's.
+    pub edition: Edition,
+    /// The English edition, when the content has translations (main edition only).
+    pub translation: Option<Box<Site>>,
+}
+
+/// One language's edition of the guide. The main edition has every entry;
+/// a translation has the entries with a `<slug>.en.md`, and shows the
+/// others with their Italian title, linked to the Italian page.
+#[derive(Debug, Clone, Default)]
+pub struct Edition {
+    /// `true` for a translation (under `/<code>/`).
+    pub translated: bool,
+    /// Per entry (indexes of the Site's lists): has a page in this edition.
+    pub services: Vec<bool>,
+    pub offices: Vec<bool>,
+    pub desks: Vec<bool>,
+    pub pages: Vec<bool>,
+    /// Page URL in this edition → the same page in the other edition.
+    pub alternates: std::collections::HashMap<String, String>,
+    /// The other edition, when there is one.
+    pub other: Option<OtherEdition>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OtherEdition {
+    /// BCP 47 code.
+    pub code: String,
+    /// The language's name in itself ("English", "Italiano").
+    pub name: String,
+    pub home: String,
+    /// The main edition's code, for `hreflang="x-default"`.
+    pub main_code: String,
 }
 
 /// Sort key for titles: case and accents do not change the order.

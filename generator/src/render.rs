@@ -100,6 +100,9 @@ fn error_chain(e: &tera::Error) -> String {
 /// What a list shows of a service.
 #[derive(Serialize)]
 struct Card<'a> {
+    /// The language of the entry when it is not the page's (an Italian
+    /// entry listed in the English edition), for `lang` on its link.
+    lang: Option<&'a str>,
     title: &'a str,
     url: &'a str,
     summary: &'a str,
@@ -153,14 +156,42 @@ pub fn all_pages(site: &Site) -> Vec<PageId> {
         PageId::Offices,
         PageId::Desks,
     ];
-    ids.extend((0..site.services.len()).map(PageId::Service));
+    // A translation has the pages of its translated entries only.
+    let e = &site.edition;
+    let has = |list: &[bool], i: usize| !e.translated || list.get(i).copied().unwrap_or(false);
+    ids.extend(
+        (0..site.services.len())
+            .filter(|&i| has(&e.services, i))
+            .map(PageId::Service),
+    );
     ids.extend((0..site.categories.len()).map(PageId::Category));
     ids.extend((0..site.topics.len()).map(PageId::Topic));
     ids.extend((0..site.audiences.len()).map(PageId::Audience));
-    ids.extend((0..site.offices.len()).map(PageId::Office));
-    ids.extend((0..site.desks.len()).map(PageId::Desk));
-    ids.extend((0..site.pages.len()).map(PageId::Page));
+    ids.extend(
+        (0..site.offices.len())
+            .filter(|&i| has(&e.offices, i))
+            .map(PageId::Office),
+    );
+    ids.extend(
+        (0..site.desks.len())
+            .filter(|&i| has(&e.desks, i))
+            .map(PageId::Desk),
+    );
+    ids.extend(
+        (0..site.pages.len())
+            .filter(|&i| has(&e.pages, i))
+            .map(PageId::Page),
+    );
     ids
+}
+
+/// Every page of the site and of its translation, with the edition of each.
+pub fn all_editions(site: &Site) -> Vec<(&Site, Vec<PageId>)> {
+    let mut out = vec![(site, all_pages(site))];
+    if let Some(en) = &site.translation {
+        out.push((&**en, all_pages(en)));
+    }
+    out
 }
 
 /// The site path of a page, e.g. `/servizi/telesoccorso/`.
@@ -186,7 +217,7 @@ pub fn page_url(site: &Site, id: PageId) -> String {
 
 /// The output file of a page, relative to the output directory.
 pub fn page_file(site: &Site, id: PageId) -> String {
-    output_file(site.urls.root(), &page_url(site, id))
+    output_file(site.urls.site_root(), &page_url(site, id))
 }
 
 /// Renders pages in parallel and hands each to `sink` as soon as it is
@@ -238,7 +269,14 @@ fn base_context(site: &Site) -> Context {
     let pages: Vec<_> = site
         .pages
         .iter()
-        .map(|p| serde_json::json!({"title": p.title, "url": p.url, "slug": p.slug}))
+        .enumerate()
+        .map(|(i, p)| {
+            let e = &site.edition;
+            let lang = (e.translated && !e.pages.get(i).copied().unwrap_or(false))
+                .then(|| e.other.as_ref().map(|o| o.main_code.clone()))
+                .flatten();
+            serde_json::json!({"title": p.title, "url": p.url, "slug": p.slug, "lang": lang})
+        })
         .collect();
     ctx.insert("footer_pages", &pages);
     ctx
@@ -246,7 +284,10 @@ fn base_context(site: &Site) -> Context {
 
 fn card<'a>(site: &'a Site, i: usize) -> Card<'a> {
     let s = &site.services[i];
+    let e = &site.edition;
     Card {
+        lang: (e.translated && !e.services.get(i).copied().unwrap_or(false))
+            .then(|| e.other.as_ref().map_or("it", |o| o.main_code.as_str())),
         title: &s.title,
         url: &s.url,
         summary: &s.summary,
@@ -387,10 +428,40 @@ fn render_page(site: &Site, tera: &Tera, base: &Context, id: PageId) -> Result<(
         }
     };
     ctx.insert("page_url", &url);
+    // The language switch and the `hreflang` pairs (see base.html).
+    if let Some(other) = &site.edition.other {
+        let alternate = site.edition.alternates.get(&url);
+        let href = alternate.unwrap_or(&other.home);
+        ctx.insert(
+            "switch",
+            &serde_json::json!({"href": href, "code": other.code, "name": other.name, "same_page": alternate.is_some()}),
+        );
+        if let Some(alt) = alternate {
+            let (it, en) = if site.edition.translated {
+                (alt, &url)
+            } else {
+                (&url, alt)
+            };
+            let main_code = &other.main_code;
+            let en_code = if site.edition.translated {
+                &site.lang.code
+            } else {
+                &other.code
+            };
+            ctx.insert(
+                "hreflang",
+                &serde_json::json!([
+                    {"code": main_code, "href": u.permalink(it)},
+                    {"code": en_code, "href": u.permalink(en)},
+                    {"code": "x-default", "href": u.permalink(it)},
+                ]),
+            );
+        }
+    }
     ctx.insert("permalink", &u.permalink(&url));
     ctx.insert("page_title", &title);
     let html = tera
         .render(template, &ctx)
         .map_err(|e| anyhow::anyhow!("rendering {url} with {template}: {}", error_chain(&e)))?;
-    Ok((output_file(u.root(), &url), html))
+    Ok((output_file(u.site_root(), &url), html))
 }

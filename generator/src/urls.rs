@@ -10,6 +10,13 @@ pub struct Urls {
     /// Path prefix of the site, starting and ending with `/`.
     root: String,
     paths: Paths,
+    /// The root of the whole site: `root` itself, or its parent for the
+    /// English edition (`/en/`), whose files go under the same output folder.
+    site_root: String,
+    /// In an edition: the content paths (`services/x.md`) it has, and the
+    /// main edition's URLs for every other one, so that `@/` links of an
+    /// English body lead to the English page when there is one.
+    fallback: Option<(std::sync::Arc<std::collections::HashSet<String>>, Box<Urls>)>,
 }
 
 impl Urls {
@@ -26,13 +33,37 @@ impl Urls {
         };
         Urls {
             origin,
+            site_root: root.clone(),
             root,
             paths,
+            fallback: None,
+        }
+    }
+
+    /// The URLs of an edition under `<root><code>/` with its own path words;
+    /// `translated` lists the content paths it has (others stay in this one).
+    pub fn edition(
+        &self,
+        code: &str,
+        paths: Paths,
+        translated: std::sync::Arc<std::collections::HashSet<String>>,
+    ) -> Urls {
+        Urls {
+            origin: self.origin.clone(),
+            root: format!("{}{code}/", self.root),
+            paths,
+            site_root: self.site_root.clone(),
+            fallback: Some((translated, Box::new(self.clone()))),
         }
     }
 
     pub fn root(&self) -> &str {
         &self.root
+    }
+
+    /// Where the output files are relative to (see [`output_file`]).
+    pub fn site_root(&self) -> &str {
+        &self.site_root
     }
 
     pub fn paths(&self) -> &Paths {
@@ -95,6 +126,11 @@ impl Urls {
 
     /// URL of a content file named as in `@/services/telesoccorso.md`.
     pub fn for_content_path(&self, content_path: &str) -> Option<String> {
+        if let Some((translated, main)) = &self.fallback {
+            if !translated.contains(content_path) {
+                return main.for_content_path(content_path);
+            }
+        }
         let (dir, file) = content_path.split_once('/')?;
         let slug = file.strip_suffix(".md")?;
         if slug.is_empty() || slug.contains('/') {

@@ -554,3 +554,53 @@ fn serve_publishes_the_open_data_of_the_edited_content() {
         .text("/opendata/hsds/services.json")
         .contains("\"Trasporto sociale in auto\""));
 }
+
+#[test]
+fn english_versions_are_served_like_a_full_build() {
+    let site = Site::copy_of("valid");
+    site.write(
+        "desks/sportello-centro.en.md",
+        "+++\n+++\nBring an identity document.\n",
+    );
+    site.write(
+        "_index.en.md",
+        "+++\ntitle = \"A test guide\"\n+++\nA small guide.\n",
+    );
+    let server = Server::start(&site.content(), &theme());
+    server.assert_same_as_build(&site.content(), &theme(), "first build");
+    assert!(server
+        .text("/en/desks/sportello-centro/")
+        .contains("Bring an identity document."));
+
+    // An English body, then an Italian title shown in the English list.
+    let errors = server.after(|| {
+        site.write(
+            "desks/sportello-centro.en.md",
+            "+++\n+++\nBring your ID card.\n",
+        )
+    });
+    assert!(!errors);
+    server.assert_same_as_build(&site.content(), &theme(), "English edit");
+    assert!(server
+        .text("/en/desks/sportello-centro/")
+        .contains("Bring your ID card."));
+    let errors = server.after(|| {
+        site.replace(
+            "services/trasporto-sociale.md",
+            "title = \"Trasporto sociale\"",
+            "title = \"Trasporto sociale solidale\"",
+        )
+    });
+    assert!(!errors);
+    server.assert_same_as_build(&site.content(), &theme(), "Italian edit");
+    assert!(server
+        .text("/en/services/")
+        .contains("Trasporto sociale solidale"));
+
+    // A new English version appears; a removed one disappears.
+    let errors =
+        server.after(|| std::fs::remove_file(site.path("desks/sportello-centro.en.md")).unwrap());
+    assert!(!errors);
+    server.assert_same_as_build(&site.content(), &theme(), "English removed");
+    assert_eq!(server.get("/en/desks/sportello-centro/").0, 404);
+}

@@ -115,7 +115,7 @@ impl Live {
             return BTreeSet::new();
         };
         let site = &good.site;
-        let root = site.urls.root();
+        let root = site.urls.site_root();
         let urls = site
             .services
             .iter()
@@ -172,7 +172,10 @@ impl Live {
             let known = good.links.contains_key(rel);
             !rel.starts_with("services/") && exists != known
         });
-        if shape_changes {
+        // With an English edition, an Italian entry shows on pages of both
+        // (inherited data, lists, pairs): the incremental path patches the
+        // Italian one only, so rebuild it all, through the same stages.
+        if shape_changes || good.site.translation.is_some() {
             return self.full_rebuild(what);
         }
         self.incremental(what)
@@ -412,7 +415,10 @@ impl Live {
                 (Ok(i), Some(s)) => site.services[i] = s,
                 (Err(i), Some(s)) => site.services.insert(i, s),
                 (Ok(i), None) => {
-                    removed.push(crate::urls::output_file(urls.root(), &site.services[i].url));
+                    removed.push(crate::urls::output_file(
+                        urls.site_root(),
+                        &site.services[i].url,
+                    ));
                     site.services.remove(i);
                 }
                 (Err(_), None) => {}
@@ -621,8 +627,11 @@ fn classify(content: &Path, theme: &Path, path: &Path) -> Option<Change> {
     let rel = rel.to_string_lossy().replace('\\', "/");
     if matches!(
         rel.as_str(),
-        "site.toml" | "taxonomy.toml" | "synonyms.toml" | "lexicon.toml"
-    ) {
+        "site.toml" | "taxonomy.toml" | "synonyms.toml" | "lexicon.toml" | "taxonomy.en.toml"
+    ) || rel.ends_with(crate::load::TRANSLATION_SUFFIX)
+    {
+        // An English version changes pages of both editions (the switch,
+        // the hreflang pairs, the English lists): rebuilt whole.
         return Some(Change::Global(rel));
     }
     if !rel.ends_with(".md") {
@@ -664,5 +673,12 @@ mod tests {
             Some(Change::Content(_))
         ));
         assert_eq!(classify(&content, &theme, &content.join("notes.txt")), None);
+        for name in ["services/sad.en.md", "_index.en.md", "taxonomy.en.toml"] {
+            assert_eq!(
+                classify(&content, &theme, &content.join(name)),
+                Some(Change::Global(name.into())),
+                "{name}"
+            );
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! `service` checks one service entry, `places` offices and desks; this
 //! module assembles the site, checks links and derives the lists.
 
-mod places;
+pub mod places;
 mod service;
 
 pub use places::{desk_place, office_place};
@@ -357,6 +357,8 @@ pub fn build_site(
         az: Vec::new(),
         synonyms,
         lexicon,
+        edition: Default::default(),
+        translation: None,
     };
     let known = known_paths(&site, entry_paths);
     for (src, file_links) in &links {

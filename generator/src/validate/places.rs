@@ -50,30 +50,28 @@ fn hours(
 }
 
 /// "Lunedì – venerdì" for a run of three or more days, else "Martedì, giovedì".
-fn days_label(days: &[front::Day], lang: &Language) -> String {
+pub fn days_label(days: &[front::Day], lang: &Language) -> String {
     let name = |d: front::Day| {
         lang.days
             .get(d.key())
             .cloned()
             .unwrap_or_else(|| d.key().to_string())
     };
+    // Italian writes day names in lowercase inside a phrase; English does not.
+    let inner = |d: front::Day| {
+        if lang.code == "en" {
+            name(d)
+        } else {
+            name(d).to_lowercase()
+        }
+    };
     let consecutive = days.windows(2).all(|w| w[1] as u8 == w[0] as u8 + 1);
     let label = if days.len() >= 3 && consecutive {
-        format!(
-            "{} – {}",
-            name(days[0]),
-            name(days[days.len() - 1]).to_lowercase()
-        )
+        format!("{} – {}", name(days[0]), inner(days[days.len() - 1]))
     } else {
         days.iter()
             .enumerate()
-            .map(|(i, &d)| {
-                if i == 0 {
-                    name(d)
-                } else {
-                    name(d).to_lowercase()
-                }
-            })
+            .map(|(i, &d)| if i == 0 { name(d) } else { inner(d) })
             .collect::<Vec<_>>()
             .join(", ")
     };

@@ -1,0 +1,279 @@
+//! The English edition: translations beside the Italian entries, built
+//! under /en/ with a language switch and `hreflang` pairs.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+use common::Site;
+
+const SAD_EN: &str = r#"+++
+title = "Home care (SAD)"
+summary = "Help at home with personal care and housework, for older and disabled people."
+keywords = ["carer", "help at home"]
++++
+
+## Who it is for
+
+Older or disabled people who live at home and need help.
+
+## How to apply
+
+1. Ask for an interview at the desk.
+2. The social worker assesses the need.
+
+## What you need
+
+- an identity document
+- an ISEE certificate
+
+## What you get
+
+A care worker comes to your home. See also [social transport](@/services/trasporto-sociale.md)
+and the [desk](@/desks/sportello-centro.md).
+
+## Times and deadlines
+
+The answer comes within 30 days.
+
+## What it costs
+
+The cost depends on the ISEE.
+
+## More information
+
+Read the [privacy notice](@/pages/privacy.md) and go back to the [services](../).
+"#;
+
+/// The valid fixture with a few English versions.
+fn english_site() -> Site {
+    let site = Site::copy_of("valid");
+    site.write("services/assistenza-domiciliare.en.md", SAD_EN);
+    site.write(
+        "desks/sportello-centro.en.md",
+        "+++\n+++\nBring an identity document.\n",
+    );
+    site.write(
+        "_index.en.md",
+        "+++\ntitle = \"A test guide to social services\"\n+++\nA small guide for tests.\n",
+    );
+    site.write(
+        "taxonomy.en.toml",
+        "[[categories]]\nslug = \"salute-benessere-assistenza\"\nname = \"Health, wellbeing and care\"\n",
+    );
+    site
+}
+
+fn build(site: &Site) -> (tempfile::TempDir, std::path::PathBuf) {
+    let out = tempfile::tempdir().unwrap();
+    let output = out.path().join("public");
+    let report = sportello::build(&site.options(), &output).unwrap();
+    assert!(
+        !report.diagnostics.has_errors(),
+        "{}",
+        report.diagnostics.render(false)
+    );
+    (out, output)
+}
+
+fn read(out: &Path, rel: &str) -> String {
+    fs::read_to_string(out.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn errors_of(site: &Site) -> String {
+    let mut diags = sportello::diagnostics::Diagnostics::default();
+    sportello::load_site(&site.options(), &mut diags);
+    assert!(diags.has_errors(), "expected errors");
+    diags.render(false)
+}
+
+#[test]
+fn english_pages_exist_with_english_labels_and_inherited_data() {
+    let site = english_site();
+    let (_tmp, out) = build(&site);
+    let sad = read(&out, "en/services/assistenza-domiciliare/index.html");
+    assert!(sad.contains("<html lang=\"en\">"), "{sad}");
+    assert!(sad.contains("Home care (SAD)"));
+    assert!(sad.contains("Who it is for") && sad.contains("What it costs"));
+    assert!(!sad.contains("A chi è rivolto"));
+    // Inherited: the provider and the category (in English) of the Italian entry.
+    assert!(sad.contains("Cooperativa Esempio"));
+    assert!(sad.contains("Health, wellbeing and care"));
+    assert!(sad.contains("1 October 2026"), "English date");
+    // Links: to the English desk, and to the Italian service without translation.
+    assert!(sad.contains("href=\"/en/desks/sportello-centro/\""));
+    assert!(sad.contains("href=\"/servizi/trasporto-sociale/\""));
+    for rel in [
+        "en/index.html",
+        "en/services/index.html",
+        "en/desks/index.html",
+        "en/desks/sportello-centro/index.html",
+        "en/offices/index.html",
+        "en/topics/index.html",
+        "en/categories/salute-benessere-assistenza/index.html",
+        "en/search/index.html",
+        "en/404.html",
+    ] {
+        let html = read(&out, rel);
+        assert!(html.contains("<html lang=\"en\">"), "{rel}");
+    }
+    // Only translated entries have pages under /en/.
+    assert!(!out
+        .join("en/services/trasporto-sociale/index.html")
+        .exists());
+    assert!(!out.join("en/offices/servizio-sociale/index.html").exists());
+    // The English list shows the untranslated entry in Italian, marked so.
+    let list = read(&out, "en/services/index.html");
+    assert!(list.contains("<li class=\"card\" lang=\"it\">"), "{list}");
+    assert!(list.contains("href=\"/servizi/trasporto-sociale/\" hreflang=\"it\""));
+    assert!(list.contains("href=\"/en/services/assistenza-domiciliare/\" data-element"));
+    // Italian pages are unchanged apart from the switch.
+    let it = read(&out, "servizi/assistenza-domiciliare/index.html");
+    assert!(it.contains("<html lang=\"it\">") && it.contains("A chi è rivolto"));
+}
+
+/// Every `hreflang` link of every page names a page that links back.
+#[test]
+fn hreflang_pairs_resolve_both_ways() {
+    let site = english_site();
+    let (_tmp, out) = build(&site);
+    let origin = "https://guida.example.org/";
+    let mut pages = Vec::new();
+    collect(&out, &out, &mut pages);
+    let mut pairs = BTreeSet::new();
+    for rel in &pages {
+        let html = read(&out, rel);
+        let own = format!("{origin}{}", rel.trim_end_matches("index.html"));
+        let links: Vec<(String, String)> = html
+            .split("<link rel=\"alternate\" hreflang=\"")
+            .skip(1)
+            .map(|s| {
+                let (code, rest) = s.split_once("\" href=\"").unwrap();
+                let href = rest.split_once('"').unwrap().0;
+                (code.to_string(), href.to_string())
+            })
+            .collect();
+        if links.is_empty() {
+            continue;
+        }
+        assert!(links.iter().any(|(_, h)| *h == own), "{rel} lists itself");
+        for (code, href) in &links {
+            let target = href.strip_prefix(origin).unwrap();
+            let file = out.join(format!("{target}index.html"));
+            let back = fs::read_to_string(&file).unwrap_or_else(|_| panic!("{rel}: {href}"));
+            assert!(back.contains(&format!("hreflang=\"{code}\" href=\"{href}\"")));
+            assert!(
+                back.contains(&format!("href=\"{own}\"")),
+                "{href} links back to {own}"
+            );
+            if code != "x-default" {
+                pairs.insert(target.to_string());
+            }
+        }
+        // The switch names the other language.
+        assert!(html.contains("class=\"lang-switch\""), "{rel}");
+    }
+    assert!(pairs.contains("servizi/assistenza-domiciliare/"));
+    assert!(pairs.contains("en/services/assistenza-domiciliare/"));
+    assert!(pairs.contains("en/"));
+    // No pair for an entry without translation; its switch goes to /en/.
+    let it = read(&out, "servizi/trasporto-sociale/index.html");
+    assert!(!it.contains("hreflang=\"en\" href="));
+    assert!(
+        it.contains("<a href=\"/en/\" lang=\"en\" hreflang=\"en\">English</a>"),
+        "{it}"
+    );
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    for e in fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect(root, &p, out);
+        } else if p.file_name().is_some_and(|n| n == "index.html") {
+            out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+        }
+    }
+}
+
+#[test]
+fn language_independent_keys_and_orphans_are_errors() {
+    let site = english_site();
+    site.write(
+        "services/assistenza-domiciliare.en.md",
+        &SAD_EN.replacen("keywords", "category = \"x\"\nkeywords", 1),
+    );
+    site.write(
+        "services/non-esiste.en.md",
+        "+++\ntitle = \"A\"\nsummary = \"B\"\n+++\n",
+    );
+    site.write(
+        "desks/sportello-centro.en.md",
+        "+++\nphone = \"1\"\n+++\nText.\n",
+    );
+    let text = errors_of(&site);
+    assert!(
+        text.contains("services/assistenza-domiciliare.en.md:4:1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`category` comes from services/assistenza-domiciliare.md; remove it here"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`phone` comes from desks/sportello-centro.md"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no Italian entry services/non-esiste.md"),
+        "{text}"
+    );
+}
+
+#[test]
+fn english_sections_must_match_the_italian_ones() {
+    let site = english_site();
+    site.write(
+        "services/assistenza-domiciliare.en.md",
+        &SAD_EN.replace("## What it costs", "## What it cots"),
+    );
+    site.write(
+        "taxonomy.en.toml",
+        "[[topics]]\nslug = \"no-such-topic\"\nname = \"X\"\n",
+    );
+    let text = errors_of(&site);
+    assert!(text.contains("unknown section `## What it cots`"), "{text}");
+    assert!(text.contains("did you mean `## What it costs`?"), "{text}");
+    assert!(
+        text.contains("`no-such-topic` is not in `[[topics]]`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn no_translation_means_no_english_edition() {
+    let site = Site::copy_of("valid");
+    let (_tmp, out) = build(&site);
+    assert!(!out.join("en").exists());
+    assert!(!read(&out, "index.html").contains("hreflang"));
+}
+
+#[test]
+fn english_language_file_has_every_italian_key() {
+    let theme = common::theme().join("i18n");
+    let keys = |name: &str| -> BTreeSet<String> {
+        let t: toml::Table = fs::read_to_string(theme.join(name))
+            .unwrap()
+            .parse()
+            .unwrap();
+        t.iter()
+            .flat_map(|(k, v)| match v.as_table() {
+                Some(sub) => sub.keys().map(|s| format!("{k}.{s}")).collect::<Vec<_>>(),
+                None => vec![k.clone()],
+            })
+            .collect()
+    };
+    assert_eq!(keys("it.toml"), keys("en.toml"));
+}
