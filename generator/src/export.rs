@@ -55,9 +55,24 @@ fn xml_escape(s: &str) -> String {
 }
 
 fn sitemap(site: &Site) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">\n");
+    sitemap_edition(site, &mut out);
+    if let Some(en) = &site.translation {
+        sitemap_edition(en, &mut out);
+    }
+    out.push_str("</urlset>\n");
+    out
+}
+
+/// The pages of one edition (a translation: only its own pages, not the
+/// Italian ones it links to), each with its pair in the other edition.
+fn sitemap_edition(site: &Site, out: &mut String) {
     let u = &site.urls;
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
     let mut add = |path: &str, lastmod: Option<&str>| {
+        // An English list's Italian entries are the Italian edition's URLs.
+        if !path.starts_with(u.root()) {
+            return;
+        }
         out.push_str("  <url><loc>");
         out.push_str(&xml_escape(&u.permalink(path)));
         out.push_str("</loc>");
@@ -65,6 +80,15 @@ fn sitemap(site: &Site) -> String {
             out.push_str("<lastmod>");
             out.push_str(d);
             out.push_str("</lastmod>");
+        }
+        if let (Some(alt), Some(other)) = (site.edition.alternates.get(path), &site.edition.other) {
+            let (own, theirs) = (&site.lang.code, &other.code);
+            for (code, href) in [(own, path), (theirs, alt.as_str())] {
+                out.push_str(&format!(
+                    "<xhtml:link rel=\"alternate\" hreflang=\"{code}\" href=\"{}\"/>",
+                    xml_escape(&u.permalink(href))
+                ));
+            }
         }
         out.push_str("</url>\n");
     };
@@ -88,8 +112,6 @@ fn sitemap(site: &Site) -> String {
     for p in &site.pages {
         add(&p.url, None);
     }
-    out.push_str("</urlset>\n");
-    out
 }
 
 fn robots(site: &Site) -> String {

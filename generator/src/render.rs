@@ -202,7 +202,7 @@ pub fn page_url(site: &Site, id: PageId) -> String {
         PageId::Topics => u.topics_index(),
         PageId::AllServices => u.services_index(),
         PageId::Search => u.search(),
-        PageId::NotFound => u.file("404.html"),
+        PageId::NotFound => u.own_file("404.html"),
         PageId::Offices => u.offices_index(),
         PageId::Desks => u.desks_index(),
         PageId::Service(i) => site.services[i].url.clone(),

@@ -120,7 +120,12 @@ impl Urls {
     pub fn page(&self, slug: &str) -> String {
         format!("{}{slug}/", self.root)
     }
+    /// A file of the whole site (style, script, feed), shared by the editions.
     pub fn file(&self, name: &str) -> String {
+        format!("{}{name}", self.site_root)
+    }
+    /// A file of this edition (its 404 page).
+    pub fn own_file(&self, name: &str) -> String {
         format!("{}{name}", self.root)
     }
 

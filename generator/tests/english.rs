@@ -102,6 +102,9 @@ fn english_pages_exist_with_english_labels_and_inherited_data() {
     assert!(sad.contains("Cooperativa Esempio"));
     assert!(sad.contains("Health, wellbeing and care"));
     assert!(sad.contains("1 October 2026"), "English date");
+    // The theme's files are the site's, not the edition's.
+    assert!(sad.contains("href=\"/style.css\"") && sad.contains("src=\"/sportello.js\""));
+    assert!(!out.join("en/style.css").exists());
     // Links: to the English desk, and to the Italian service without translation.
     assert!(sad.contains("href=\"/en/desks/sportello-centro/\""));
     assert!(sad.contains("href=\"/servizi/trasporto-sociale/\""));
@@ -276,4 +279,24 @@ fn english_language_file_has_every_italian_key() {
             .collect()
     };
     assert_eq!(keys("it.toml"), keys("en.toml"));
+}
+
+#[test]
+fn the_sitemap_lists_english_pages_with_their_pairs() {
+    let site = english_site();
+    let (_tmp, out) = build(&site);
+    let map = read(&out, "sitemap.xml");
+    let en = "https://guida.example.org/en/services/assistenza-domiciliare/";
+    let it = "https://guida.example.org/servizi/assistenza-domiciliare/";
+    assert!(map.contains(&format!("<loc>{en}</loc>")), "{map}");
+    assert!(map.contains(&format!(
+        "<xhtml:link rel=\"alternate\" hreflang=\"it\" href=\"{it}\"/><xhtml:link rel=\"alternate\" hreflang=\"en\" href=\"{en}\"/>"
+    )));
+    // Once each: the English list's Italian entries are not listed again.
+    assert_eq!(
+        map.matches("<loc>https://guida.example.org/servizi/trasporto-sociale/</loc>")
+            .count(),
+        1
+    );
+    assert!(!map.contains("/en/services/trasporto-sociale/"));
 }

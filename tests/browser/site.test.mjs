@@ -139,6 +139,20 @@ const TEMPLATE_PAGES = [
   ['page (page)', () => '/privacy/'],
   ['search (search)', () => '/cerca/'],
   ['not found (404)', () => '/404.html'],
+  // The English edition (content/**/*.en.md), same templates in English.
+  ['English home (index)', () => '/en/'],
+  ['English active service (service)', () => '/en' + SERVICE.replace('/servizi/', '/services/')],
+  ['English suspended service (service)', () => '/en' + SUSPENDED.replace('/servizi/', '/services/')],
+  ['English category (term)', () => '/en/categories/salute-benessere-assistenza/'],
+  ['English audience (term)', () => '/en/audiences/anziani/'],
+  ['English topics index (topics)', () => '/en/topics/'],
+  ['English A-Z (services)', () => '/en/services/'],
+  ['English office (place)', () => '/en/offices/servizio-sociale/'],
+  ['English desk (place)', () => '/en/desks/cgil-via-mantova/'],
+  ['English offices (places)', () => '/en/offices/'],
+  ['English page (page)', () => '/en/privacy/'],
+  ['English search (search)', () => '/en/search/'],
+  ['English not found (404)', () => '/en/404.html'],
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -358,7 +372,8 @@ describe('b. crawler', () => {
       entry.info = info;
 
       // Page structure.
-      if (info.lang !== 'it') problem('lang', pathname, `<html lang="${info.lang}">`);
+      const lang = pathname.startsWith('/en/') ? 'en' : 'it';
+      if (info.lang !== lang) problem('lang', pathname, `<html lang="${info.lang}">`);
       if (info.titles.length !== 1 || !info.titles[0]) {
         problem('title', pathname, `<title>s: ${JSON.stringify(info.titles)}`);
       }
@@ -490,7 +505,7 @@ describe('b. crawler', () => {
       for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
         if (e.isDirectory()) await walk(path.join(dir, e.name), `${rel}${e.name}/`);
         else if (e.name === 'index.html') built.push(rel);
-        else if (e.name.endsWith('.html') && `${rel}${e.name}` !== '/404.html') built.push(`${rel}${e.name}`);
+        else if (e.name.endsWith('.html') && !['/404.html', '/en/404.html'].includes(`${rel}${e.name}`)) built.push(`${rel}${e.name}`);
       }
     };
     await walk(siteDir, '/');
@@ -514,7 +529,13 @@ describe('b. crawler', () => {
     assertNone('external');
   });
 
-  test('every page: exactly one <h1>, one non-empty <title>, <html lang="it">', () => {
+  test('the crawl covers the English edition under /en/, reached by the language switch', () => {
+    const en = [...crawl.pages.entries()].filter(([p, e]) => p.startsWith('/en/') && e.info);
+    assert.ok(en.length >= 20, `only ${en.length} English pages reached`);
+    assert.ok(crawl.pages.get('/en/')?.info, '/en/ not reached');
+  });
+
+  test('every page: exactly one <h1>, one non-empty <title>, <html lang="it"> (lang="en" under /en/)', () => {
     assertNone('h1', 'title', 'lang');
   });
 
