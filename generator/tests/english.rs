@@ -300,3 +300,20 @@ fn the_sitemap_lists_english_pages_with_their_pairs() {
     );
     assert!(!map.contains("/en/services/trasporto-sociale/"));
 }
+
+#[test]
+fn english_errors_come_with_the_italian_ones_at_once() {
+    let site = english_site();
+    site.write(
+        "desks/sportello-centro.en.md",
+        "+++\naddress = \"Piazza\"\n+++\nText.\n",
+    );
+    site.replace(
+        "services/trasporto-sociale.md",
+        "status = \"suspended\"",
+        "status = \"sospeso\"",
+    );
+    let text = errors_of(&site);
+    assert!(text.contains("`address` comes from desks/sportello-centro.md"), "{text}");
+    assert!(text.contains("services/trasporto-sociale.md:7:"), "{text}");
+}
