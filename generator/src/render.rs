@@ -250,7 +250,8 @@ fn base_context(site: &Site) -> Context {
     ctx.insert("lang", &site.lang.code);
     ctx.insert("t", &site.lang.labels);
     ctx.insert("sec", &site.lang.sections);
-    ctx.insert("root", u.root());
+    // Where the theme's files are: the site's root, for both editions.
+    ctx.insert("root", u.site_root());
     ctx.insert(
         "nav",
         &serde_json::json!({

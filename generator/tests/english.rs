@@ -105,6 +105,10 @@ fn english_pages_exist_with_english_labels_and_inherited_data() {
     // The theme's files are the site's, not the edition's.
     assert!(sad.contains("href=\"/style.css\"") && sad.contains("src=\"/sportello.js\""));
     assert!(!out.join("en/style.css").exists());
+    assert!(
+        sad.contains("data-module=\"/search.js\""),
+        "one search module, one index"
+    );
     // Links: to the English desk, and to the Italian service without translation.
     assert!(sad.contains("href=\"/en/desks/sportello-centro/\""));
     assert!(sad.contains("href=\"/servizi/trasporto-sociale/\""));
@@ -314,6 +318,9 @@ fn english_errors_come_with_the_italian_ones_at_once() {
         "status = \"sospeso\"",
     );
     let text = errors_of(&site);
-    assert!(text.contains("`address` comes from desks/sportello-centro.md"), "{text}");
+    assert!(
+        text.contains("`address` comes from desks/sportello-centro.md"),
+        "{text}"
+    );
     assert!(text.contains("services/trasporto-sociale.md:7:"), "{text}");
 }
