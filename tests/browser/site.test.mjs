@@ -2,7 +2,8 @@
 //
 //   a. axe-core (WCAG 2.0/2.1 A and AA) on one page of every template, and reflow at 320 px;
 //   b. a crawler over the whole site: links, #fragments, same-origin resources, one <h1>, <title>,
-//      lang="it", no cookie and no request to another origin;
+//      lang="it" (lang="en" under /en/, the English edition), no cookie and no request to
+//      another origin;
 //   c. without JavaScript: home -> category -> service in two clicks, the print button hidden;
 //   d. keyboard: the skip link is the first Tab stop, visible, and moves focus to <main>.
 //

@@ -396,6 +396,17 @@ describe('in the browser', () => {
     return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   }
 
+  test('the English home: an English query finds the service, announced in English', async () => {
+    const { page, problems } = await open('/en/');
+    const input = page.getByLabel('Search for a service');
+    await input.click();
+    await input.pressSequentially('home care', { delay: 60 });
+    const hit = page.locator('#q-results .search-item a[href*="/assistenza-domiciliare/"]').first();
+    await hit.waitFor();
+    await page.waitForFunction(() => /results? for “home care”/.test(document.querySelector('#q-results [role="status"]').textContent));
+    assert.deepEqual(problems, []);
+  });
+
   test('typing on the home page shows results and announces their number', async () => {
     const { page, problems, requests } = await open('/');
     const input = page.getByLabel('Cerca un servizio');
