@@ -293,7 +293,12 @@ fn load_language(
             }),
         ));
     }
-    load_language_file(theme, code).map(|l| l.expect("checked above"))
+    load_language_file(theme, code)?.ok_or_else(|| {
+        Box::new(Diagnostic::error(
+            path.display().to_string(),
+            "the language file disappeared while reading it",
+        ))
+    })
 }
 
 /// The theme's language file `i18n/<code>.toml`; `None` when it has none.
