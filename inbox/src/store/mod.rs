@@ -2,8 +2,10 @@
 //! operators, staff keys and the audit log. WAL, `synchronous=FULL`,
 //! `secure_delete`: a commit survives a crash and deleted rows are zeroed.
 
+pub mod backend;
 pub mod care;
 pub mod contacts;
+pub mod pg;
 pub mod queue;
 pub mod remind;
 mod writer;
@@ -113,7 +115,7 @@ pub fn open(path: &Path) -> Result<Connection> {
 /// `PRAGMA user_version` N+1. Each runs once, in its own IMMEDIATE
 /// transaction that re-reads the version, so two processes opening the
 /// database at the same time cannot both apply it.
-const MIGRATIONS: &[&str] = &[
+pub const MIGRATIONS: &[&str] = &[
     // 1. Taking charge (issue 10): the SHA-256 of each referral's staff
     //    link token, and the states the staff set.
     r#"
