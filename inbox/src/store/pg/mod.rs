@@ -132,3 +132,19 @@ pub fn wait_queued(client: &mut Client, timeout: Duration) -> Result<bool> {
     let mut it = n.timeout_iter(timeout);
     Ok(postgres::fallible_iterator::FallibleIterator::next(&mut it)?.is_some())
 }
+
+/// `store::adopt_unassigned` on PostgreSQL: rows from before migration 5
+/// go to the configuration's first municipality.
+pub fn adopt_unassigned(client: &mut Client, slug: &str) -> Result<()> {
+    let mut tx = client.transaction()?;
+    tx.execute(
+        "UPDATE referrals SET municipality = $1 WHERE municipality IS NULL",
+        &[&slug],
+    )?;
+    tx.execute(
+        "UPDATE staff SET municipality = $1 WHERE municipality IS NULL",
+        &[&slug],
+    )?;
+    tx.commit()?;
+    Ok(())
+}

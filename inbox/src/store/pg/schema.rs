@@ -144,6 +144,13 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (contact_id, service)
     );
     "#,
+    // 5. Municipalities: the `[[municipality]]` slug of a referral and of
+    //    a staff key (NULL: a row from before, adopted at start-up).
+    r#"
+    ALTER TABLE referrals ADD COLUMN municipality TEXT;
+    ALTER TABLE staff ADD COLUMN municipality TEXT;
+    CREATE INDEX referrals_municipality ON referrals(municipality, id);
+    "#,
 ];
 
 /// Creates the schema if needed and applies the missing migrations, each
