@@ -161,3 +161,25 @@ fn backup_dumps_the_inbox_schema_and_restores() -> Result<()> {
     assert!(!out2.exists() && !out2.with_extension("partial").exists());
     Ok(())
 }
+
+#[test]
+fn a_revocation_through_one_replica_refuses_the_operator_on_every_replica() -> Result<()> {
+    let pg = Postgres::start()?;
+    let cfg = pg.database("revoke")?;
+    let (mut a, mut b) = (pg::connect(&cfg)?, pg::connect(&cfg)?);
+    let id = pg::insert_operator(&mut a, "Op", "desk", "0a1b", "f00d", "2030-01-01T00:00:00Z")?;
+    assert_eq!(
+        pg::operator_by_cert(&mut b, "f00d")?.map(|o| o.id),
+        Some(id)
+    );
+    assert!(pg::revoked_serials(&mut b)?.is_empty());
+    assert!(pg::revoke_operator(&mut a, id)?);
+    assert!(!pg::revoke_operator(&mut a, id)?, "revoked twice");
+    // Replica B's next lookup (its next handshake) sees it.
+    assert!(pg::operator_by_cert(&mut b, "f00d")?.is_none());
+    let crl = pg::revoked_serials(&mut b)?;
+    assert_eq!(crl.len(), 1);
+    assert_eq!(crl[0].0, "0a1b");
+    assert!(pg::staff(&mut b)?.is_empty());
+    Ok(())
+}

@@ -3,6 +3,7 @@
 //! required (rustls, the CA from `ca_file`); the password comes from its own
 //! file, never from the URL in `inbox.toml`.
 
+mod keys;
 mod maint;
 mod queue;
 mod schema;
@@ -18,6 +19,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use serde::Deserialize;
 
+pub use keys::{insert_operator, operator_by_cert, revoke_operator, revoked_serials, staff};
 pub use maint::{backup, purge};
 pub use queue::{Pg, NOTIFY_CHANNEL};
 pub use schema::{migrate, schema_version, MIGRATIONS};
