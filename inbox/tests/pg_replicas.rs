@@ -1,0 +1,298 @@
+//! Replicas on one real PostgreSQL, as separate processes (this test binary
+//! run again as `replica_process`): each commits referrals through its
+//! group-commit writer and prints a reference only after the commit, and
+//! runs three delivery workers that "send" by appending to a shared log.
+//! One replica is killed with SIGKILL during the load, again and again.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::pg::Postgres;
+use sportello_inbox::store::backend::{Backend, Sent};
+use sportello_inbox::store::pg::{self, Pg, PgConfig};
+use sportello_inbox::store::{self, Accepted, NewReferral, Writer};
+
+const WORKERS: usize = 3;
+
+fn config_from_env() -> Option<PgConfig> {
+    Some(PgConfig {
+        url: std::env::var("REPLICA_PG_URL").ok()?,
+        password_file: std::env::var_os("REPLICA_PG_PASSWORD").map(Into::into),
+        ca_file: std::env::var_os("REPLICA_PG_CA")?.into(),
+    })
+}
+
+/// The replica's body; a no-op when run as an ordinary test.
+#[test]
+fn replica_process() {
+    let Some(cfg) = config_from_env() else {
+        return;
+    };
+    let submit = std::env::var("REPLICA_SUBMIT").as_deref() == Ok("1");
+    let log = std::env::var("REPLICA_LOG").unwrap();
+    let operator: i64 = std::env::var("REPLICA_OPERATOR").unwrap().parse().unwrap();
+    let idle = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let (cfg, log, idle) = (cfg.clone(), log.clone(), idle.clone());
+            std::thread::spawn(move || deliver(&cfg, &log, w, &idle, submit))
+        })
+        .collect();
+    if submit {
+        load(&cfg, operator);
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+}
+
+fn deliver(cfg: &PgConfig, log: &str, worker: usize, idle: &AtomicU64, forever: bool) {
+    let mut b = Pg {
+        client: pg::connect(cfg).unwrap(),
+    };
+    let mut listener = pg::connect(cfg).unwrap();
+    pg::listen(&mut listener).unwrap();
+    let pid = std::process::id();
+    let mut file = std::fs::OpenOptions::new().append(true).open(log).unwrap();
+    let mut send = |d: &store::queue::Due| {
+        // One write per line (O_APPEND): lines of all processes interleave whole.
+        file.write_all(format!("begin {} {pid}.{worker}\n", d.reference).as_bytes())
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(3));
+        file.write_all(format!("end {} {pid}.{worker}\n", d.reference).as_bytes())
+            .unwrap();
+        Sent::Delivered
+    };
+    loop {
+        let now = store::now_rfc3339();
+        if b.deliver_next(&now, false, &mut send).unwrap().is_some() {
+            idle.store(0, Ordering::Relaxed);
+            continue;
+        }
+        if !pg::wait_queued(&mut listener, Duration::from_millis(300)).unwrap() && !forever {
+            // Draining: stop when no worker found anything for a while.
+            if idle.fetch_add(1, Ordering::Relaxed) > 10 * WORKERS as u64 {
+                return;
+            }
+        }
+    }
+}
+
+fn load(cfg: &PgConfig, operator: i64) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let writer = Writer::start_backend(Box::new(Pg {
+        client: pg::connect(cfg).unwrap(),
+    }))
+    .unwrap();
+    let counter = Arc::new(Mutex::new(Pg {
+        client: pg::connect(cfg).unwrap(),
+    }));
+    let n = Arc::new(AtomicU64::new(0));
+    let pid = std::process::id();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (writer, counter, n) = (writer.clone(), counter.clone(), n.clone());
+                tokio::spawn(async move {
+                    loop {
+                        let i = n.fetch_add(1, Ordering::Relaxed);
+                        // The sync client blocks: off the async threads, as
+                        // the web handlers would call it.
+                        let c = counter.clone();
+                        let seq = tokio::task::spawn_blocking(move || {
+                            c.lock().unwrap().next_sequence(2026).unwrap()
+                        })
+                        .await
+                        .unwrap();
+                        let reference = format!("SEG-2026-{seq:06}");
+                        let r = NewReferral {
+                            reference: reference.clone(),
+                            created_at: store::now_rfc3339(),
+                            desk: "desk".into(),
+                            operator_id: operator,
+                            need_area: "casa".into(),
+                            urgency: sportello_inbox::kinds::Urgency::parse("ordinary").unwrap(),
+                            age_band: "65-74".into(),
+                            idempotency_key: format!("{pid}-{i}"),
+                            content_mac: "mac".into(),
+                            ciphertext: vec![0x5a; 2500],
+                            token_sha256: None,
+                            reminder_ciphertext: None,
+                        };
+                        if let Ok(Accepted::New(r)) = writer.commit(r).await {
+                            let mut out = std::io::stdout().lock();
+                            writeln!(out, "ACK {r}").unwrap();
+                            out.flush().unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+}
+
+struct Replica {
+    child: Child,
+    pid: u32,
+}
+
+fn spawn(
+    pg: &Postgres,
+    cfg: &PgConfig,
+    log: &str,
+    op: i64,
+    submit: bool,
+    acks: &Arc<Mutex<HashSet<String>>>,
+) -> Replica {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "replica_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("REPLICA_PG_URL", &cfg.url)
+        .env("REPLICA_PG_PASSWORD", cfg.password_file.as_ref().unwrap())
+        .env("REPLICA_PG_CA", &cfg.ca_file)
+        .env("REPLICA_LOG", log)
+        .env("REPLICA_OPERATOR", op.to_string())
+        .env("REPLICA_SUBMIT", if submit { "1" } else { "0" })
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = pg;
+    let out = child.stdout.take().unwrap();
+    let acks = acks.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if let Some(r) = line.strip_prefix("ACK ") {
+                acks.lock().unwrap().insert(r.to_string());
+            }
+        }
+    });
+    Replica {
+        pid: child.id(),
+        child,
+    }
+}
+
+fn kill9(r: &mut Replica, killed: &mut HashSet<u32>) {
+    r.child.kill().unwrap(); // SIGKILL
+    r.child.wait().unwrap();
+    killed.insert(r.pid);
+}
+
+#[test]
+fn replicas_killed_during_the_load_lose_nothing_and_send_each_referral_once_at_a_time() {
+    let pg = Postgres::start().unwrap();
+    let cfg = pg.database("replicas").unwrap();
+    let op = pg::insert_operator(
+        &mut pg::connect(&cfg).unwrap(),
+        "Op",
+        "desk",
+        "01",
+        "ab",
+        "2030-01-01T00:00:00Z",
+    )
+    .unwrap();
+    let log = pg.dir.path().join("sent.log");
+    std::fs::write(&log, "").unwrap();
+    let log_s = log.display().to_string();
+    let acks = Arc::new(Mutex::new(HashSet::new()));
+    let mut killed = HashSet::new();
+    let mut a = spawn(&pg, &cfg, &log_s, op, true, &acks);
+    let mut b = spawn(&pg, &cfg, &log_s, op, true, &acks);
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(1500));
+        kill9(&mut b, &mut killed);
+        b = spawn(&pg, &cfg, &log_s, op, true, &acks);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    kill9(&mut a, &mut killed);
+    kill9(&mut b, &mut killed);
+    // A fresh replica delivers what is left, then stops.
+    let mut drain = spawn(&pg, &cfg, &log_s, op, false, &acks);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while drain.child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the draining replica did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(drain.child.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(200));
+    let acks = acks.lock().unwrap().clone();
+    assert!(
+        acks.len() > 100,
+        "too little load: {} acknowledged",
+        acks.len()
+    );
+
+    // Every acknowledged referral is stored and delivered.
+    let mut c = pg::connect(&cfg).unwrap();
+    let rows: HashMap<String, String> = c
+        .query("SELECT reference, status FROM referrals", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for r in &acks {
+        assert_eq!(rows.get(r).map(String::as_str), Some("delivered"), "{r}");
+    }
+
+    // The log: sends of a reference never overlap, except one cut short
+    // by a kill; duplicates at most one per crash.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut events: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
+    for line in text.lines() {
+        let mut p = line.split(' ');
+        let (kind, r, who) = (p.next().unwrap(), p.next().unwrap(), p.next().unwrap());
+        events.entry(r).or_default().push((kind, who));
+    }
+    let crashes = killed.len();
+    let mut duplicates = 0;
+    for (r, ev) in &events {
+        let mut open: Option<&str> = None;
+        let mut sends = 0;
+        for (kind, who) in ev {
+            match *kind {
+                "begin" => {
+                    if let Some(o) = open {
+                        let pid: u32 = o.split('.').next().unwrap().parse().unwrap();
+                        assert!(killed.contains(&pid), "{r}: sent by {o} and {who} at once");
+                    }
+                    open = Some(who);
+                    sends += 1;
+                }
+                _ => {
+                    assert_eq!(open, Some(*who), "{r}: end without its begin");
+                    open = None;
+                }
+            }
+        }
+        duplicates += sends - 1;
+    }
+    for r in &acks {
+        assert!(events.contains_key(r.as_str()), "{r} never sent");
+    }
+    assert!(
+        duplicates <= crashes,
+        "{duplicates} duplicate sends for {crashes} crashes"
+    );
+    eprintln!(
+        "{} acknowledged, {} sent, {duplicates} duplicates, {crashes} crashes",
+        acks.len(),
+        events.len()
+    );
+}
