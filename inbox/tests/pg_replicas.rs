@@ -146,7 +146,6 @@ struct Replica {
 }
 
 fn spawn(
-    pg: &Postgres,
     cfg: &PgConfig,
     log: &str,
     op: i64,
@@ -169,7 +168,6 @@ fn spawn(
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let _ = pg;
     let out = child.stdout.take().unwrap();
     let acks = acks.clone();
     std::thread::spawn(move || {
@@ -210,18 +208,18 @@ fn replicas_killed_during_the_load_lose_nothing_and_send_each_referral_once_at_a
     let log_s = log.display().to_string();
     let acks = Arc::new(Mutex::new(HashSet::new()));
     let mut killed = HashSet::new();
-    let mut a = spawn(&pg, &cfg, &log_s, op, true, &acks);
-    let mut b = spawn(&pg, &cfg, &log_s, op, true, &acks);
+    let mut a = spawn(&cfg, &log_s, op, true, &acks);
+    let mut b = spawn(&cfg, &log_s, op, true, &acks);
     for _ in 0..3 {
         std::thread::sleep(Duration::from_millis(1500));
         kill9(&mut b, &mut killed);
-        b = spawn(&pg, &cfg, &log_s, op, true, &acks);
+        b = spawn(&cfg, &log_s, op, true, &acks);
     }
     std::thread::sleep(Duration::from_millis(1500));
     kill9(&mut a, &mut killed);
     kill9(&mut b, &mut killed);
     // A fresh replica delivers what is left, then stops.
-    let mut drain = spawn(&pg, &cfg, &log_s, op, false, &acks);
+    let mut drain = spawn(&cfg, &log_s, op, false, &acks);
     let deadline = Instant::now() + Duration::from_secs(120);
     while drain.child.try_wait().unwrap().is_none() {
         assert!(
