@@ -1,7 +1,8 @@
 //! Replicas on one real PostgreSQL, as separate processes (this test binary
 //! run again as `replica_process`): each commits referrals through its
 //! group-commit writer and prints a reference only after the commit, and
-//! runs three delivery workers that "send" by appending to a shared log.
+//! runs three delivery workers that mail each referral as PGP/MIME to a
+//! real aiosmtpd (STARTTLS, Maildir), noting begin and end in a shared log.
 //! One replica is killed with SIGKILL during the load, again and again.
 //! Each of a dead replica's workers may have been mid-send: that referral
 //! (and only that) is sent once more, with the same Message-ID.
@@ -16,6 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::pg::Postgres;
+use sportello_inbox::config::Mail;
+use sportello_inbox::deliver::{mime, smtp};
 use sportello_inbox::store::backend::{Backend, Sent};
 use sportello_inbox::store::pg::{self, Pg, PgConfig};
 use sportello_inbox::store::{self, Accepted, NewReferral, Writer};
@@ -62,14 +65,35 @@ fn deliver(cfg: &PgConfig, log: &str, worker: usize, idle: &AtomicU64, forever: 
     pg::listen(&mut listener).unwrap();
     let pid = std::process::id();
     let mut file = std::fs::OpenOptions::new().append(true).open(log).unwrap();
+    let section: toml::Table = toml::from_str(&std::env::var("REPLICA_MAIL").unwrap()).unwrap();
+    let mail: Mail = section["mail"].clone().try_into().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let transport = rt.block_on(async { smtp::transport(&mail).unwrap() });
     let mut send = |d: &store::queue::Due| {
         // One write per line (O_APPEND): lines of all processes interleave whole.
         file.write_all(format!("begin {} {pid}.{worker}\n", d.reference).as_bytes())
             .unwrap();
-        std::thread::sleep(Duration::from_millis(3));
-        file.write_all(format!("end {} {pid}.{worker}\n", d.reference).as_bytes())
-            .unwrap();
-        Sent::Delivered
+        let msg = mime::referral(&mail, &d.reference, d.urgency, &d.ciphertext).unwrap();
+        match rt.block_on(smtp::send(&transport, &mail, msg)) {
+            Ok(()) => {
+                file.write_all(format!("end {} {pid}.{worker}\n", d.reference).as_bytes())
+                    .unwrap();
+                Sent::Delivered
+            }
+            Err(e) => {
+                file.write_all(format!("fail {} {pid}.{worker}\n", d.reference).as_bytes())
+                    .unwrap();
+                Sent::Retry {
+                    at: store::rfc3339(
+                        time::OffsetDateTime::now_utc() + time::Duration::seconds(1),
+                    ),
+                    error: e.message().to_string(),
+                }
+            }
+        }
     };
     loop {
         let now = store::now_rfc3339();
@@ -148,6 +172,7 @@ struct Replica {
 }
 
 fn spawn(
+    mail: &str,
     cfg: &PgConfig,
     log: &str,
     op: i64,
@@ -165,6 +190,7 @@ fn spawn(
         .env("REPLICA_PG_PASSWORD", cfg.password_file.as_ref().unwrap())
         .env("REPLICA_PG_CA", &cfg.ca_file)
         .env("REPLICA_LOG", log)
+        .env("REPLICA_MAIL", mail)
         .env("REPLICA_OPERATOR", op.to_string())
         .env("REPLICA_SUBMIT", if submit { "1" } else { "0" })
         .stdout(Stdio::piped())
@@ -205,23 +231,36 @@ fn replicas_killed_during_the_load_lose_nothing_and_send_each_referral_once_at_a
         "2030-01-01T00:00:00Z",
     )
     .unwrap();
+    let tls = common::smtp::tls_files(&pg.dir.path().join("mailtls")).unwrap();
+    let port = common::smtp::free_port().unwrap();
+    let maildir = pg.dir.path().join("Maildir");
+    let _smtp = common::smtp::Smtp::start(
+        port,
+        &maildir,
+        &tls,
+        common::smtp::Security::Starttls,
+        common::smtp::Handler::Mailbox,
+        &pg.dir.path().join("smtp.log"),
+    )
+    .unwrap();
+    let mail = common::smtp::mail_section(port, &tls.ca, "starttls", "staff@comune.example");
     let log = pg.dir.path().join("sent.log");
     std::fs::write(&log, "").unwrap();
     let log_s = log.display().to_string();
     let acks = Arc::new(Mutex::new(HashSet::new()));
     let mut killed = HashSet::new();
-    let mut a = spawn(&cfg, &log_s, op, true, &acks);
-    let mut b = spawn(&cfg, &log_s, op, true, &acks);
+    let mut a = spawn(&mail, &cfg, &log_s, op, true, &acks);
+    let mut b = spawn(&mail, &cfg, &log_s, op, true, &acks);
     for _ in 0..3 {
         std::thread::sleep(Duration::from_millis(1500));
         kill9(&mut b, &mut killed);
-        b = spawn(&cfg, &log_s, op, true, &acks);
+        b = spawn(&mail, &cfg, &log_s, op, true, &acks);
     }
     std::thread::sleep(Duration::from_millis(1500));
     kill9(&mut a, &mut killed);
     kill9(&mut b, &mut killed);
     // A fresh replica delivers what is left, then stops.
-    let mut drain = spawn(&cfg, &log_s, op, false, &acks);
+    let mut drain = spawn(&mail, &cfg, &log_s, op, false, &acks);
     let deadline = Instant::now() + Duration::from_secs(120);
     while drain.child.try_wait().unwrap().is_none() {
         assert!(
@@ -261,6 +300,12 @@ fn replicas_killed_during_the_load_lose_nothing_and_send_each_referral_once_at_a
         events.entry(r).or_default().push((kind, who));
     }
     let crashes = killed.len();
+    let mails = common::smtp::mails(&maildir);
+    let mut mail_ids: HashMap<String, usize> = HashMap::new();
+    for (_, m) in &mails {
+        let id = common::smtp::header(m, "Message-ID").expect("a Message-ID");
+        *mail_ids.entry(id.trim().to_string()).or_default() += 1;
+    }
     let pid_of = |who: &str| -> u32 { who.split('.').next().unwrap().parse().unwrap() };
     let mut duplicates = 0;
     for (r, ev) in &events {
@@ -278,6 +323,12 @@ fn replicas_killed_during_the_load_lose_nothing_and_send_each_referral_once_at_a
                     open = Some(who);
                     senders.push(*who);
                 }
+                "fail" => {
+                    // Not delivered: the worker retries it later.
+                    assert_eq!(open, Some(*who), "{r}: fail without its begin");
+                    open = None;
+                    senders.pop();
+                }
                 _ => {
                     assert_eq!(open, Some(*who), "{r}: end without its begin");
                     open = None;
@@ -292,7 +343,16 @@ fn replicas_killed_during_the_load_lose_nothing_and_send_each_referral_once_at_a
                 "{r}: sent again after {who}, which lived"
             );
         }
-        duplicates += senders.len() - 1;
+        duplicates += senders.len().saturating_sub(1);
+        // The mails in the Maildir: at least one, more only for those sends.
+        let id = mime::message_id(r, "comune.example");
+        let n = mail_ids.get(id.as_str()).copied().unwrap_or(0);
+        assert!(n >= 1 || !acks.contains(*r), "{r}: acknowledged, no mail");
+        assert!(
+            n <= senders.len().max(1),
+            "{r}: {n} mails for {} sends",
+            senders.len()
+        );
     }
     for r in &acks {
         assert!(events.contains_key(r.as_str()), "{r} never sent");
@@ -302,8 +362,8 @@ fn replicas_killed_during_the_load_lose_nothing_and_send_each_referral_once_at_a
         "{duplicates} duplicate sends for {crashes} crashed replicas of {WORKERS} workers"
     );
     eprintln!(
-        "{} acknowledged, {} sent, {duplicates} duplicates, {crashes} crashes",
+        "{} acknowledged, {} mails, {duplicates} duplicates, {crashes} crashes",
         acks.len(),
-        events.len()
+        mails.len()
     );
 }
