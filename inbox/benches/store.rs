@@ -108,12 +108,7 @@ fn main() {
             .unwrap()
             .get(0);
         let writers = (0..replicas)
-            .map(|_| {
-                Writer::start_backend(Box::new(Pg {
-                    client: pg::connect(&cfg).unwrap(),
-                }))
-                .unwrap()
-            })
+            .map(|_| Writer::start_backend(Box::new(Pg::connect(&cfg).unwrap())).unwrap())
             .collect();
         let (rate, p99) = run(writers, op, clients, seconds);
         println!("| PostgreSQL | {replicas} | {rate:.0} | {p99:.1} |");

@@ -58,9 +58,7 @@ fn replica_process() {
 }
 
 fn deliver(cfg: &PgConfig, log: &str, worker: usize, idle: &AtomicU64, forever: bool) {
-    let mut b = Pg {
-        client: pg::connect(cfg).unwrap(),
-    };
+    let mut b = Pg::connect(cfg).unwrap();
     let mut listener = pg::connect(cfg).unwrap();
     pg::listen(&mut listener).unwrap();
     let pid = std::process::id();
@@ -112,13 +110,8 @@ fn deliver(cfg: &PgConfig, log: &str, worker: usize, idle: &AtomicU64, forever: 
 
 fn load(cfg: &PgConfig, operator: i64) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let writer = Writer::start_backend(Box::new(Pg {
-        client: pg::connect(cfg).unwrap(),
-    }))
-    .unwrap();
-    let counter = Arc::new(Mutex::new(Pg {
-        client: pg::connect(cfg).unwrap(),
-    }));
+    let writer = Writer::start_backend(Box::new(Pg::connect(cfg).unwrap())).unwrap();
+    let counter = Arc::new(Mutex::new(Pg::connect(cfg).unwrap()));
     let n = Arc::new(AtomicU64::new(0));
     let pid = std::process::id();
     rt.block_on(async {

@@ -32,9 +32,7 @@ impl Store {
             Store::Sqlite(dir) => Box::new(Sqlite::new(
                 store::open(&dir.path().join("inbox.sqlite")).unwrap(),
             )),
-            Store::Postgres(cfg) => Box::new(Pg {
-                client: pg::connect(cfg).unwrap(),
-            }),
+            Store::Postgres(cfg) => Box::new(Pg::connect(cfg).unwrap()),
         }
     }
 
@@ -289,12 +287,8 @@ fn a_retry_waits_and_a_failure_is_final_on_both_stores() {
 fn only_one_replica_runs_purge_or_reminders_at_a_time() -> Result<()> {
     let pg = Postgres::start()?;
     let cfg = pg.database("advisory")?;
-    let mut a = Pg {
-        client: pg::connect(&cfg)?,
-    };
-    let mut b = Pg {
-        client: pg::connect(&cfg)?,
-    };
+    let mut a = Pg::connect(&cfg)?;
+    let mut b = Pg::connect(&cfg)?;
     let mut inner = None;
     let ran = a.exclusive(Job::Purge, &mut || {
         // While replica A purges, B may not, but may send reminders.
@@ -335,9 +329,7 @@ fn a_commit_wakes_the_workers_of_every_replica() -> Result<()> {
             &[],
         )?
         .get(0);
-    let mut other = Pg {
-        client: pg::connect(&cfg)?,
-    };
+    let mut other = Pg::connect(&cfg)?;
     other.commit_batch(&[&referral(op, 1, "k", "c")])?;
     assert!(pg::wait_queued(&mut listener, Duration::from_secs(10))?);
     // A duplicate queues nothing and wakes nobody.
@@ -385,5 +377,48 @@ fn the_connection_refuses_a_password_in_the_url_and_an_unknown_ca() -> Result<()
     let mut cfg = pg.config.clone();
     cfg.ca_file = other.ca;
     assert!(pg::connect(&cfg).is_err());
+    Ok(())
+}
+
+#[test]
+fn a_writer_reconnects_after_the_server_closed_its_connection() -> Result<()> {
+    let pg = Postgres::start()?;
+    let cfg = pg.database("reconnect")?;
+    let store = Store::Postgres(cfg.clone());
+    let op = store.operator();
+    let rt = tokio::runtime::Runtime::new()?;
+    let w = Writer::start_backend(store.backend())?;
+    rt.block_on(w.commit(referral(op, 1, "a", "c")))?;
+    // A restart or fail-over closes every session of the database.
+    let mut admin = pg.client()?;
+    let closed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = 'reconnect' AND pid <> pg_backend_pid()",
+            &[],
+        )?
+        .get(0);
+    assert!(closed >= 1);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut failed = Vec::new();
+    let mut stored = None;
+    for n in 2..5u64 {
+        match rt.block_on(w.commit(referral(op, n, &format!("k{n}"), "c"))) {
+            Ok(a) => {
+                stored = Some(a);
+                break;
+            }
+            Err(_) => failed.push(format!("SEG-2026-{n:06}")),
+        }
+    }
+    assert!(failed.len() <= 1, "did not reconnect: {failed:?}");
+    assert!(matches!(stored, Some(Accepted::New(_))));
+    // What was refused was not stored either.
+    let mut c = pg::connect(&cfg)?;
+    for r in &failed {
+        assert!(c
+            .query_opt("SELECT 1 FROM referrals WHERE reference = $1", &[r])?
+            .is_none());
+    }
     Ok(())
 }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use postgres::{Client, Transaction};
 
-use super::Job;
+use super::{Job, PgConfig};
 use crate::store::backend::{Backend, Sent};
 use crate::store::queue::Due;
 use crate::store::{now_rfc3339, Accepted, NewReferral};
@@ -12,8 +12,30 @@ use crate::store::{now_rfc3339, Accepted, NewReferral};
 /// workers of all replicas `LISTEN` on it.
 pub const NOTIFY_CHANNEL: &str = "inbox_queued";
 
+/// One replica's connection; reopened on the next call after the server
+/// closed it (a restart, a fail-over), so a writer thread outlives them.
 pub struct Pg {
-    pub client: Client,
+    client: Client,
+    cfg: PgConfig,
+}
+
+impl Pg {
+    pub fn connect(cfg: &PgConfig) -> Result<Pg> {
+        Ok(Pg {
+            client: super::connect(cfg)?,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// The connection, reopened if it was closed. An operation that failed
+    /// with the old one is not retried here: its caller acknowledged nothing.
+    pub fn client(&mut self) -> Result<&mut Client> {
+        if self.client.is_closed() {
+            tracing::warn!("PostgreSQL connection closed: reconnecting");
+            self.client = super::connect(&self.cfg)?;
+        }
+        Ok(&mut self.client)
+    }
 }
 
 fn audit(tx: &mut Transaction<'_>, actor: &str, action: &str, reference: &str) -> Result<()> {
@@ -26,7 +48,7 @@ fn audit(tx: &mut Transaction<'_>, actor: &str, action: &str, reference: &str) -
 
 impl Backend for Pg {
     fn commit_batch(&mut self, batch: &[&NewReferral]) -> Result<Vec<Accepted>> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.client()?.transaction()?;
         let insert = tx.prepare(
             "INSERT INTO referrals(reference, created_at, desk, operator_id, need_area, urgency,
                                    age_band, status, idempotency_key, ciphertext, content_mac,
@@ -96,7 +118,7 @@ impl Backend for Pg {
     fn next_sequence(&mut self, year: i32) -> Result<u64> {
         let prefix = format!("SEG-{year:04}-");
         let n: i64 = self
-            .client
+            .client()?
             .query_one(
                 "INSERT INTO reference_counters(year, last)
                  SELECT $1, COALESCE(MAX(CAST(substr(reference, $3) AS BIGINT)), 0) + 1
@@ -120,7 +142,7 @@ impl Backend for Pg {
         drop_ciphertext: bool,
         send: &mut dyn FnMut(&Due) -> Sent,
     ) -> Result<Option<(String, Sent)>> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.client()?.transaction()?;
         let Some(row) = tx.query_opt(
             "SELECT id, reference, urgency, COALESCE(retried_at, created_at), attempts, ciphertext
              FROM referrals
@@ -182,6 +204,6 @@ impl Backend for Pg {
     }
 
     fn exclusive(&mut self, job: Job, f: &mut dyn FnMut() -> Result<()>) -> Result<bool> {
-        Ok(super::exclusive(&mut self.client, job, |_| f())?.is_some())
+        Ok(super::exclusive(self.client()?, job, |_| f())?.is_some())
     }
 }
