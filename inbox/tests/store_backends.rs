@@ -422,3 +422,31 @@ fn a_writer_reconnects_after_the_server_closed_its_connection() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn one_key_twice_in_one_batch_is_stored_once_on_both_stores() {
+    let (_pg, stores) = stores("same_batch");
+    for s in &stores {
+        let op = s.operator();
+        let mut b = s.backend();
+        let (first, again, other, next) = (
+            referral(op, 1, "k", "c"),
+            referral(op, 2, "k", "c"),
+            referral(op, 3, "k", "changed"),
+            referral(op, 4, "k2", "c"),
+        );
+        let out = b.commit_batch(&[&first, &again, &other, &next]).unwrap();
+        let r1 = "SEG-2026-000001".to_string();
+        assert_eq!(
+            out,
+            vec![
+                Accepted::New(r1.clone()),
+                Accepted::Duplicate(r1.clone()),
+                Accepted::KeyReused(r1),
+                Accepted::New("SEG-2026-000004".into()),
+            ],
+            "{}",
+            s.name()
+        );
+    }
+}

@@ -47,63 +47,106 @@ fn audit(tx: &mut Transaction<'_>, actor: &str, action: &str, reference: &str) -
 }
 
 impl Backend for Pg {
+    /// The whole batch in a few round trips (arrays through `unnest`):
+    /// over the network each statement costs one, and a batch holds up to
+    /// 256 referrals.
     fn commit_batch(&mut self, batch: &[&NewReferral]) -> Result<Vec<Accepted>> {
+        let col = |f: fn(&NewReferral) -> String| batch.iter().map(|r| f(r)).collect::<Vec<_>>();
+        let references = col(|r| r.reference.clone());
+        let created = col(|r| r.created_at.clone());
+        let desks = col(|r| r.desk.clone());
+        let operators: Vec<i64> = batch.iter().map(|r| r.operator_id).collect();
+        let areas = col(|r| r.need_area.clone());
+        let urgencies = col(|r| r.urgency.slug().to_string());
+        let ages = col(|r| r.age_band.clone());
+        let keys = col(|r| r.idempotency_key.clone());
+        let ciphertexts: Vec<&[u8]> = batch.iter().map(|r| r.ciphertext.as_slice()).collect();
+        let macs = col(|r| r.content_mac.clone());
+        let tokens: Vec<Option<&str>> = batch.iter().map(|r| r.token_sha256.as_deref()).collect();
+        let reminders: Vec<Option<&[u8]>> = batch
+            .iter()
+            .map(|r| r.reminder_ciphertext.as_deref())
+            .collect();
         let mut tx = self.client()?.transaction()?;
-        let insert = tx.prepare(
-            "INSERT INTO referrals(reference, created_at, desk, operator_id, need_area, urgency,
-                                   age_band, status, idempotency_key, ciphertext, content_mac,
-                                   token_sha256, reminder_ciphertext)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10, $11, $12)
-             ON CONFLICT (operator_id, idempotency_key) DO NOTHING
-             RETURNING id",
-        )?;
-        let find = tx.prepare(
-            "SELECT reference, content_mac FROM referrals
-             WHERE operator_id = $1 AND idempotency_key = $2",
-        )?;
-        let mut out = Vec::with_capacity(batch.len());
-        for r in batch {
-            let actor = format!("operator:{}", r.operator_id);
-            // ON CONFLICT: another replica committing the same key makes
-            // this one wait for it, then answer "duplicate", not fail.
-            let inserted = tx.query_opt(
-                &insert,
+        // ON CONFLICT: a key committed by another replica meanwhile makes
+        // this one wait for it, then answer "duplicate" instead of failing;
+        // the same key twice in one batch keeps the first (as in SQLite).
+        let inserted: std::collections::HashSet<String> = tx
+            .query(
+                "INSERT INTO referrals(reference, created_at, desk, operator_id, need_area,
+                                       urgency, age_band, status, idempotency_key, ciphertext,
+                                       content_mac, token_sha256, reminder_ciphertext)
+                 SELECT r, c, d, o, n, u, a, 'queued', k, ct, m, t, rc
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[],
+                             $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[],
+                             $11::text[], $12::bytea[])
+                      WITH ORDINALITY AS x(r, c, d, o, n, u, a, k, ct, m, t, rc, ord)
+                 ORDER BY ord
+                 ON CONFLICT (operator_id, idempotency_key) DO NOTHING
+                 RETURNING reference",
                 &[
-                    &r.reference,
-                    &r.created_at,
-                    &r.desk,
-                    &r.operator_id,
-                    &r.need_area,
-                    &r.urgency.slug(),
-                    &r.age_band,
-                    &r.idempotency_key,
-                    &r.ciphertext,
-                    &r.content_mac,
-                    &r.token_sha256,
-                    &r.reminder_ciphertext,
+                    &references,
+                    &created,
+                    &desks,
+                    &operators,
+                    &areas,
+                    &urgencies,
+                    &ages,
+                    &keys,
+                    &ciphertexts,
+                    &macs,
+                    &tokens,
+                    &reminders,
                 ],
-            )?;
-            if inserted.is_some() {
-                audit(&mut tx, &actor, "referral.accepted", &r.reference)?;
-                out.push(Accepted::New(r.reference.clone()));
-                continue;
+            )?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let mut existing: std::collections::HashMap<(i64, String), (String, Option<String>)> =
+            std::collections::HashMap::new();
+        if inserted.len() < batch.len() {
+            for row in tx.query(
+                "SELECT operator_id, idempotency_key, reference, content_mac FROM referrals
+                 WHERE (operator_id, idempotency_key) IN
+                       (SELECT * FROM unnest($1::int8[], $2::text[]))",
+                &[&operators, &keys],
+            )? {
+                existing.insert((row.get(0), row.get(1)), (row.get(2), row.get(3)));
             }
-            let row = tx.query_one(&find, &[&r.operator_id, &r.idempotency_key])?;
-            let (reference, mac): (String, Option<String>) = (row.get(0), row.get(1));
-            let same = mac.as_deref() == Some(r.content_mac.as_str());
-            let action = if same {
-                "referral.duplicate"
-            } else {
-                "referral.key_reused"
-            };
-            audit(&mut tx, &actor, action, &reference)?;
-            out.push(if same {
-                Accepted::Duplicate(reference)
-            } else {
-                Accepted::KeyReused(reference)
-            });
         }
-        if out.iter().any(|a| matches!(a, Accepted::New(_))) {
+        let mut out = Vec::with_capacity(batch.len());
+        let (mut at, mut actors, mut actions, mut refs) = (vec![], vec![], vec![], vec![]);
+        for r in batch {
+            let accepted = if inserted.contains(&r.reference) {
+                Accepted::New(r.reference.clone())
+            } else {
+                let (reference, mac) = existing
+                    .get(&(r.operator_id, r.idempotency_key.clone()))
+                    .cloned()
+                    .ok_or_else(|| anyhow::anyhow!("a conflicting referral vanished"))?;
+                if mac.as_deref() == Some(r.content_mac.as_str()) {
+                    Accepted::Duplicate(reference)
+                } else {
+                    Accepted::KeyReused(reference)
+                }
+            };
+            let (action, reference) = match &accepted {
+                Accepted::New(x) => ("referral.accepted", x),
+                Accepted::Duplicate(x) => ("referral.duplicate", x),
+                Accepted::KeyReused(x) => ("referral.key_reused", x),
+            };
+            at.push(r.created_at.clone());
+            actors.push(format!("operator:{}", r.operator_id));
+            actions.push(action);
+            refs.push(reference.clone());
+            out.push(accepted);
+        }
+        tx.execute(
+            "INSERT INTO audit(at, actor, action, reference)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])",
+            &[&at, &actors, &actions, &refs],
+        )?;
+        if !inserted.is_empty() {
             // Delivered to the listeners only when the commit succeeds.
             tx.batch_execute(&format!("NOTIFY {NOTIFY_CHANNEL}"))?;
         }
