@@ -76,10 +76,9 @@ pub fn connect(cfg: &PgConfig) -> Result<Client> {
     if c.get_connect_timeout().is_none() {
         c.connect_timeout(Duration::from_secs(10));
     }
-    let client = c
+    let mut client = c
         .connect(tls(cfg)?)
         .context("cannot connect to PostgreSQL")?;
-    let mut client = client;
     // Committed means on the server's disk (and its synchronous standbys).
     client.batch_execute("SET search_path = inbox; SET synchronous_commit = on")?;
     Ok(client)
