@@ -3,7 +3,8 @@
 # the real-browser tests of the built guide (axe-core, crawler, keyboard,
 # live reload). On a fresh Debian machine it first installs what the tests
 # need and is missing, from Debian's packages: Chromium, python3-aiosmtpd (the
-# real SMTP server of the inbox's delivery tests), GnuPG and rnp,
+# real SMTP server of the inbox's delivery tests), PostgreSQL (the inbox's
+# PostgreSQL store tests), GnuPG and rnp,
 # python3-jsonschema (the HSDS validator of tests/opendata/); then the npm
 # packages of tests/*/.
 set -euo pipefail
@@ -33,6 +34,13 @@ fi
 if ! command -v rnp >/dev/null; then
   echo "== installing rnp (Thunderbird's OpenPGP engine)"
   apt_install rnp
+fi
+# The inbox's PostgreSQL store tests start their own server from Debian's
+# binaries (initdb into a temporary folder); the package's own cluster is
+# not used.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "== installing postgresql (the inbox's PostgreSQL store tests)"
+  apt_install postgresql
 fi
 if ! /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
   echo "== installing python3-jsonschema (validates the HSDS open data)"

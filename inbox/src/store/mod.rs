@@ -2,8 +2,10 @@
 //! operators, staff keys and the audit log. WAL, `synchronous=FULL`,
 //! `secure_delete`: a commit survives a crash and deleted rows are zeroed.
 
+pub mod backend;
 pub mod care;
 pub mod contacts;
+pub mod pg;
 pub mod queue;
 pub mod remind;
 mod writer;
@@ -113,7 +115,7 @@ pub fn open(path: &Path) -> Result<Connection> {
 /// `PRAGMA user_version` N+1. Each runs once, in its own IMMEDIATE
 /// transaction that re-reads the version, so two processes opening the
 /// database at the same time cannot both apply it.
-const MIGRATIONS: &[&str] = &[
+pub const MIGRATIONS: &[&str] = &[
     // 1. Taking charge (issue 10): the SHA-256 of each referral's staff
     //    link token, and the states the staff set.
     r#"
@@ -149,6 +151,14 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 4. Contacts recorded at the desks (issue 12), for the meeting report.
     contacts::MIGRATION,
+    // 5. Municipalities: the one a referral goes to and the one a staff
+    //    key belongs to (a `[[municipality]]` slug). NULL: a row from before,
+    //    adopted by the configuration's first municipality at start-up.
+    r#"
+    ALTER TABLE referrals ADD COLUMN municipality TEXT;
+    ALTER TABLE staff ADD COLUMN municipality TEXT;
+    CREATE INDEX referrals_municipality ON referrals(municipality, id);
+    "#,
 ];
 
 /// What an operator may see: their own referrals, or (the desk's
@@ -247,6 +257,21 @@ fn migrate(conn: &Connection) -> Result<()> {
             Err(e) => return Err(e).context("cannot upgrade the schema"),
         }
     }
+    Ok(())
+}
+
+/// Gives the referrals and staff keys stored before municipalities existed
+/// (migration 5) to `slug`, the configuration's first municipality. Run at
+/// start-up; a no-op once every row has one.
+pub fn adopt_unassigned(conn: &Connection, slug: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE referrals SET municipality = ?1 WHERE municipality IS NULL",
+        [slug],
+    )?;
+    conn.execute(
+        "UPDATE staff SET municipality = ?1 WHERE municipality IS NULL",
+        [slug],
+    )?;
     Ok(())
 }
 

@@ -11,6 +11,8 @@ use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use super::backend::Backend;
+
 /// Largest batch per transaction: bounds the latency of the last one in it.
 const MAX_BATCH: usize = 256;
 
@@ -62,7 +64,11 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer thread on its own connection.
     pub fn start(db: &Path) -> Result<Writer> {
-        let conn = super::open(db)?;
+        Writer::start_backend(Box::new(super::backend::Sqlite::new(super::open(db)?)))
+    }
+
+    /// Starts the writer thread on any store (its own connection).
+    pub fn start_backend(backend: Box<dyn Backend>) -> Result<Writer> {
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let committed = Arc::new(Notify::new());
         let notify = committed.clone();
@@ -70,7 +76,7 @@ impl Writer {
         let f = failing.clone();
         thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(conn, rx, notify, f))
+            .spawn(move || run(backend, rx, notify, f))
             .context("cannot start the writer thread")?;
         Ok(Writer {
             tx,
@@ -110,7 +116,7 @@ impl Writer {
 }
 
 fn run(
-    mut conn: Connection,
+    mut backend: Box<dyn Backend>,
     mut rx: mpsc::Receiver<Job>,
     committed: Arc<Notify>,
     failing: Arc<AtomicBool>,
@@ -125,7 +131,11 @@ fn run(
                 Err(_) => break,
             }
         }
-        match commit_batch(&mut conn, &batch) {
+        let outcome = {
+            let referrals: Vec<&NewReferral> = batch.iter().map(|(r, _)| r).collect();
+            backend.commit_batch(&referrals)
+        };
+        match outcome {
             Ok(results) => {
                 failing.store(false, Ordering::Relaxed);
                 tracing::debug!(size = batch.len(), "group commit");
@@ -150,7 +160,7 @@ fn run(
     }
 }
 
-fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Result<Vec<Accepted>> {
+pub(super) fn commit_batch(conn: &mut Connection, batch: &[&NewReferral]) -> Result<Vec<Accepted>> {
     // IMMEDIATE: take the write lock first. The delivery worker and the
     // purge write too; a deferred transaction that read first would fail at
     // once with SQLITE_BUSY (stale snapshot) instead of waiting its turn.
@@ -170,7 +180,7 @@ fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Result<Vec<Accepted>> {
         let mut audit = tx.prepare_cached(
             "INSERT INTO audit(at, actor, action, reference) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        for (r, _) in batch {
+        for r in batch {
             let actor = format!("operator:{}", r.operator_id);
             let existing: Option<(String, Option<String>)> = find
                 .query_row(params![r.operator_id, r.idempotency_key], |row| {
