@@ -77,7 +77,19 @@ pub fn target() -> Target {
     let writer = rt.block_on(async { store::Writer::start(&db) }).unwrap();
     let state = Arc::new(AppState {
         opts: super::form::options(),
-        recipients: Recipients::new(vec![staff_key()]).unwrap(),
+        recipients: [(
+            sportello_inbox::config::IMPLICIT_MUNICIPALITY.to_string(),
+            Recipients::new(vec![staff_key()]).unwrap(),
+        )]
+        .into(),
+        // One municipality, as a configuration without `[[municipality]]`.
+        municipalities: vec![sportello_inbox::config::Municipality {
+            slug: sportello_inbox::config::IMPLICIT_MUNICIPALITY.into(),
+            name: "Comune".into(),
+            desks: None,
+            to: Vec::new(),
+            admin: None,
+        }],
         writer,
         reader: Mutex::new(reader),
         csrf: Csrf::load(&key_path).unwrap(),

@@ -106,6 +106,7 @@ pub fn operator_add(
 ) -> Result<NewOperator> {
     check_name(name)?;
     check_slug(desk, "desk")?;
+    cfg.check_desk(desk)?;
     if days == 0 || days > 825 {
         bail!("--days must be between 1 and 825");
     }
@@ -193,17 +194,24 @@ pub fn operator_revoke(cfg: &Config, id: i64) -> Result<()> {
     Ok(())
 }
 
-pub fn staff_add(cfg: &Config, name: &str, key_file: &Path) -> Result<(i64, StaffKey)> {
+/// Adds a staff key to `municipality` (`None`: the only one).
+pub fn staff_add(
+    cfg: &Config,
+    name: &str,
+    key_file: &Path,
+    municipality: Option<&str>,
+) -> Result<(i64, StaffKey, String)> {
     check_name(name)?;
+    let municipality = cfg.municipality(municipality)?;
     let bytes =
         std::fs::read(key_file).with_context(|| format!("cannot read {}", key_file.display()))?;
     let key = StaffKey::parse(&bytes).with_context(|| format!("{}", key_file.display()))?;
     let text = String::from_utf8(bytes)
         .context("the key file must be ASCII-armored (gpg --armor --export)")?;
     let conn = store::open(&cfg.database())?;
-    let id = store::insert_staff(&conn, name, &key.fingerprint, &text)?;
+    let id = store::insert_staff(&conn, name, &key.fingerprint, &text, &municipality.slug)?;
     store::audit(&conn, "admin", &format!("staff.add:{id}"), None)?;
-    Ok((id, key))
+    Ok((id, key, municipality.slug))
 }
 
 pub fn staff_remove(cfg: &Config, id: i64) -> Result<()> {

@@ -53,6 +53,9 @@ enum Command {
     /// Manage the staff's OpenPGP public keys that referrals are encrypted to.
     #[command(subcommand)]
     Staff(StaffCmd),
+    /// The municipalities of `[[municipality]]` (or the implicit one).
+    #[command(subcommand)]
+    Municipality(MunicipalityCmd),
     /// Serve the referral form over HTTPS (mTLS) and /healthz on 127.0.0.1.
     Serve(ConfigArg),
     /// The delivery queue: list referrals by status, put a failed one back.
@@ -183,6 +186,9 @@ enum StaffCmd {
         name: String,
         #[arg(long, value_name = "FILE.asc")]
         key: PathBuf,
+        /// The municipality whose referrals it reads (default: the only one).
+        #[arg(long, value_name = "SLUG")]
+        municipality: Option<String>,
     },
     /// List recipients.
     List(ConfigArg),
@@ -192,6 +198,12 @@ enum StaffCmd {
         config: ConfigArg,
         id: i64,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum MunicipalityCmd {
+    /// Slug, name, number of staff keys and addresses of each.
+    List(ConfigArg),
 }
 
 pub fn main() -> ExitCode {
@@ -204,7 +216,9 @@ pub fn main() -> ExitCode {
             // A mistake in what was asked (like clap's usage errors): 2.
             let bad_input = e
                 .downcast_ref::<crate::report::ReportError>()
-                .is_some_and(|r| r.is_bad_input());
+                .is_some_and(|r| r.is_bad_input())
+                || e.downcast_ref::<crate::municipality::UnknownMunicipality>()
+                    .is_some();
             if bad_input {
                 ExitCode::from(2)
             } else {
@@ -319,11 +333,16 @@ fn run(cli: Cli) -> Result<()> {
             admin::operator_revoke(&cfg, id)?;
             println!("operator {id} revoked; CRL {} updated (a running server applies it at the next connection)", cfg.tls.crl.display());
         }
-        Command::Staff(StaffCmd::Add { config, name, key }) => {
+        Command::Staff(StaffCmd::Add {
+            config,
+            name,
+            key,
+            municipality,
+        }) => {
             let cfg = Config::load(&config.config)?;
-            let (id, k) = admin::staff_add(&cfg, &name, &key)?;
+            let (id, k, m) = admin::staff_add(&cfg, &name, &key, municipality.as_deref())?;
             println!(
-                "staff key {id} added: {} {}",
+                "staff key {id} added to municipality {m}: {} {}",
                 k.fingerprint,
                 k.user_ids.join(", ")
             );
@@ -332,14 +351,23 @@ fn run(cli: Cli) -> Result<()> {
         Command::Staff(StaffCmd::List(c)) => {
             let cfg = Config::load(&c.config)?;
             let conn = store::open(&cfg.database())?;
+            store::adopt_unassigned(&conn, &cfg.municipalities()[0].slug)?;
             for s in store::staff(&conn)? {
                 println!(
-                    "{:>4}  {:<30} {}  added {}",
+                    "{:>4}  {:<30} {}  added {}  {}",
                     s.id,
                     s.name,
                     s.fingerprint,
-                    s.created_at.date()
+                    s.created_at.date(),
+                    s.municipality.unwrap_or_default()
                 );
+            }
+        }
+        Command::Municipality(MunicipalityCmd::List(c)) => {
+            let cfg = Config::load(&c.config)?;
+            let conn = store::open(&cfg.database())?;
+            for line in crate::municipality::list(&conn, &cfg)? {
+                println!("{line}");
             }
         }
         Command::Staff(StaffCmd::Remove { config, id }) => {

@@ -30,7 +30,13 @@ pub struct Config {
     /// The meeting report (`sportello-inbox report`, the "Statistiche" page).
     #[serde(default)]
     pub report: ReportSettings,
+    /// `[[municipality]]`: the Comuni the desks refer to. None: one implicit
+    /// municipality with `[mail]`'s addresses and every staff key and desk.
+    #[serde(default, rename = "municipality")]
+    pub municipalities: Vec<Municipality>,
 }
+
+pub use crate::municipality::{Municipality, IMPLICIT_MUNICIPALITY};
 
 /// `[report]`: small counts never leave the server.
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -261,7 +267,8 @@ pub struct Mail {
     #[serde(default)]
     pub password_file: Option<PathBuf>,
     pub from: String,
-    /// The staff's address(es).
+    /// The staff's address(es); with `[[municipality]]`, each one's `to`.
+    #[serde(default)]
     pub to: Vec<String>,
     /// Where notices about failed deliveries go (no personal data in them).
     pub admin: String,
@@ -427,8 +434,9 @@ impl Config {
             1,
             600,
         )?;
+        self.check_municipalities()?;
         if let Some(m) = &self.mail {
-            if m.to.is_empty() {
+            if m.to.is_empty() && self.municipalities.is_empty() {
                 bail!("mail.to must list at least one address");
             }
             for a in std::iter::once(&m.from).chain(&m.to).chain([&m.admin]) {

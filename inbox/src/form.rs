@@ -87,6 +87,7 @@ pub const FIELDS: &[(&str, usize)] = &[
     ("phone", 20),
     ("email", 254),
     ("city_area", 40),
+    ("municipality", 40),
     ("call_time", 20),
     ("need_area", 40),
     ("urgency", 10),

@@ -18,6 +18,7 @@ pub mod deliver;
 pub mod form;
 pub mod fsutil;
 pub mod kinds;
+pub mod municipality;
 pub mod pki;
 pub mod report;
 pub mod retention;

@@ -208,6 +208,10 @@ impl Recipients {
         Ok(Recipients { keys })
     }
 
+    pub fn keys(&self) -> &[StaffKey] {
+        &self.keys
+    }
+
     pub fn len(&self) -> usize {
         self.keys.len()
     }

@@ -110,6 +110,13 @@ pub fn start(cfg: &Config, wake: Arc<Notify>) -> Result<Option<Handle>> {
         after: s.remind_after_hours,
         working_days: s.count_working_days,
     });
+    // Each municipality's addresses: its referrals, reminders and notices.
+    let addresses: Arc<std::collections::BTreeMap<String, crate::config::Mail>> = Arc::new(
+        cfg.municipalities()
+            .iter()
+            .filter_map(|m| Some((m.slug.clone(), cfg.mail_for(&m.slug)?)))
+            .collect(),
+    );
     let health = Arc::new(Health::default());
     health.started.store(Health::now(), Ordering::Relaxed);
     health.beat();
@@ -151,6 +158,7 @@ pub fn start(cfg: &Config, wake: Arc<Notify>) -> Result<Option<Handle>> {
                     let wake = wake.clone();
                     let stop = stop_rx.clone();
                     let health = h.clone();
+                    let addresses = addresses.clone();
                     async move {
                         let mut w = match worker::Worker::new(
                             mail,
@@ -160,6 +168,7 @@ pub fn start(cfg: &Config, wake: Arc<Notify>) -> Result<Option<Handle>> {
                             stop,
                             health,
                             reminders,
+                            addresses,
                         ) {
                             Ok(w) => w,
                             Err(e) => {

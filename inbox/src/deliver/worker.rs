@@ -52,9 +52,13 @@ pub(super) struct Worker {
     reminders: Option<Reminders>,
     /// When the staff keys' expiry is checked next (at start, then daily).
     key_check_at: Instant,
+    /// `mail` with each municipality's addresses, by slug.
+    addresses: Arc<std::collections::BTreeMap<String, Mail>>,
 }
 
 impl Worker {
+    // One call site (`deliver::start`); a settings struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         mail: Mail,
         db: &Path,
@@ -63,6 +67,7 @@ impl Worker {
         stop: watch::Receiver<bool>,
         health: Arc<Health>,
         reminders: Option<Reminders>,
+        addresses: Arc<std::collections::BTreeMap<String, Mail>>,
     ) -> Result<Worker> {
         let conn = store::open(db)?;
         let transport = smtp::transport(&mail)?;
@@ -79,7 +84,16 @@ impl Worker {
             notice_pause_until: None,
             reminders,
             key_check_at: Instant::now(),
+            addresses,
         })
+    }
+
+    /// The addresses of one municipality's mails (`[mail]`'s for a row
+    /// of a municipality no longer configured: the admin still hears of it).
+    fn mail_of(&self, municipality: Option<&str>) -> &Mail {
+        municipality
+            .and_then(|m| self.addresses.get(m))
+            .unwrap_or(&self.mail)
     }
 
     pub(super) async fn shutdown(&self) {
@@ -179,7 +193,8 @@ impl Worker {
     async fn deliver(&mut self, item: queue::Due) -> Result<Option<Duration>> {
         let reference = item.reference.as_str();
         let started = Instant::now();
-        let msg = match mime::referral(&self.mail, reference, item.urgency, &item.ciphertext) {
+        let to = self.mail_of(item.municipality.as_deref());
+        let msg = match mime::referral(to, reference, item.urgency, &item.ciphertext) {
             Ok(m) => m,
             Err(e) => {
                 let err = format!("message: {e:#}");
@@ -296,7 +311,8 @@ impl Worker {
                     continue;
                 }
                 let n = p.reminders_sent + 1;
-                let msg = mime::reminder(&self.mail, reference, n, &p.ciphertext)?;
+                let to = self.mail_of(p.municipality.as_deref());
+                let msg = mime::reminder(to, reference, n, &p.ciphertext)?;
                 match smtp::send(&self.transport, &self.mail, msg).await {
                     Ok(()) => tracing::info!(%reference, n, "reminder sent to the staff"),
                     Err(Failure::Permanent(err)) => {
@@ -314,7 +330,8 @@ impl Worker {
             } else if p.escalated {
                 continue;
             }
-            let msg = mime::escalation(&self.mail, reference, &store::rfc3339(p.delivered_at))?;
+            let to = self.mail_of(p.municipality.as_deref());
+            let msg = mime::escalation(to, reference, &store::rfc3339(p.delivered_at))?;
             match smtp::send(&self.transport, &self.mail, msg).await {
                 Ok(()) => {
                     tracing::warn!(%reference, "not taken in charge after two reminders: admin notified")
@@ -354,7 +371,8 @@ impl Worker {
             let expires = OffsetDateTime::from_unix_timestamp(t)
                 .map(|d| d.date().to_string())
                 .unwrap_or_default();
-            let msg = mime::key_expiry(&self.mail, &key.fingerprint, &expires, &today)?;
+            let to = self.mail_of(staff.municipality.as_deref());
+            let msg = mime::key_expiry(to, &key.fingerprint, &expires, &today)?;
             match smtp::send(&self.transport, &self.mail, msg).await {
                 Ok(()) => {
                     tracing::warn!(fingerprint = %key.fingerprint, %expires, "staff key expires soon: admin notified")
@@ -390,7 +408,8 @@ impl Worker {
             if self.stopping() {
                 break;
             }
-            let msg = mime::notice(&self.mail, &n.reference, &n.failed_at, &n.error)?;
+            let to = self.mail_of(n.municipality.as_deref());
+            let msg = mime::notice(to, &n.reference, &n.failed_at, &n.error)?;
             match smtp::send(&self.transport, &self.mail, msg).await {
                 Ok(()) => {
                     queue::mark_notice_sent(&self.conn, &n.reference, &store::now_rfc3339())?;

@@ -18,6 +18,8 @@ pub struct Referral {
     pub urgency: Urgency,
     pub need_area: String,
     pub delivered_at: Option<OffsetDateTime>,
+    /// The municipality it was sent to (a `[[municipality]]` slug).
+    pub municipality: Option<String>,
 }
 
 /// One state change, with its time and actor.
@@ -36,7 +38,8 @@ pub struct Event {
 pub fn by_token(conn: &Connection, hash: &str) -> Result<Option<Referral>> {
     Ok(conn
         .query_row(
-            "SELECT id, reference, created_at, desk, urgency, need_area, delivered_at
+            "SELECT id, reference, created_at, desk, urgency, need_area, delivered_at,
+                    municipality
              FROM referrals WHERE token_sha256 = ?1",
             [hash],
             |r| {
@@ -48,6 +51,7 @@ pub fn by_token(conn: &Connection, hash: &str) -> Result<Option<Referral>> {
                     urgency: r.get(4)?,
                     need_area: r.get(5)?,
                     delivered_at: r.get(6)?,
+                    municipality: r.get(7)?,
                 })
             },
         )

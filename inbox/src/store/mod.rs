@@ -413,20 +413,31 @@ pub struct Staff {
     pub fingerprint: String,
     pub public_key: String,
     pub created_at: OffsetDateTime,
+    /// The municipality whose referrals it reads (`None`: added before
+    /// municipalities, until `adopt_unassigned`).
+    pub municipality: Option<String>,
 }
 
-pub fn insert_staff(conn: &Connection, name: &str, fingerprint: &str, key: &str) -> Result<i64> {
+pub fn insert_staff(
+    conn: &Connection,
+    name: &str,
+    fingerprint: &str,
+    key: &str,
+    municipality: &str,
+) -> Result<i64> {
     conn.execute(
-        "INSERT INTO staff(name, fingerprint, public_key, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![name, fingerprint, key, now_rfc3339()],
+        "INSERT INTO staff(name, fingerprint, public_key, created_at, municipality)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![name, fingerprint, key, now_rfc3339(), municipality],
     )
     .with_context(|| format!("cannot add key {fingerprint} (already added?)"))?;
     Ok(conn.last_insert_rowid())
 }
 
 pub fn staff(conn: &Connection) -> Result<Vec<Staff>> {
-    let mut stmt = conn
-        .prepare("SELECT id, name, fingerprint, public_key, created_at FROM staff ORDER BY id")?;
+    let mut stmt = conn.prepare(
+        "SELECT id, name, fingerprint, public_key, created_at, municipality FROM staff ORDER BY id",
+    )?;
     let rows = stmt.query_map([], |r| {
         Ok(Staff {
             id: r.get(0)?,
@@ -434,6 +445,7 @@ pub fn staff(conn: &Connection) -> Result<Vec<Staff>> {
             fingerprint: r.get(2)?,
             public_key: r.get(3)?,
             created_at: r.get(4)?,
+            municipality: r.get(5)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

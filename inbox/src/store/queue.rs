@@ -17,12 +17,15 @@ pub struct Due {
     pub since: time::OffsetDateTime,
     pub attempts: u32,
     pub ciphertext: Vec<u8>,
+    /// Whose addresses it goes to.
+    pub municipality: Option<String>,
 }
 
 /// Queued referrals whose next attempt is due at `now`, oldest first.
 pub fn due(conn: &Connection, now: &str, limit: u32) -> Result<Vec<Due>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, reference, urgency, COALESCE(retried_at, created_at), attempts, ciphertext
+        "SELECT id, reference, urgency, COALESCE(retried_at, created_at), attempts, ciphertext,
+                municipality
          FROM referrals
          WHERE status = 'queued' AND ciphertext IS NOT NULL
            AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
@@ -36,6 +39,7 @@ pub fn due(conn: &Connection, now: &str, limit: u32) -> Result<Vec<Due>> {
             since: r.get(3)?,
             attempts: r.get(4)?,
             ciphertext: r.get(5)?,
+            municipality: r.get(6)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -154,11 +158,13 @@ pub struct Notice {
     pub reference: String,
     pub failed_at: String,
     pub error: String,
+    pub municipality: Option<String>,
 }
 
 pub fn pending_notices(conn: &Connection) -> Result<Vec<Notice>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT reference, COALESCE(failed_at, ''), COALESCE(last_error, '') FROM referrals
+        "SELECT reference, COALESCE(failed_at, ''), COALESCE(last_error, ''), municipality
+         FROM referrals
          WHERE status = 'failed' AND notice_sent_at IS NULL ORDER BY id LIMIT 100",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -166,6 +172,7 @@ pub fn pending_notices(conn: &Connection) -> Result<Vec<Notice>> {
             reference: r.get(0)?,
             failed_at: r.get(1)?,
             error: r.get(2)?,
+            municipality: r.get(3)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -16,6 +16,8 @@ pub struct Pending {
     pub last_reminder_at: Option<time::OffsetDateTime>,
     pub escalated: bool,
     pub ciphertext: Vec<u8>,
+    /// Whose staff and admin are reminded.
+    pub municipality: Option<String>,
 }
 
 /// Delivered, link alive, no state set by the staff, and a reminder or
@@ -23,7 +25,8 @@ pub struct Pending {
 pub fn pending(conn: &Connection) -> Result<Vec<Pending>> {
     let mut stmt = conn.prepare_cached(
         "SELECT r.id, r.reference, r.urgency, r.delivered_at, r.reminders_sent,
-                r.last_reminder_at, r.escalated_at IS NOT NULL, r.reminder_ciphertext
+                r.last_reminder_at, r.escalated_at IS NOT NULL, r.reminder_ciphertext,
+                r.municipality
          FROM referrals r
          WHERE r.status = 'delivered' AND r.delivered_at IS NOT NULL
            AND r.token_sha256 IS NOT NULL AND r.reminder_ciphertext IS NOT NULL
@@ -41,6 +44,7 @@ pub fn pending(conn: &Connection) -> Result<Vec<Pending>> {
             last_reminder_at: r.get(5)?,
             escalated: r.get(6)?,
             ciphertext: r.get(7)?,
+            municipality: r.get(8)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

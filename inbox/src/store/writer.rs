@@ -22,6 +22,8 @@ pub struct NewReferral {
     pub reference: String,
     pub created_at: String,
     pub desk: String,
+    /// Slug of the municipality it is sealed and mailed to.
+    pub municipality: String,
     pub operator_id: i64,
     pub need_area: String,
     pub urgency: crate::kinds::Urgency,
@@ -174,8 +176,8 @@ pub(super) fn commit_batch(conn: &mut Connection, batch: &[&NewReferral]) -> Res
         let mut insert = tx.prepare_cached(
             "INSERT INTO referrals(reference, created_at, desk, operator_id, need_area, urgency,
                                    age_band, status, idempotency_key, ciphertext, content_mac,
-                                   token_sha256, reminder_ciphertext)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?10, ?11, ?12)",
+                                   token_sha256, reminder_ciphertext, municipality)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
         let mut audit = tx.prepare_cached(
             "INSERT INTO audit(at, actor, action, reference) VALUES (?1, ?2, ?3, ?4)",
@@ -214,7 +216,8 @@ pub(super) fn commit_batch(conn: &mut Connection, batch: &[&NewReferral]) -> Res
                 r.ciphertext,
                 r.content_mac,
                 r.token_sha256,
-                r.reminder_ciphertext
+                r.reminder_ciphertext,
+                r.municipality
             ])?;
             audit.execute(params![
                 r.created_at,

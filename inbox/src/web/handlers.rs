@@ -113,9 +113,11 @@ pub async fn form_page(
     let key = new_key().map_err(|e| e.by(&op))?;
     let token = st.csrf.issue(&id.cert_sha256, now().unix_timestamp());
     let (input, errors) = (Input::default(), Errors::new());
+    let list = st.municipalities_of(&op.desk);
     Ok(page(
         StatusCode::OK,
-        &pages::ReferralForm::new(&st.opts, &input, &errors, &token, &key, &op, None),
+        &pages::ReferralForm::new(&st.opts, &input, &errors, &token, &key, &op, None)
+            .with_municipalities(&list, &input, &errors),
     ))
 }
 
@@ -260,9 +262,17 @@ async fn submit_form(
         .existing_reference(op.id, &key)
         .context("idempotency lookup failed")
         .map_err(AppError::desk)?;
-    let referral = match form::validate(&input, &st.opts, year) {
-        Ok(r) => r,
-        Err(errors) => {
+    let list = st.municipalities_of(&op.desk);
+    let referral = match (
+        form::validate(&input, &st.opts, year),
+        choose_municipality(&list, &input),
+    ) {
+        (Ok(r), Ok(m)) => (r, m),
+        (v, m) => {
+            let mut errors = v.err().unwrap_or_default();
+            if let Err(msg) = m {
+                errors.insert("municipality", msg);
+            }
             tracing::info!(operator = op.id, fields = ?errors.keys().collect::<Vec<_>>(), "form has errors");
             let token = st.csrf.issue(&id.cert_sha256, now.unix_timestamp());
             // A key already spent on a stored referral would make the
@@ -273,13 +283,17 @@ async fn submit_form(
             };
             return Ok(page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &pages::ReferralForm::new(&st.opts, &input, &errors, &token, &key, op, None),
+                &pages::ReferralForm::new(&st.opts, &input, &errors, &token, &key, op, None)
+                    .with_municipalities(&list, &input, &errors),
             ));
         }
     };
-    let json = serde_json::to_vec(&referral)
+    let (referral, municipality) = referral;
+    let mut json = serde_json::to_vec(&referral)
         .context("cannot fingerprint the form")
         .map_err(AppError::desk)?;
+    // The same person sent to another Comune is other content.
+    json.extend_from_slice(format!("\nmunicipality={municipality}").as_bytes());
     let content_mac = st.csrf.content_mac(&id.cert_sha256, &json);
     drop(json);
     if let Some((reference, mac)) = existing {
@@ -289,7 +303,7 @@ async fn submit_form(
         }
         return key_reused(st, id, op, &input, &reference);
     }
-    match seal_and_commit(st, op, referral, key, content_mac, year).await {
+    match seal_and_commit(st, op, referral, &municipality, key, content_mac, year).await {
         Ok(store::Accepted::New(reference)) => {
             tracing::info!(operator = op.id, %reference, "referral committed");
             Ok(see_other(&reference))
@@ -325,10 +339,33 @@ fn key_reused(
          segnalazione» per registrarli come nuova segnalazione."
     );
     let errors = Errors::new();
+    let list = st.municipalities_of(&op.desk);
     Ok(page(
         StatusCode::CONFLICT,
-        &pages::ReferralForm::new(&st.opts, input, &errors, &token, &fresh, op, Some(&notice)),
+        &pages::ReferralForm::new(&st.opts, input, &errors, &token, &fresh, op, Some(&notice))
+            .with_municipalities(&list, input, &errors),
     ))
+}
+
+/// The municipality a referral goes to: the desk's only one, or the one
+/// chosen in the form among the desk's (`Err`: the field's message).
+fn choose_municipality(
+    list: &[crate::config::Municipality],
+    input: &Input,
+) -> Result<String, String> {
+    match list {
+        [] => Err(
+            "Questo sportello non è assegnato ad alcun comune: avvisare l'amministratore.".into(),
+        ),
+        [only] => Ok(only.slug.clone()),
+        _ => {
+            let chosen = input.get("municipality");
+            list.iter()
+                .find(|m| m.slug == chosen)
+                .map(|m| m.slug.clone())
+                .ok_or_else(|| "Scegliere il comune di residenza della persona.".into())
+        }
+    }
 }
 
 /// Renders, encrypts and durably commits a valid referral. The plaintext
@@ -337,10 +374,15 @@ async fn seal_and_commit(
     st: &AppState,
     op: &Operator,
     referral: form::Referral,
+    municipality: &str,
     idempotency_key: String,
     content_mac: String,
     year: i32,
 ) -> anyhow::Result<store::Accepted> {
+    let recipients = st
+        .recipients
+        .get(municipality)
+        .with_context(|| format!("no staff keys for municipality {municipality}"))?;
     let reference = st.next_reference(year)?;
     let created_at = store::now_rfc3339();
     let plaintext = form::render_plaintext(
@@ -372,19 +414,17 @@ async fn seal_and_commit(
     );
     drop(plaintext);
     let entity = entity?;
-    let sealed = st.recipients.seal(&entity);
+    let sealed = recipients.seal(&entity);
     drop(entity);
     let reminder = match &link {
-        Some(l) => Some(
-            st.recipients
-                .seal(&crate::deliver::mime::reminder_payload(&reference, l)?)?,
-        ),
+        Some(l) => Some(recipients.seal(&crate::deliver::mime::reminder_payload(&reference, l)?)?),
         None => None,
     };
     let new = NewReferral {
         reference,
         created_at,
         desk: op.desk.clone(),
+        municipality: municipality.to_string(),
         operator_id: op.id,
         need_area: referral.need_area.clone(),
         urgency: referral.urgency,
@@ -456,6 +496,15 @@ impl AppState {
     ) -> anyhow::Result<T> {
         let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
         f(&conn)
+    }
+
+    /// The municipalities whose residents `desk` refers.
+    fn municipalities_of(&self, desk: &str) -> Vec<crate::config::Municipality> {
+        self.municipalities
+            .iter()
+            .filter(|m| m.serves(desk))
+            .cloned()
+            .collect()
     }
 
     fn existing_reference(

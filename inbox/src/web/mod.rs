@@ -39,7 +39,10 @@ pub struct Identity {
 
 pub struct AppState {
     pub opts: Options,
-    pub recipients: Recipients,
+    /// Each municipality's staff keys, by slug.
+    pub recipients: std::collections::BTreeMap<String, Recipients>,
+    /// Every municipality (the implicit one included), for the form's choice.
+    pub municipalities: Vec<crate::config::Municipality>,
     pub writer: Writer,
     /// Reads only (WAL lets them run beside the writer).
     pub reader: Mutex<Connection>,

@@ -75,6 +75,8 @@ pub struct ReferralForm<'a> {
     pub csrf: &'a str,
     pub idempotency_key: &'a str,
     pub person: Vec<Field<'a>>,
+    /// "Comune di residenza": only when the desk serves several.
+    pub municipality: Option<Choices<'a>>,
     pub city_area: Choices<'a>,
     pub call_time: Choices<'a>,
     pub need_area: Choices<'a>,
@@ -91,6 +93,7 @@ const FIELD_LABELS: &[(&str, &str)] = &[
     ("birth_year", "Anno di nascita"),
     ("phone", "Telefono"),
     ("email", "Email"),
+    ("municipality", "Comune di residenza"),
     ("city_area", "Zona della città"),
     ("call_time", "Quando telefonare"),
     ("need_area", "Area del bisogno"),
@@ -183,6 +186,7 @@ impl<'a> ReferralForm<'a> {
                 field("phone", "Telefono", "tel", true, false),
                 field("email", "Email (facoltativa)", "email", false, false),
             ],
+            municipality: None,
             city_area: choices("city_area", "Zona della città", pairs(&opts.city_areas)),
             call_time: choices(
                 "call_time",
@@ -214,6 +218,31 @@ impl<'a> ReferralForm<'a> {
                 ),
             ],
         }
+    }
+}
+
+impl<'a> ReferralForm<'a> {
+    /// Adds the "Comune di residenza" choice when the operator's desk
+    /// serves more than one municipality.
+    pub fn with_municipalities(
+        mut self,
+        list: &'a [crate::config::Municipality],
+        input: &'a Input,
+        errors: &'a Errors,
+    ) -> Self {
+        if list.len() > 1 {
+            let chosen = input.get("municipality");
+            self.municipality = Some(Choices {
+                name: "municipality",
+                label: "Comune di residenza",
+                error: errors.get("municipality").map(String::as_str),
+                options: list
+                    .iter()
+                    .map(|m| (m.slug.as_str(), m.name.as_str(), m.slug == chosen))
+                    .collect(),
+            });
+        }
+        self
     }
 }
 

@@ -56,16 +56,10 @@ async fn run(cfg: &Config) -> Result<()> {
 
     let db = cfg.database();
     let reader = store::open(&db)?;
-    let staff = store::staff(&reader)?;
-    let keys = staff
-        .iter()
-        .map(|s| {
-            StaffKey::parse(s.public_key.as_bytes())
-                .with_context(|| format!("staff key {} ({})", s.id, s.fingerprint))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    warn_expiring(&keys);
-    let recipients = Recipients::new(keys)?;
+    let recipients = crate::municipality::load_recipients(&reader, cfg)?;
+    for r in recipients.values() {
+        warn_expiring(r.keys());
+    }
     let year = time::OffsetDateTime::now_utc().year();
     let last = store::last_sequence(&reader, year)?;
     let writer = store::Writer::start(&db)?;
@@ -74,6 +68,7 @@ async fn run(cfg: &Config) -> Result<()> {
     let state = Arc::new(AppState {
         opts: Options::from_config(&cfg.form)?,
         recipients,
+        municipalities: cfg.municipalities(),
         writer,
         reader: Mutex::new(reader),
         csrf: Csrf::load(&cfg.csrf_key())?,
@@ -112,7 +107,7 @@ async fn run(cfg: &Config) -> Result<()> {
         Some((l, _)) => format!(" staff https://{}", l.local_addr()?),
         None => String::new(),
     };
-    tracing::info!(%https_addr, %health_addr, staff = %staff_addr, staff_keys = state.recipients.len(), "serving");
+    tracing::info!(%https_addr, %health_addr, staff = %staff_addr, staff_keys = state.recipients.values().map(Recipients::len).sum::<usize>(), municipalities = state.recipients.len(), "serving");
     // A stable line on stdout for scripts and tests (ports may be 0 in config).
     {
         let mut out = std::io::stdout().lock();
@@ -300,6 +295,7 @@ fn staff_state(cfg: &Config, opts: &Options) -> Result<staff::StaffState> {
         targets,
         services,
         db: Mutex::new(store::open(&cfg.database())?),
+        municipalities: cfg.municipalities(),
         csrf: Csrf::load(&cfg.csrf_key())?,
         limiter: Limiter::new(site.requests_per_minute, site.burst),
         body_timeout: Duration::from_secs(cfg.limits.body_timeout_seconds),

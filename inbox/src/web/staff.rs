@@ -39,6 +39,8 @@ pub struct StaffState {
     pub services: Vec<Choice>,
     /// Reads and the (rare) state changes.
     pub db: Mutex<Connection>,
+    /// For the municipality's name on the page.
+    pub municipalities: Vec<crate::config::Municipality>,
     pub csrf: Csrf,
     pub limiter: Limiter<IpAddr>,
     pub body_timeout: Duration,
@@ -116,10 +118,16 @@ impl StaffState {
             .iter()
             .find(|c| c.slug == r.need_area)
             .map_or(r.need_area.as_str(), |c| c.label.as_str());
+        let municipality = self
+            .municipalities
+            .iter()
+            .find(|m| Some(&m.slug) == r.municipality.as_ref())
+            .map_or(r.municipality.as_deref().unwrap_or(""), |m| m.name.as_str());
         let view = staff_pages::View {
             referral: r,
             events: &events,
             need_label,
+            municipality,
             targets: &self.targets,
             services: &self.services,
             csrf: &csrf,

@@ -21,6 +21,8 @@ pub struct View<'a> {
     pub referral: &'a Referral,
     pub events: &'a [Event],
     pub need_label: &'a str,
+    /// The name of the municipality it was sent to.
+    pub municipality: &'a str,
     /// Offices and services a referral "non di competenza" may go to.
     pub targets: &'a [Choice],
     /// Services of the guide, for "chiusa: servizio attivato".
@@ -74,6 +76,7 @@ pub struct ReferralPage<'a> {
     pub created_at: String,
     pub delivered_at: Option<String>,
     pub desk: &'a str,
+    pub municipality: &'a str,
     pub urgency: &'static str,
     pub need_label: &'a str,
     pub state: &'static str,
@@ -97,6 +100,7 @@ impl<'a> ReferralPage<'a> {
             created_at: when(&r.created_at),
             delivered_at: r.delivered_at.as_ref().map(when),
             desk: &r.desk,
+            municipality: v.municipality,
             urgency: r.urgency.label(),
             need_label: v.need_label,
             state: current.map_or("In attesa di presa in carico", State::label),
