@@ -42,6 +42,7 @@ fn referral(operator_id: i64, n: u64) -> NewReferral {
         ciphertext: vec![0x5a; 2500],
         token_sha256: None,
         reminder_ciphertext: None,
+        municipality: "comune".into(),
     }
 }
 

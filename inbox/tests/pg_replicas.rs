@@ -143,6 +143,7 @@ fn load(cfg: &PgConfig, operator: i64) {
                             ciphertext: vec![0x5a; 2500],
                             token_sha256: None,
                             reminder_ciphertext: None,
+                            municipality: "comune".into(),
                         };
                         if let Ok(Accepted::New(r)) = writer.commit(r).await {
                             let mut out = std::io::stdout().lock();

@@ -94,6 +94,7 @@ fn referral(operator_id: i64, n: u64, key: &str, content: &str) -> NewReferral {
         ciphertext: format!("ciphertext {n}").into_bytes(),
         token_sha256: None,
         reminder_ciphertext: None,
+        municipality: "comune".into(),
     }
 }
 

@@ -85,7 +85,7 @@ pub fn revoked_serials(client: &mut Client) -> Result<Vec<(String, time::OffsetD
 pub fn staff(client: &mut Client) -> Result<Vec<Staff>> {
     client
         .query(
-            "SELECT id, name, fingerprint, public_key, created_at FROM staff ORDER BY id",
+            "SELECT id, name, fingerprint, public_key, created_at, municipality FROM staff ORDER BY id",
             &[],
         )?
         .iter()
@@ -96,6 +96,7 @@ pub fn staff(client: &mut Client) -> Result<Vec<Staff>> {
                 fingerprint: r.get(2),
                 public_key: r.get(3),
                 created_at: time(r.get(4))?,
+                municipality: r.get(5),
             })
         })
         .collect()

@@ -67,6 +67,7 @@ impl Backend for Pg {
             .iter()
             .map(|r| r.reminder_ciphertext.as_deref())
             .collect();
+        let municipalities = col(|r| r.municipality.clone());
         let mut tx = self.client()?.transaction()?;
         // ON CONFLICT: a key committed by another replica meanwhile makes
         // this one wait for it, then answer "duplicate" instead of failing;
@@ -75,12 +76,12 @@ impl Backend for Pg {
             .query(
                 "INSERT INTO referrals(reference, created_at, desk, operator_id, need_area,
                                        urgency, age_band, status, idempotency_key, ciphertext,
-                                       content_mac, token_sha256, reminder_ciphertext)
-                 SELECT r, c, d, o, n, u, a, 'queued', k, ct, m, t, rc
+                                       content_mac, token_sha256, reminder_ciphertext, municipality)
+                 SELECT r, c, d, o, n, u, a, 'queued', k, ct, m, t, rc, mu
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[],
                              $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[],
-                             $11::text[], $12::bytea[])
-                      WITH ORDINALITY AS x(r, c, d, o, n, u, a, k, ct, m, t, rc, ord)
+                             $11::text[], $12::bytea[], $13::text[])
+                      WITH ORDINALITY AS x(r, c, d, o, n, u, a, k, ct, m, t, rc, mu, ord)
                  ORDER BY ord
                  ON CONFLICT (operator_id, idempotency_key) DO NOTHING
                  RETURNING reference",
@@ -97,6 +98,7 @@ impl Backend for Pg {
                     &macs,
                     &tokens,
                     &reminders,
+                    &municipalities,
                 ],
             )?
             .iter()
@@ -187,7 +189,8 @@ impl Backend for Pg {
     ) -> Result<Option<(String, Sent)>> {
         let mut tx = self.client()?.transaction()?;
         let Some(row) = tx.query_opt(
-            "SELECT id, reference, urgency, COALESCE(retried_at, created_at), attempts, ciphertext
+            "SELECT id, reference, urgency, COALESCE(retried_at, created_at), attempts, ciphertext,
+                    municipality
              FROM referrals
              WHERE status = 'queued' AND ciphertext IS NOT NULL
                AND (next_attempt_at IS NULL OR next_attempt_at <= $1)
@@ -210,6 +213,7 @@ impl Backend for Pg {
                 .ok_or_else(|| anyhow::anyhow!("invalid time {since:?}"))?,
             attempts: attempts.max(0) as u32,
             ciphertext: row.get(5),
+            municipality: row.get(6),
         };
         let sent = send(&due);
         match &sent {
