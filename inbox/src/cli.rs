@@ -351,7 +351,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Staff(StaffCmd::List(c)) => {
             let cfg = Config::load(&c.config)?;
             let conn = store::open(&cfg.database())?;
-            store::adopt_unassigned(&conn, &cfg.municipalities()[0].slug)?;
+            crate::municipality::adopt_earlier_rows(&conn, &cfg.municipalities())?;
             for s in store::staff(&conn)? {
                 println!(
                     "{:>4}  {:<30} {}  added {}  {}",

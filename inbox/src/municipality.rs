@@ -199,7 +199,7 @@ impl Config {
 /// active operator whose desk is in no municipality.
 pub fn load_recipients(conn: &Connection, cfg: &Config) -> Result<BTreeMap<String, Recipients>> {
     let all = cfg.municipalities();
-    store::adopt_unassigned(conn, &all[0].slug)?;
+    adopt_earlier_rows(conn, &all)?;
     let mut keys: BTreeMap<String, Vec<StaffKey>> = BTreeMap::new();
     for s in store::staff(conn)? {
         let slug = s.municipality.clone().unwrap_or_default();
@@ -242,10 +242,22 @@ pub fn load_recipients(conn: &Connection, cfg: &Config) -> Result<BTreeMap<Strin
     Ok(out)
 }
 
+/// Gives the first configured municipality the rows that belong to none:
+/// those from before migration 5, and those stored under the implicit
+/// municipality while the configuration had no `[[municipality]]` (adding
+/// the sections must not orphan the keys already added).
+pub fn adopt_earlier_rows(conn: &Connection, all: &[Municipality]) -> Result<()> {
+    store::adopt_unassigned(conn, &all[0].slug)?;
+    if !all.iter().any(|m| m.slug == IMPLICIT_MUNICIPALITY) {
+        store::reassign_municipality(conn, IMPLICIT_MUNICIPALITY, &all[0].slug)?;
+    }
+    Ok(())
+}
+
 /// `municipality list`: slug, name, staff keys, staff and admin addresses.
 pub fn list(conn: &Connection, cfg: &Config) -> Result<Vec<String>> {
     let all = cfg.municipalities();
-    store::adopt_unassigned(conn, &all[0].slug)?;
+    adopt_earlier_rows(conn, &all)?;
     let staff = store::staff(conn)?;
     let mut out = vec![format!(
         "{:<20} {:<30} {:>4}  {:<40} admin",

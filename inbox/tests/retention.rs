@@ -187,6 +187,9 @@ async fn backup_while_serving_holds_only_ciphertext_and_metadata() -> anyhow::Re
                 // the ciphertext): whoever reads the database cannot open
                 // the staff page.
                 "token_sha256",
+                // The slug of the Comune it is routed to (metadata, like
+                // the desk): which staff keys and address it went to.
+                "municipality",
                 // The reminder: ciphertext of the reference and the link,
                 // and when reminders went out.
                 "reminder_ciphertext",

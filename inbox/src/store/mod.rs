@@ -275,6 +275,21 @@ pub fn adopt_unassigned(conn: &Connection, slug: &str) -> Result<()> {
     Ok(())
 }
 
+/// Moves the referrals and staff keys of municipality `from` to `to`: the
+/// rows stored under the implicit municipality of a configuration that has
+/// since gained `[[municipality]]` sections.
+pub fn reassign_municipality(conn: &Connection, from: &str, to: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE referrals SET municipality = ?2 WHERE municipality = ?1",
+        [from, to],
+    )?;
+    conn.execute(
+        "UPDATE staff SET municipality = ?2 WHERE municipality = ?1",
+        [from, to],
+    )?;
+    Ok(())
+}
+
 /// A real, durable write: whether the disk takes one now.
 pub fn probe_write(conn: &Connection) -> Result<()> {
     conn.execute(
