@@ -3,27 +3,9 @@
 
 mod common;
 
-use std::fs;
-use std::path::Path;
 use std::process::Command;
 
-use common::{theme, Site};
-
-fn build(site: &Site) -> (tempfile::TempDir, std::path::PathBuf) {
-    let out = tempfile::tempdir().unwrap();
-    let output = out.path().join("public");
-    let report = sportello::build(&site.options(), &output).unwrap();
-    assert!(
-        !report.diagnostics.has_errors(),
-        "{}",
-        report.diagnostics.render(false)
-    );
-    (out, output)
-}
-
-fn read(out: &Path, rel: &str) -> String {
-    fs::read_to_string(out.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
+use common::{build, read, theme, Site};
 
 #[test]
 fn builds_every_page_and_machine_file() {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use common::Site;
+use common::{build, read, Site};
 
 const SAD_EN: &str = r#"+++
 title = "Home care (SAD)"
@@ -64,22 +64,6 @@ fn english_site() -> Site {
         "[[categories]]\nslug = \"salute-benessere-assistenza\"\nname = \"Health, wellbeing and care\"\n",
     );
     site
-}
-
-fn build(site: &Site) -> (tempfile::TempDir, std::path::PathBuf) {
-    let out = tempfile::tempdir().unwrap();
-    let output = out.path().join("public");
-    let report = sportello::build(&site.options(), &output).unwrap();
-    assert!(
-        !report.diagnostics.has_errors(),
-        "{}",
-        report.diagnostics.render(false)
-    );
-    (out, output)
-}
-
-fn read(out: &Path, rel: &str) -> String {
-    fs::read_to_string(out.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 fn errors_of(site: &Site) -> String {

@@ -100,3 +100,22 @@ pub fn line_of(text: &str, needle: &str) -> usize {
         .unwrap_or_else(|| panic!("{needle:?} not in text"));
     text[..at].matches('\n').count() + 1
 }
+
+/// Builds `site` into a fresh temporary folder, failing on any content
+/// error; the folder lives as long as the returned guard.
+pub fn build(site: &Site) -> (tempfile::TempDir, PathBuf) {
+    let out = tempfile::tempdir().unwrap();
+    let output = out.path().join("public");
+    let report = sportello::build(&site.options(), &output).unwrap();
+    assert!(
+        !report.diagnostics.has_errors(),
+        "{}",
+        report.diagnostics.render(false)
+    );
+    (out, output)
+}
+
+/// A built file as text, naming it when it is missing.
+pub fn read(out: &Path, rel: &str) -> String {
+    fs::read_to_string(out.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
