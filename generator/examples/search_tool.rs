@@ -2,7 +2,9 @@
 //!
 //!     search_tool vocab [CONTENT [THEME]]   every word the index reads, as JSON lines
 //!                                           [folded word, term or null, Snowball stem]
+//!     search_tool vocab-en [CONTENT [THEME]] the same for the English edition's index
 //!     search_tool stem < WORDS              Snowball stems of words (one a line) as JSON lines
+//!     search_tool stem-en < WORDS           the same with Snowball English
 //!     search_tool time CONTENT              times SearchIndex::build and files()
 //!     search_tool synth DIR N               writes a synthetic guide of N services into DIR
 //!                                           (the build benchmark's generator)
@@ -25,7 +27,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("vocab") => {
+        Some(cmd @ ("vocab" | "vocab-en")) => {
             let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
             let content = args.get(1).map_or(root.join("content"), PathBuf::from);
             let theme = args
@@ -36,6 +38,15 @@ fn main() {
                 eprintln!("the guide does not load");
                 std::process::exit(1);
             };
+            let site = if cmd == "vocab-en" {
+                let Some(en) = site.translation else {
+                    eprintln!("the guide has no English edition");
+                    std::process::exit(1);
+                };
+                *en
+            } else {
+                site
+            };
             let index = SearchIndex::build(&site);
             let out = std::io::stdout();
             let mut out = out.lock();
@@ -45,8 +56,14 @@ fn main() {
                 writeln!(out, "{line}").expect("stdout");
             }
         }
-        Some("stem") => {
-            let p = sportello::index::text::Pipeline::new(&[]);
+        Some(cmd @ ("stem" | "stem-en")) => {
+            use sportello::index::text::{Lang, Pipeline};
+            let lang = if cmd == "stem-en" {
+                Lang::English
+            } else {
+                Lang::Italian
+            };
+            let p = Pipeline::for_lang(lang, &[]);
             let out = std::io::stdout();
             let mut out = out.lock();
             for line in std::io::stdin().lines() {
@@ -78,7 +95,7 @@ fn main() {
             synth::write_guide(&PathBuf::from(&args[1]), n);
         }
         _ => {
-            eprintln!("usage: search_tool vocab [CONTENT [THEME]] | stem | synth DIR N");
+            eprintln!("usage: search_tool vocab[-en] [CONTENT [THEME]] | stem[-en] | time CONTENT | synth DIR N");
             std::process::exit(2);
         }
     }

@@ -143,15 +143,17 @@ pub fn load_site_with_links(
         diags.extend(ds);
         t.map(|t| (t, src))
     });
-    let synonyms = loaded
-        .synonyms
-        .as_ref()
-        .and_then(|src| {
-            let (s, ds) = parse_toml::<SynonymsFile>(&src.rel, &src.text, &src.text, 0);
-            diags.extend(ds);
-            s.map(|s| s.groups)
-        })
-        .unwrap_or_default();
+    let mut synonym_groups = |file: &Option<load::SourceFile>| {
+        file.as_ref()
+            .and_then(|src| {
+                let (s, ds) = parse_toml::<SynonymsFile>(&src.rel, &src.text, &src.text, 0);
+                diags.extend(ds);
+                s.map(|s| s.groups)
+            })
+            .unwrap_or_default()
+    };
+    let synonyms = synonym_groups(&loaded.synonyms);
+    let synonyms_en = synonym_groups(&loaded.synonyms_en);
 
     let accessibility_form = accessibility_form(&config, site_src, diags);
     let info = SiteInfo {
@@ -208,6 +210,11 @@ pub fn load_site_with_links(
                     &originals,
                     diags,
                 );
+                if let Some(en) = built.0.translation.as_mut() {
+                    // The guide's groups are Italian words: the English
+                    // index has its own, or none.
+                    en.synonyms = synonyms_en;
+                }
             }
             Ok(None) => diags.push(
                 Diagnostic::error(
@@ -368,7 +375,16 @@ pub fn write_site(
             for (path, bytes) in &files {
                 sink.put(path, bytes)?;
             }
-            Ok((files.len(), keep_index.then_some(index), t.elapsed()))
+            // The English edition's own index, of its English text, under
+            // `search/en/` (serve rebuilds it whole with the edition).
+            let mut count = files.len();
+            if let Some(en) = &site.translation {
+                for (path, bytes) in &index::SearchIndex::build(en).files() {
+                    sink.put(path, bytes)?;
+                    count += 1;
+                }
+            }
+            Ok((count, keep_index.then_some(index), t.elapsed()))
         },
     );
     timings.render = pages?;

@@ -50,7 +50,20 @@ pub struct Loaded {
     pub translations: Vec<SourceFile>,
     /// `taxonomy.en.toml`: English names of the terms.
     pub taxonomy_en: Option<SourceFile>,
+    /// `synonyms.en.toml`: synonym groups of the English edition's index.
+    pub synonyms_en: Option<SourceFile>,
 }
+
+/// The files of `content/` that are not entries; all but `site.toml` and
+/// `taxonomy.toml` are optional. A change to one rebuilds the whole guide.
+pub const GLOBAL_FILES: &[&str] = &[
+    "site.toml",
+    "taxonomy.toml",
+    "synonyms.toml",
+    "lexicon.toml",
+    "taxonomy.en.toml",
+    "synonyms.en.toml",
+];
 
 /// The file-name suffix of an entry's English version.
 pub const TRANSLATION_SUFFIX: &str = ".en.md";
@@ -143,7 +156,9 @@ pub fn load(content: &Path, diags: &mut Diagnostics) -> Loaded {
         ("synonyms.toml", &mut loaded.synonyms),
         ("lexicon.toml", &mut loaded.lexicon),
         ("taxonomy.en.toml", &mut loaded.taxonomy_en),
+        ("synonyms.en.toml", &mut loaded.synonyms_en),
     ] {
+        debug_assert!(GLOBAL_FILES.contains(&name));
         let path = content.join(name);
         if path.is_file() {
             match read_text(&path, name) {
@@ -157,7 +172,7 @@ pub fn load(content: &Path, diags: &mut Diagnostics) -> Loaded {
                 }
                 Err(d) => diags.push(d),
             }
-        } else if !matches!(name, "synonyms.toml" | "lexicon.toml" | "taxonomy.en.toml") {
+        } else if matches!(name, "site.toml" | "taxonomy.toml") {
             diags.push(
                 Diagnostic::error(name, format!("`content/{name}` is missing"))
                     .hint("see the content format in the README for its keys"),

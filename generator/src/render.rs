@@ -259,6 +259,8 @@ fn base_context(site: &Site) -> Context {
             "services": u.services_index(),
             "topics": u.topics_index(),
             "search": u.search(),
+            // A translated edition's own search index (see search_form.html).
+            "search_index": if site.edition.translated { u.file(&format!("search/{}/", site.lang.code)) } else { String::new() },
             "offices": u.offices_index(),
             "desks": u.desks_index(),
             "style": u.file("style.css"),

@@ -229,8 +229,10 @@ for (const [gi, g] of GUIDES.entries()) {
         const input = page.locator('input[name="q"]');
         await input.click();
         await input.pressSequentially(g.query, { delay: 20 });
-        // the results of the whole word: announced once typing stops
-        await page.locator('.search-status').filter({ hasText: `«${g.query}»` }).waitFor({ timeout: 10000 });
+        // the results of the whole word: announced once typing stops, the query quoted as the
+        // page's language quotes it (« » in Italian, “ ” on the English edition)
+        await page.locator('.search-status').filter({ hasText: new RegExp(`[«“]${g.query}[»”]`) })
+          .waitFor({ timeout: 10000 });
         const first = page.locator('.search-item a').first();
         const r = await first.boundingBox();
         assert.ok(r && r.y >= 0 && r.y + r.height <= 400, `first result at ${r && r.y} px`);

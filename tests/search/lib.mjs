@@ -33,9 +33,9 @@ export async function buildGuide(out, { content = CONTENT, baseUrl, timings = fa
 }
 
 /** A search engine reading the index of a built site from disk; counts what it reads. */
-export function engineFor(siteDir) {
+export function engineFor(siteDir, dir = 'search') {
   const read = [];
-  const engine = new SearchEngine(path.join(siteDir, 'search') + '/', async (url) => {
+  const engine = new SearchEngine(path.join(siteDir, dir) + '/', async (url) => {
     const file = url.replace(/\?v=[0-9a-f]+$/, '');
     read.push(file);
     return new Uint8Array(await fsp.readFile(file));

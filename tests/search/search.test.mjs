@@ -16,13 +16,14 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import zlib from 'node:zlib';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { launchOptions } from '../browser/chromium.mjs';
-import { Pipeline, snowball, fold, rawWords, statedAge, statedIsee, statedInvalidity, decodeShard, decodeEndings, fileName, reversed } from '../../themes/default/static/search.js';
+import { Pipeline, snowball, snowballEnglish, fold, rawWords, statedAge, statedIsee, statedInvalidity, decodeShard, decodeEndings, fileName, reversed } from '../../themes/default/static/search.js';
 
 import { buildGuide, engineFor, top, sportelloBin, HERE, CONTENT } from './lib.mjs';
 import { QUERIES, evaluate, report } from './quality.mjs';
@@ -303,7 +304,92 @@ describe('quality', () => {
   });
 });
 
+describe('the English edition\'s own index (search/en/)', () => {
+  const EN_QUERIES = JSON.parse(fs.readFileSync(path.join(HERE, 'queries.en.json'), 'utf8'));
+  let en;
+  before(async () => {
+    en = engineFor(siteDir, 'search/en');
+    await en.meta();
+  });
+
+  test('an English index, of the English pages; the Italian index unchanged', async () => {
+    const m = await en.meta();
+    assert.equal(m.language, 'en');
+    assert.equal(meta.language, undefined);
+    assert.ok(m.stopwords.includes('the') && !m.stopwords.includes('della'));
+    assert.deepEqual(m.overrides, {}, 'the Italian families are not applied to English words');
+    const { frags } = await top(en, 'meals on wheels', 1);
+    assert.match(frags[0].url, /\/en\/services\/pasti-a-domicilio\/$/);
+    assert.equal(frags[0].title, 'Pasti a domicilio (meals at home)');
+  });
+
+  test('English queries on the English index: top-3 floors (queries.en.json written for it, and the English kind)', async () => {
+    const fresh = await evaluate(async (q, o) => (await top(en, q, 3, o)).slugs, EN_QUERIES);
+    console.log(report(fresh).replace(/^/gm, '# '));
+    assert.ok(fresh.total >= 20 && fresh.pass >= 17, `${fresh.pass}/${fresh.total} < 17/20`);
+    const english = await evaluate(async (q, o) => (await top(en, q, 3, o)).slugs,
+      QUERIES.filter((q) => q.kind === 'english'));
+    console.log(report(english).replace(/^/gm, '# '));
+    assert.ok(english.pass >= 18, `${english.pass}/${english.total} < 18/18`);
+  });
+
+  test('typing: a service that has the last word as typed is no prefix match because a longer word scores more', async () => {
+    // "care" is in every English category name, "carer" in the home care entry's keywords
+    const { slugs } = await top(en, 'home care', 3, { typing: true });
+    assert.ok(slugs.includes('assistenza-domiciliare'), slugs.join(', '));
+  });
+
+  test('Snowball English: inflected forms stem alike', async () => {
+    const p = new Pipeline(await en.meta());
+    assert.equal(p.term('services'), p.term('service'));
+    assert.equal(p.term('living'), p.term('live'));
+    assert.equal(p.term('disabilities'), p.term('disability'));
+    assert.equal(p.term('the'), null);
+  });
+});
+
 describe('Rust and JS text pipelines', () => {
+  test('English: same term and same Snowball English stem for every word of the English edition', async () => {
+    const vocab = await runTool(['vocab-en']);
+    assert.ok(vocab.length > 1000, `${vocab.length} words`);
+    const p = new Pipeline(JSON.parse(await fsp.readFile(path.join(siteDir, 'search/en/meta.json'), 'utf8')));
+    const diff = [];
+    for (const [word, term, stem] of vocab) {
+      if (p.term(word) !== term) diff.push(`${word}: term rust ${term} js ${p.term(word)}`);
+      if (snowballEnglish(word) !== stem) diff.push(`${word}: snowball rust ${stem} js ${snowballEnglish(word)}`);
+    }
+    assert.deepEqual(diff.slice(0, 20), [], `${diff.length} differences`);
+  });
+
+  test('English: same Snowball English stem for inflected forms (every step of the algorithm)', async () => {
+    const vocab = await runTool(['vocab-en']);
+    const suffixes = ('s es ies ied ed ing ingly edly eed eedly ly ness ful fulness ization ational tional ation ' +
+      'ator alism aliti alli ousli ousness iveness iviti biliti bli ogi fulli lessli li alize icate iciti ical ' +
+      'ative al ance ence er ic able ible ant ement ment ent ism ate iti ous ive ize ion sion tion e l ll y ' +
+      'at bl iz bb dd ff gg mm nn pp rr tt').split(' ');
+    const words = new Set();
+    for (const [word] of vocab) {
+      if (!/^[a-z]+$/.test(word)) continue;
+      words.add(word);
+      const base = snowballEnglish(word);
+      for (const s of suffixes) {
+        words.add(base + s);
+        words.add(word + s);
+      }
+    }
+    // the exceptions, the prefixes of R1, y after a vowel, short words and syllables
+    for (const w of ('skis skies dying lying tying idly gently ugly early only singly sky news howe atlas ' +
+      'cosmos bias andes inning innings outing canning herring earring proceed exceed succeed generously ' +
+      'communication arsenal yes say says sayy yyy toy toys cry by ab abs gas gaps ties cries hoping hopping ' +
+      'hoped bled sized fizzed agreed feed fly flies').split(' ')) words.add(w);
+    const list = [...words];
+    const rust = await runTool(['stem-en'], list.join('\n') + '\n');
+    assert.equal(rust.length, list.length);
+    const diff = rust.filter(([w, s]) => snowballEnglish(w) !== s).map(([w, s]) => `${w}: rust ${s} js ${snowballEnglish(w)}`);
+    assert.deepEqual(diff.slice(0, 20), [], `${diff.length} of ${list.length} differ`);
+    console.log(`# ${list.length} words stemmed identically by Snowball English`);
+  });
+
   test('same term for every word of the example guide', async () => {
     const vocab = await runTool(['vocab']);
     assert.ok(vocab.length > 1000, `${vocab.length} words`);
@@ -396,14 +482,18 @@ describe('in the browser', () => {
     return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   }
 
-  test('the English home: an English query finds the service, announced in English', async () => {
-    const { page, problems } = await open('/en/');
+  test('the English home: an English query reads the English index and finds the English page, announced in English', async () => {
+    const { page, problems, requests } = await open('/en/');
     const input = page.getByLabel('Search for a service');
     await input.click();
     await input.pressSequentially('home care', { delay: 60 });
-    const hit = page.locator('#q-results .search-item a[href*="/assistenza-domiciliare/"]').first();
+    const hit = page.locator('#q-results .search-item a[href*="/en/services/assistenza-domiciliare/"]').first();
     await hit.waitFor();
+    assert.match(await hit.textContent(), /home care/);
     await page.waitForFunction(() => /results? for “home care”/.test(document.querySelector('#q-results [role="status"]').textContent));
+    const index = requests.map((r) => new URL(r.url()).pathname).filter((p) => p.startsWith('/search/'));
+    assert.ok(index.includes('/search/en/meta.json'), index.join(' '));
+    assert.ok(index.every((p) => p.startsWith('/search/en/')), `the Italian index read: ${index.join(' ')}`);
     assert.deepEqual(problems, []);
   });
 

@@ -473,6 +473,11 @@ fn facets_and_meta(
         "acronyms": index.pipeline.acronyms(),
         "overrides": index.pipeline.overrides(),
     });
+    // Only an index in another language says so: the Italian index's bytes
+    // (and its first query) stay as they were.
+    if index.pipeline.lang() == super::text::Lang::English {
+        meta["language"] = "en".into();
+    }
     // [id, age_min, age_max, isee_max, invalidity_min] of the services that
     // state a condition
     let conditions: Vec<_> = index

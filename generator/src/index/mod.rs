@@ -28,6 +28,7 @@
 //! what changed and yields exactly the files of a full build.
 
 pub mod builder;
+pub mod english;
 pub mod files;
 pub mod lexicon;
 pub mod shard;
@@ -40,7 +41,7 @@ use rayon::prelude::*;
 use crate::model::Site;
 use crate::write::OutputFile;
 use builder::{index_doc, Doc, DocInput, Synonyms, Tokenizer};
-use text::Pipeline;
+use text::{Lang, Pipeline};
 
 /// Directory of the index in the output.
 pub const DIR: &str = "search";
@@ -61,6 +62,9 @@ struct Facet {
 /// The search index of a site, kept in memory so `serve` can patch it.
 #[derive(Debug, Clone)]
 pub struct SearchIndex {
+    /// Where its files go: `search`, or `search/<code>` for a translated
+    /// edition's own index.
+    dir: String,
     synonyms: Vec<Vec<String>>,
     lexicon: lexicon::Lexicon,
     /// `lexicon` as terms, for its files.
@@ -78,6 +82,7 @@ impl Default for SearchIndex {
     fn default() -> Self {
         let pipeline = Pipeline::new(&[]);
         SearchIndex {
+            dir: DIR.to_string(),
             synonyms: Vec::new(),
             lexicon: lexicon::Lexicon::default(),
             lex: lexicon::Compiled::default(),
@@ -102,10 +107,24 @@ fn facets(terms: &[crate::model::Term]) -> Vec<Facet> {
 }
 
 impl SearchIndex {
-    /// Indexes every service of the site.
+    /// The synonym groups and the lexicon an index of `site` applies. The
+    /// lexicon leads everyday words to the guide's Italian terms: an
+    /// edition in another language has only its own synonym groups
+    /// (`synonyms.en.toml`).
+    fn tables(site: &Site) -> (Vec<Vec<String>>, lexicon::Lexicon) {
+        match Lang::from_code(&site.lang.code) {
+            Lang::Italian => (site.synonyms.clone(), site.lexicon.clone()),
+            Lang::English => (site.synonyms.clone(), lexicon::Lexicon::default()),
+        }
+    }
+
+    /// Indexes every service of the site (of one edition: the English
+    /// edition's index is English, under `search/en/`).
     pub fn build(site: &Site) -> SearchIndex {
-        let pipeline = Pipeline::new(&site.synonyms);
-        let syn = Synonyms::new(&site.synonyms, &mut pipeline.clone());
+        let lang = Lang::from_code(&site.lang.code);
+        let (synonyms, lexicon) = Self::tables(site);
+        let pipeline = Pipeline::for_lang(lang, &synonyms);
+        let syn = Synonyms::new(&synonyms, &mut pipeline.clone());
         let docs = site
             .services
             .par_iter()
@@ -119,10 +138,15 @@ impl SearchIndex {
                 |tok, s| index_doc(&DocInput::new(site, s), tok),
             )
             .collect();
-        let lex = lexicon::compile(&site.lexicon, &mut pipeline.clone());
+        let lex = lexicon::compile(&lexicon, &mut pipeline.clone());
         SearchIndex {
-            synonyms: site.synonyms.clone(),
-            lexicon: site.lexicon.clone(),
+            dir: if site.edition.translated {
+                format!("{DIR}/{}", site.lang.code)
+            } else {
+                DIR.to_string()
+            },
+            synonyms,
+            lexicon,
             lex,
             pipeline,
             syn,
@@ -152,10 +176,11 @@ impl SearchIndex {
                 .iter()
                 .zip(&self.docs)
                 .all(|(s, d)| s.slug == d.slug);
+        let (synonyms, lexicon) = Self::tables(site);
         let in_place = same_services
             && !others_may_change
-            && site.synonyms == self.synonyms
-            && site.lexicon == self.lexicon;
+            && synonyms == self.synonyms
+            && lexicon == self.lexicon;
         match self.encoded.take() {
             Some(mut enc) if in_place => {
                 let mut tok = Tokenizer::new(self.pipeline.clone(), &self.syn);
@@ -174,15 +199,30 @@ impl SearchIndex {
                 }
                 let delta = enc.patch(self, &edits);
                 self.encoded = Some(enc);
-                delta
+                self.own_delta(delta)
             }
             old => {
                 self.update(site, changed);
                 let enc = files::Encoded::full(self);
                 let delta = enc.delta_from(&old.unwrap_or_default());
                 self.encoded = Some(enc);
-                delta
+                self.own_delta(delta)
             }
+        }
+    }
+
+    fn own_delta(&self, delta: files::Delta) -> files::Delta {
+        files::Delta {
+            written: delta
+                .written
+                .into_iter()
+                .map(|(p, b)| (self.own_path(p), b))
+                .collect(),
+            removed: delta
+                .removed
+                .into_iter()
+                .map(|p| self.own_path(p))
+                .collect(),
         }
     }
 
@@ -193,7 +233,8 @@ impl SearchIndex {
     /// of the synonym groups rebuilds everything. Afterwards the index equals
     /// `SearchIndex::build(site)`. Returns how many services were tokenised.
     pub fn update<S: AsRef<str>>(&mut self, site: &Site, changed: &[S]) -> usize {
-        if site.synonyms != self.synonyms || site.lexicon != self.lexicon {
+        let (synonyms, lexicon) = Self::tables(site);
+        if synonyms != self.synonyms || lexicon != self.lexicon {
             *self = SearchIndex::build(site);
             return self.docs.len();
         }
@@ -286,9 +327,9 @@ impl SearchIndex {
             d.sections.iter().for_each(|t| add(t));
             d.audience_names.iter().for_each(|t| add(t));
         }
-        site.synonyms.iter().flatten().for_each(|t| add(t));
-        site.lexicon.frames.iter().for_each(|t| add(t));
-        for (k, v) in &site.lexicon.entries {
+        self.synonyms.iter().flatten().for_each(|t| add(t));
+        self.lexicon.frames.iter().for_each(|t| add(t));
+        for (k, v) in &self.lexicon.entries {
             add(k);
             v.iter().for_each(|t| add(t));
         }
@@ -297,7 +338,19 @@ impl SearchIndex {
 
     /// The files of the index, relative to the output directory, sorted.
     pub fn files(&self) -> Vec<OutputFile> {
-        files::Encoded::full(self).files.into_iter().collect()
+        files::Encoded::full(self)
+            .files
+            .into_iter()
+            .map(|(path, bytes)| (self.own_path(path), bytes))
+            .collect()
+    }
+
+    /// `search/...` as a path under this index's folder.
+    fn own_path(&self, path: String) -> String {
+        match path.strip_prefix(DIR) {
+            Some(rest) if self.dir != DIR => format!("{}{rest}", self.dir),
+            _ => path,
+        }
     }
 }
 

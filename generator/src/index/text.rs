@@ -478,9 +478,37 @@ pub fn looks_like_acronym(raw: &str) -> bool {
         && raw.chars().filter(|c| c.is_uppercase()).count() >= 2
 }
 
+/// The language of an index: its stopwords and its Snowball stemmer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// The guide's own language: Italian stopwords, the domain families
+    /// and Snowball Italian.
+    Italian,
+    /// The English edition: English stopwords and Snowball English.
+    English,
+}
+
+impl Lang {
+    /// The language of an edition's code (`it`, `en`); Italian for any other.
+    pub fn from_code(code: &str) -> Lang {
+        match code {
+            "en" => Lang::English,
+            _ => Lang::Italian,
+        }
+    }
+
+    fn algorithm(self) -> Algorithm {
+        match self {
+            Lang::Italian => Algorithm::Italian,
+            Lang::English => Algorithm::English,
+        }
+    }
+}
+
 /// Turns folded words into index terms. Cheap to clone, not thread-safe
 /// to share (holds a cache): make one per thread with [`Pipeline::clone`].
 pub struct Pipeline {
+    lang: Lang,
     stemmer: Stemmer,
     // Hash tables: every new word of a build is looked up in each.
     stop: FastSet<String>,
@@ -492,7 +520,8 @@ pub struct Pipeline {
 impl Clone for Pipeline {
     fn clone(&self) -> Self {
         Pipeline {
-            stemmer: Stemmer::create(Algorithm::Italian),
+            lang: self.lang,
+            stemmer: Stemmer::create(self.lang.algorithm()),
             stop: self.stop.clone(),
             overrides: self.overrides.clone(),
             acronyms: self.acronyms.clone(),
@@ -510,8 +539,14 @@ impl std::fmt::Debug for Pipeline {
 }
 
 impl Pipeline {
-    /// The pipeline for a site whose synonym groups are `synonyms`.
+    /// The Italian pipeline for a site whose synonym groups are `synonyms`.
     pub fn new(synonyms: &[Vec<String>]) -> Pipeline {
+        Pipeline::for_lang(Lang::Italian, synonyms)
+    }
+
+    /// The pipeline of an index in `lang`. The domain families are Italian
+    /// words: only the Italian pipeline has them.
+    pub fn for_lang(lang: Lang, synonyms: &[Vec<String>]) -> Pipeline {
         let mut acronyms: FastSet<String> = ACRONYMS.iter().map(|s| s.to_string()).collect();
         for phrase in synonyms.iter().flatten() {
             for w in raw_words(phrase) {
@@ -521,18 +556,30 @@ impl Pipeline {
             }
         }
         let mut overrides = FastMap::default();
-        for (term, words) in FAMILIES {
-            for w in *words {
-                overrides.insert(w.to_string(), term.to_string());
+        let stopwords = match lang {
+            Lang::Italian => {
+                for (term, words) in FAMILIES {
+                    for w in *words {
+                        overrides.insert(w.to_string(), term.to_string());
+                    }
+                }
+                STOPWORDS
             }
-        }
+            Lang::English => super::english::STOPWORDS,
+        };
         Pipeline {
-            stemmer: Stemmer::create(Algorithm::Italian),
-            stop: STOPWORDS.iter().map(|s| s.to_string()).collect(),
+            lang,
+            stemmer: Stemmer::create(lang.algorithm()),
+            stop: stopwords.iter().map(|s| s.to_string()).collect(),
             overrides,
             acronyms,
             cache: FastMap::default(),
         }
+    }
+
+    /// The language of this pipeline.
+    pub fn lang(&self) -> Lang {
+        self.lang
     }
 
     /// The tables, sorted (for `meta.json`).
@@ -549,7 +596,7 @@ impl Pipeline {
         self.acronyms.iter().map(String::as_str).collect()
     }
 
-    /// Snowball Italian alone, for the equivalence test with the browser.
+    /// The Snowball stemmer alone, for the equivalence test with the browser.
     pub fn snowball(&self, folded: &str) -> String {
         self.stemmer.stem(folded).into_owned()
     }
@@ -673,6 +720,19 @@ mod tests {
         assert!(t.iter().all(|x| x.as_deref() == Some("anzian")), "{t:?}");
         assert_eq!(p.term("domiciliare"), p.term("domiciliari"));
         assert_eq!(p.term(&fold("invalidità")), p.term("invalido"));
+    }
+
+    #[test]
+    fn english_pipeline_stems_in_english_without_italian_families() {
+        let mut en = Pipeline::for_lang(Lang::English, &[]);
+        assert_eq!(en.lang(), Lang::English);
+        assert_eq!(en.term("services"), en.term("service"));
+        assert_eq!(en.term("caring").as_deref(), Some("care"));
+        assert_eq!(en.term("the"), None);
+        // an Italian stopword is a word in English, and the families stay Italian
+        assert_eq!(en.term("anziani").as_deref(), Some("anziani"));
+        assert_eq!(en.term("isee").as_deref(), Some("isee"));
+        assert_eq!(en.clone().term("living").as_deref(), Some("live"));
     }
 
     #[test]

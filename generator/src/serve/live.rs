@@ -625,10 +625,8 @@ fn classify(content: &Path, theme: &Path, path: &Path) -> Option<Change> {
     }
     let rel = path.strip_prefix(&content).ok()?;
     let rel = rel.to_string_lossy().replace('\\', "/");
-    if matches!(
-        rel.as_str(),
-        "site.toml" | "taxonomy.toml" | "synonyms.toml" | "lexicon.toml" | "taxonomy.en.toml"
-    ) || rel.ends_with(crate::load::TRANSLATION_SUFFIX)
+    if crate::load::GLOBAL_FILES.contains(&rel.as_str())
+        || rel.ends_with(crate::load::TRANSLATION_SUFFIX)
     {
         // An English version changes pages of both editions (the switch,
         // the hreflang pairs, the English lists): rebuilt whole.
@@ -673,7 +671,12 @@ mod tests {
             Some(Change::Content(_))
         ));
         assert_eq!(classify(&content, &theme, &content.join("notes.txt")), None);
-        for name in ["services/sad.en.md", "_index.en.md", "taxonomy.en.toml"] {
+        for name in [
+            "services/sad.en.md",
+            "_index.en.md",
+            "taxonomy.en.toml",
+            "synonyms.en.toml",
+        ] {
             assert_eq!(
                 classify(&content, &theme, &content.join(name)),
                 Some(Change::Global(name.into())),

@@ -4,8 +4,9 @@
 // `search/` next to this file. A query downloads meta.json, the dictionary
 // shard(s) of its words, the postings of frequent words and the result
 // fragments it shows: a few kilobytes. The text pipeline is the generator's:
-// the same tables (from meta.json) and the same Snowball Italian stemmer,
-// ported below and tested against rust-stemmers over the whole vocabulary.
+// the same tables (from meta.json) and the same Snowball stemmers (Italian,
+// and English for the English edition's index under `search/en/`), ported
+// below and tested against rust-stemmers over the whole vocabulary.
 //
 // Without a `document` (Node) this module only exports the engine.
 
@@ -173,12 +174,113 @@ export function snowball(word) {
   return w.replace(/I/g, 'i').replace(/U/g, 'u');
 }
 
+// Snowball English ("Porter2", snowballstem.org) as rust-stemmers 1.2 has it,
+// for the English edition's index; for words already folded and lowercase.
+const EN_VOWEL = (c) => c !== undefined && 'aeiouy'.includes(c);
+const EN_EXCEPTIONS = {
+  skis: 'ski', skies: 'sky', dying: 'die', lying: 'lie', tying: 'tie', idly: 'idl', gently: 'gentl',
+  ugly: 'ugli', early: 'earli', only: 'onli', singly: 'singl', sky: 'sky', news: 'news', howe: 'howe',
+  atlas: 'atlas', cosmos: 'cosmos', bias: 'bias', andes: 'andes',
+};
+const EN_INVARIANT = new Set('inning outing canning herring earring proceed exceed succeed'.split(' '));
+const EN_STEP2 = [['ization', 'ize'], ['ational', 'ate'], ['fulness', 'ful'], ['ousness', 'ous'],
+  ['iveness', 'ive'], ['tional', 'tion'], ['biliti', 'ble'], ['lessli', 'less'], ['entli', 'ent'],
+  ['ation', 'ate'], ['alism', 'al'], ['aliti', 'al'], ['ousli', 'ous'], ['iviti', 'ive'], ['fulli', 'ful'],
+  ['enci', 'ence'], ['anci', 'ance'], ['abli', 'able'], ['izer', 'ize'], ['ator', 'ate'], ['alli', 'al'],
+  ['bli', 'ble'], ['ogi', 'og'], ['li', '']];
+const EN_STEP3 = [['ational', 'ate'], ['tional', 'tion'], ['alize', 'al'], ['icate', 'ic'], ['iciti', 'ic'],
+  ['ative', ''], ['ical', 'ic'], ['ness', ''], ['ful', '']];
+const EN_STEP4 = 'ement ment ance ence able ible ant ent ism ate iti ous ive ize ion al er ic'.split(' ');
+
+export function snowballEnglish(word) {
+  if (Object.prototype.hasOwnProperty.call(EN_EXCEPTIONS, word)) return EN_EXCEPTIONS[word];
+  let w = [...word];
+  if (w.length < 3) return word;
+  if (w[0] === "'") w.shift();
+  let yFound = false;
+  for (let i = 0; i < w.length; i++) {
+    if (w[i] === 'y' && (i === 0 || EN_VOWEL(w[i - 1]))) {
+      w[i] = 'Y';
+      yFound = true;
+    }
+  }
+  // R1 and R2: after the first non-vowel that follows a vowel (R1 after a few prefixes).
+  const after = (from) => {
+    let i = from;
+    while (i < w.length && !EN_VOWEL(w[i])) i++;
+    i++;
+    while (i < w.length && EN_VOWEL(w[i])) i++;
+    return i < w.length ? i + 1 : w.length;
+  };
+  const s0 = w.join('');
+  const prefix = ['gener', 'commun', 'arsen'].find((p) => s0.startsWith(p));
+  const p1 = prefix ? prefix.length : after(0);
+  const p2 = p1 < w.length ? after(p1) : w.length;
+  const ends = (s) => w.length >= s.length && w.slice(w.length - s.length).join('') === s;
+  const hasVowel = (end) => w.slice(0, end).some(EN_VOWEL);
+  const shortv = (end) =>
+    (end >= 3 && !EN_VOWEL(w[end - 1]) && !'wxY'.includes(w[end - 1]) && EN_VOWEL(w[end - 2]) && !EN_VOWEL(w[end - 3])) ||
+    (end === 2 && !EN_VOWEL(w[1]) && EN_VOWEL(w[0]));
+  const replace = (n, by) => { w = w.slice(0, w.length - n).concat([...by]); };
+
+  // Step 1a
+  if (ends("'s'")) replace(3, '');
+  else if (ends("'s")) replace(2, '');
+  else if (ends("'")) replace(1, '');
+  if (ends('sses')) replace(4, 'ss');
+  else if (ends('ied') || ends('ies')) replace(3, w.length > 4 ? 'i' : 'ie');
+  else if (ends('ss') || ends('us')) { /* kept */ }
+  else if (ends('s') && hasVowel(w.length - 2)) replace(1, '');
+
+  if (!EN_INVARIANT.has(w.join(''))) {
+    // Step 1b
+    const s1b = ['eedly', 'ingly', 'edly', 'eed', 'ing', 'ed'].find(ends);
+    if (s1b === 'eed' || s1b === 'eedly') {
+      if (w.length - s1b.length >= p1) replace(s1b.length, 'ee');
+    } else if (s1b && hasVowel(w.length - s1b.length)) {
+      replace(s1b.length, '');
+      if (ends('at') || ends('bl') || ends('iz')) w.push('e');
+      else if (['bb', 'dd', 'ff', 'gg', 'mm', 'nn', 'pp', 'rr', 'tt'].some(ends)) w.pop();
+      else if (w.length === p1 && shortv(w.length)) w.push('e');
+    }
+    // Step 1c
+    const n = w.length;
+    if ((w[n - 1] === 'y' || w[n - 1] === 'Y') && n > 2 && !EN_VOWEL(w[n - 2])) w[n - 1] = 'i';
+    // Steps 2 and 3: the longest suffix decides, then its condition
+    for (const table of [EN_STEP2, EN_STEP3]) {
+      const hit = table.find(([s]) => ends(s));
+      if (!hit) continue;
+      const [s, by] = hit;
+      const start = w.length - s.length;
+      if (start < p1) continue;
+      if (s === 'ogi' && w[start - 1] !== 'l') continue;
+      if (s === 'li' && !'cdeghkmnrt'.includes(w[start - 1] || '-')) continue;
+      if (s === 'ative' && start < p2) continue;
+      replace(s.length, by);
+    }
+    // Step 4
+    const s4 = EN_STEP4.find(ends);
+    if (s4) {
+      const start = w.length - s4.length;
+      if (start >= p2 && (s4 !== 'ion' || w[start - 1] === 's' || w[start - 1] === 't')) replace(s4.length, '');
+    }
+    // Step 5
+    const last = w.length - 1;
+    if (w[last] === 'e' && (last >= p2 || (last >= p1 && !shortv(last)))) w.pop();
+    else if (w[last] === 'l' && last >= p2 && w[last - 1] === 'l') w.pop();
+  }
+  const out = w.join('');
+  return yFound ? out.replace(/Y/g, 'y') : out;
+}
+
 /** Folded words to index terms, with the generator's tables (from meta.json). */
 export class Pipeline {
   constructor(meta) {
     this.stop = new Set(meta.stopwords);
     this.acronyms = new Set(meta.acronyms);
     this.overrides = new Map(Object.entries(meta.overrides));
+    // an index states its language when it is not the guide's Italian
+    this.stem = meta.language === 'en' ? snowballEnglish : snowball;
     this.cache = new Map();
   }
 
@@ -199,7 +301,7 @@ export class Pipeline {
     const o = this.overrides.get(w);
     if (o !== undefined) return o;
     if (HAS_DIGIT.test(w)) return w;
-    return snowball(w);
+    return this.stem(w);
   }
 
   terms(text) {
@@ -714,10 +816,16 @@ export class SearchEngine {
           if (s > best[d]) best[d] = s;
           return;
         }
+        const first = best[d] === 0;
         if (s > best[d] || (s === best[d] && KIND_PENALTY[kind] < KIND_PENALTY[bestKind[d]])) {
           best[d] = s;
+          if (first || KIND_PENALTY[kind] < KIND_PENALTY[bestKind[d]]) bestKind[d] = kind;
+          bestTitle[d] = Math.max(first ? 0 : bestTitle[d], title);
+        } else if (KIND_PENALTY[kind] < KIND_PENALTY[bestKind[d]]) {
+          // a service that has the word as typed is no prefix match because a longer word of
+          // it ("carer" for "care") scores more
           bestKind[d] = kind;
-          bestTitle[d] = title;
+          bestTitle[d] = Math.max(bestTitle[d], title);
         }
       };
       // a lexicon target phrase matches a service that has all its terms, and scores the
@@ -1089,7 +1197,9 @@ function init() {
   // The index lives next to this file; the loader marks the script tag.
   const tag = document.querySelector('script[data-search-module]');
   const here = tag ? tag.src : location.href;
-  const engine = new SearchEngine(new URL('search/', here));
+  // An edition in another language names its own index (`data-index`).
+  const own = forms[0].getAttribute('data-index');
+  const engine = new SearchEngine(own ? new URL(own, location.href) : new URL('search/', here));
   forms.forEach((form) => enhance(form, engine));
   document.documentElement.classList.add('search-ready');
 }
