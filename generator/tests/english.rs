@@ -308,3 +308,74 @@ fn english_errors_come_with_the_italian_ones_at_once() {
     );
     assert!(text.contains("services/trasporto-sociale.md:7:"), "{text}");
 }
+
+#[test]
+fn the_english_edition_has_its_own_index_of_its_english_text() {
+    let site = english_site();
+    let (_tmp, out) = build(&site);
+    let meta: serde_json::Value =
+        serde_json::from_str(&read(&out, "search/en/meta.json")).expect("JSON");
+    assert_eq!(meta["language"], "en");
+    assert!(meta["stopwords"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w == "the"));
+    let italian: serde_json::Value =
+        serde_json::from_str(&read(&out, "search/meta.json")).expect("JSON");
+    assert!(
+        italian.get("language").is_none(),
+        "the Italian index is unchanged"
+    );
+    // The English results: English titles, English addresses.
+    let mut fragments = String::new();
+    for e in fs::read_dir(out.join("search/en/r")).unwrap() {
+        fragments.push_str(&fs::read_to_string(e.unwrap().path()).unwrap());
+    }
+    assert!(fragments.contains("Home care (SAD)"), "{fragments}");
+    assert!(fragments.contains("/en/services/assistenza-domiciliare/"));
+    // Every English page's boxes name it; no Italian page does.
+    let en = read(&out, "en/services/assistenza-domiciliare/index.html");
+    assert!(en.contains("data-index=\"/search/en/\""), "{en}");
+    let it = read(&out, "servizi/assistenza-domiciliare/index.html");
+    assert!(!it.contains("data-index"));
+}
+
+#[test]
+fn placeholder_text_in_the_translation_of_a_published_entry_is_an_error() {
+    let site = english_site();
+    let rel = "services/assistenza-domiciliare.en.md";
+    site.replace(
+        rel,
+        "The answer comes within 30 days.",
+        "Indica i tempi di risposta e le scadenze…",
+    );
+    let err = errors_of(&site);
+    let line = site
+        .read(rel)
+        .lines()
+        .position(|l| l.contains("Indica i tempi"))
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains(&format!(
+            "error: {rel}:{line}:1: placeholder text from `sportello new` is still here"
+        )),
+        "{err}"
+    );
+    // A draft's translation may keep it, as the draft itself may.
+    site.replace(
+        "services/assistenza-domiciliare.md",
+        "+++\n",
+        "+++\ndraft = true\n",
+    );
+    let mut diags = sportello::diagnostics::Diagnostics::default();
+    let mut opts = site.options();
+    opts.drafts = true;
+    sportello::load_site(&opts, &mut diags);
+    assert!(
+        !diags.render(false).contains("placeholder"),
+        "{}",
+        diags.render(false)
+    );
+}

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use common::{copy_dir, theme, Site};
-use sportello::serve::{DRAFT_SNIPPET, RELOAD_SNIPPET};
+use sportello::serve::{DRAFT_NOTE_START, RELOAD_SNIPPET};
 
 /// Every file under `dir`, by path relative to it with `/`.
 fn read_tree(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) {
@@ -177,11 +177,12 @@ impl Server {
         for (path, bytes) in &built {
             let (status, body) = self.get(&format!("/{}", path.trim_end_matches("index.html")));
             let body = if path.ends_with(".html") {
-                String::from_utf8(body)
-                    .unwrap()
-                    .replacen(RELOAD_SNIPPET, "", 1)
-                    .replacen(DRAFT_SNIPPET, "", 1)
-                    .into_bytes()
+                without_draft_note(&String::from_utf8(body).unwrap().replacen(
+                    RELOAD_SNIPPET,
+                    "",
+                    1,
+                ))
+                .into_bytes()
             } else {
                 body
             };
@@ -476,7 +477,8 @@ fn serve_marks_drafts_and_shows_warnings_in_the_terminal_and_the_page() {
     let server = Server::start(&site.content(), &theme());
     let draft = server.text("/servizi/bozza-di-prova/");
     assert!(
-        draft.contains(sportello::serve::DRAFT_SNIPPET),
+        draft.contains(DRAFT_NOTE_START)
+            && draft.contains("Bozza: questa pagina non viene pubblicata"),
         "draft not marked"
     );
     let published = server.text("/servizi/trasporto-sociale/");
@@ -603,4 +605,44 @@ fn english_versions_are_served_like_a_full_build() {
     assert!(!errors);
     server.assert_same_as_build(&site.content(), &theme(), "English removed");
     assert_eq!(server.get("/en/desks/sportello-centro/").0, 404);
+}
+
+/// A served page without the note that marks a draft.
+fn without_draft_note(html: &str) -> String {
+    match html.find(DRAFT_NOTE_START) {
+        Some(i) => {
+            let end = i + html[i..].find("</p>").expect("the note ends") + "</p>".len();
+            format!("{}{}", &html[..i], &html[end..])
+        }
+        None => html.to_string(),
+    }
+}
+
+#[test]
+fn an_english_draft_page_is_marked_in_english() {
+    let site = Site::copy_of("valid");
+    let text = site.read("services/trasporto-sociale.md");
+    site.write(
+        "services/bozza-di-prova.md",
+        &text.replacen("+++\n", "+++\ndraft = true\n", 1),
+    );
+    site.write(
+        "services/bozza-di-prova.en.md",
+        "+++\ntitle = \"Draft transport\"\nsummary = \"Rides to medical visits.\"\n+++\n\n\
+         ## Who it is for\n\nOlder people.\n\n## How to apply\n\nCall the desk.\n\n\
+         ## What you need\n\nAn ID.\n\n## What you get\n\nA ride.\n\n\
+         ## Times and deadlines\n\nTwo days before.\n",
+    );
+    let server = Server::start(&site.content(), &theme());
+    let page = server.text("/en/services/bozza-di-prova/");
+    assert!(page.contains(DRAFT_NOTE_START), "English draft not marked");
+    assert!(
+        page.contains("Draft: this page is not published"),
+        "{}",
+        &page[page.find(DRAFT_NOTE_START).unwrap_or(0)..][..300.min(page.len())]
+    );
+    assert!(!page.contains("Bozza: questa pagina"));
+    let italian = server.text("/servizi/bozza-di-prova/");
+    assert!(italian.contains("Bozza: questa pagina non viene pubblicata"));
+    assert!(!server.text("/en/").contains(DRAFT_NOTE_START));
 }

@@ -47,6 +47,37 @@ pub fn attach(
         present.insert(original);
         usable.push(src);
     }
+    // A translation is a draft with its Italian entry: out of drafts, the
+    // placeholder text of `sportello new` is an error in it too.
+    let drafts: HashSet<String> = main
+        .services
+        .iter()
+        .filter(|s| s.draft)
+        .map(|s| format!("services/{}.md", s.slug))
+        .chain(
+            main.offices
+                .iter()
+                .filter(|p| p.draft)
+                .map(|p| format!("offices/{}.md", p.slug)),
+        )
+        .chain(
+            main.desks
+                .iter()
+                .filter(|p| p.draft)
+                .map(|p| format!("desks/{}.md", p.slug)),
+        )
+        .chain(
+            main.pages
+                .iter()
+                .filter(|p| p.draft)
+                .map(|p| format!("pages/{}.md", p.slug)),
+        )
+        .collect();
+    for src in &usable {
+        if !drafts.contains(&parse::original_rel(&src.rel)) {
+            diags.extend(crate::scaffold::placeholders(src));
+        }
+    }
     let urls = main
         .urls
         .edition(CODE, lang.paths.clone(), Arc::new(present.clone()));

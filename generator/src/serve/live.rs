@@ -109,27 +109,44 @@ impl Live {
         Some(all.render_with(false, crate::diagnostics::Verbosity::Summary))
     }
 
-    /// The served files (`servizi/x/index.html`) that are pages of drafts.
-    pub fn draft_pages(&self) -> BTreeSet<String> {
+    /// The served files (`servizi/x/index.html`) that are pages of drafts,
+    /// in both editions, each with the note that marks it in its language.
+    pub fn draft_pages(&self) -> BTreeMap<String, Arc<str>> {
         let Some(good) = &self.good else {
-            return BTreeSet::new();
+            return BTreeMap::new();
         };
-        let site = &good.site;
-        let root = site.urls.site_root();
-        let urls = site
-            .services
-            .iter()
-            .filter(|s| s.draft)
-            .map(|s| &s.url)
-            .chain(
-                site.offices
-                    .iter()
-                    .chain(&site.desks)
-                    .filter(|p| p.draft)
-                    .map(|p| &p.url),
+        let mut out = BTreeMap::new();
+        for site in std::iter::once(&good.site).chain(good.site.translation.as_deref()) {
+            let note: Arc<str> = super::draft_note(
+                site.lang
+                    .labels
+                    .get("draft_note")
+                    .map_or(super::DRAFT_NOTE_FALLBACK, String::as_str),
             )
-            .chain(site.pages.iter().filter(|p| p.draft).map(|p| &p.url));
-        urls.map(|u| crate::urls::output_file(root, u)).collect()
+            .into();
+            let root = site.urls.site_root();
+            // An entry without translation keeps its Italian address in the
+            // English edition: only the edition's own pages are its drafts.
+            let own = site.urls.home();
+            let urls = site
+                .services
+                .iter()
+                .filter(|s| s.draft)
+                .map(|s| &s.url)
+                .chain(
+                    site.offices
+                        .iter()
+                        .chain(&site.desks)
+                        .filter(|p| p.draft)
+                        .map(|p| &p.url),
+                )
+                .chain(site.pages.iter().filter(|p| p.draft).map(|p| &p.url))
+                .filter(|u| u.starts_with(&own));
+            for u in urls {
+                out.insert(crate::urls::output_file(root, u), note.clone());
+            }
+        }
+        out
     }
 
     /// Builds the whole site. Errors are kept in `errors`, not returned.

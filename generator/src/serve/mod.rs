@@ -56,8 +56,8 @@ struct Snapshot {
     /// Incremented after each rebuild, for `/__sportello/status`.
     generation: u64,
     files: BTreeMap<Arc<str>, Arc<[u8]>>,
-    /// Served paths of the pages of drafts, marked when served.
-    drafts: BTreeSet<String>,
+    /// Served paths of the pages of drafts, with the note that marks them.
+    drafts: BTreeMap<String, Arc<str>>,
     /// Errors of the current content (or of the last rebuild), for the overlay.
     errors: Option<String>,
     warnings: Option<String>,
@@ -115,8 +115,18 @@ enum Message {
     Warnings(String),
 }
 
-/// Marks the page of a draft while previewing; `build` never writes it.
-pub const DRAFT_SNIPPET: &str = "<p id=\"sportello-draft\" role=\"note\" style=\"position:sticky;top:0;z-index:2147483646;margin:0;padding:.5rem 1rem;background:#fff3cd;color:#3d2e00;border-bottom:2px solid #8a6d00;font:bold 16px/1.4 system-ui,sans-serif\">Bozza: questa pagina non viene pubblicata finché nella scheda c'è <code>draft = true</code>.</p>";
+/// The start of the note that marks the page of a draft while previewing;
+/// `build` never writes it.
+pub const DRAFT_NOTE_START: &str = "<p id=\"sportello-draft\" role=\"note\" style=\"position:sticky;top:0;z-index:2147483646;margin:0;padding:.5rem 1rem;background:#fff3cd;color:#3d2e00;border-bottom:2px solid #8a6d00;font:bold 16px/1.4 system-ui,sans-serif\">";
+
+/// The note's text for a theme whose language file has no `draft_note`.
+pub const DRAFT_NOTE_FALLBACK: &str =
+    "Bozza: questa pagina non viene pubblicata finché nella scheda c'è draft = true.";
+
+/// The note that marks a draft's page, with `text` from the page's language file.
+pub fn draft_note(text: &str) -> String {
+    format!("{DRAFT_NOTE_START}{}</p>", tera::escape_html(text))
+}
 
 /// Runs until Ctrl-C.
 pub fn run(opts: ServeOptions) -> Result<()> {
@@ -429,7 +439,7 @@ async fn page(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
     let found = now.files.get(key.as_str()).cloned();
     let redirect = found.is_none() && now.files.contains_key(format!("{rel}/index.html").as_str());
     let not_found = now.files.get("404.html").cloned();
-    let draft = found.is_some() && now.drafts.contains(&key);
+    let draft = found.as_ref().and_then(|_| now.drafts.get(&key)).cloned();
     if redirect {
         return Response::builder()
             .status(StatusCode::MOVED_PERMANENTLY)
@@ -449,7 +459,10 @@ async fn page(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
     let mime = content_type(&key);
     let body = if mime.starts_with("text/html") {
         let html = inject_reload(&bytes);
-        Body::from(if draft { mark_draft(&html) } else { html })
+        Body::from(match draft {
+            Some(note) => mark_draft(&html, &note),
+            None => html,
+        })
     } else {
         Body::from(bytes.to_vec())
     };
@@ -486,13 +499,13 @@ fn inject_reload(html: &[u8]) -> Vec<u8> {
 }
 
 /// Puts the draft notice first in `<body>`, where a screen reader meets it.
-fn mark_draft(html: &[u8]) -> Vec<u8> {
+fn mark_draft(html: &[u8], note: &str) -> Vec<u8> {
     let text = String::from_utf8_lossy(html);
     let at = text
         .find("<body")
         .and_then(|i| text[i..].find('>').map(|j| i + j + 1));
     match at {
-        Some(i) => format!("{}{DRAFT_SNIPPET}{}", &text[..i], &text[i..]).into_bytes(),
+        Some(i) => format!("{}{note}{}", &text[..i], &text[i..]).into_bytes(),
         None => html.to_vec(),
     }
 }
