@@ -21,76 +21,87 @@ pub fn file_count() -> usize {
 
 /// Writes every file of this step into `sink`, the open data a few
 /// services at a time.
-pub fn write_files(site: &Site, sink: &dyn crate::write::Sink) -> anyhow::Result<()> {
-    for (path, bytes) in machine_files(site) {
+pub fn write_files(
+    site: &Site,
+    tera: &tera::Tera,
+    sink: &dyn crate::write::Sink,
+) -> anyhow::Result<()> {
+    for (path, bytes) in machine_files(site, tera)? {
         sink.put(&path, &bytes)?;
     }
     crate::opendata::write(site, sink)
 }
 
 /// The files of this step but the open data, which is the whole list again
-/// on every change: `serve` makes it only when it is asked for.
-pub fn machine_files(site: &Site) -> Vec<(String, Vec<u8>)> {
-    vec![
-        ("sitemap.xml".into(), sitemap(site).into_bytes()),
-        ("robots.txt".into(), robots(site).into_bytes()),
-        ("feed.xml".into(), feed(site).into_bytes()),
+/// on every change: `serve` makes it only when it is asked for. The
+/// sitemap, the feed and robots.txt are the theme's templates.
+pub fn machine_files(site: &Site, tera: &tera::Tera) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let render = |name: &str, ctx: &tera::Context| -> anyhow::Result<Vec<u8>> {
+        tera.render(name, ctx)
+            .map(String::into_bytes)
+            .map_err(|e| anyhow::anyhow!("rendering the theme's {name}: {e}"))
+    };
+    let mut sitemap_ctx = tera::Context::new();
+    sitemap_ctx.insert("urls", &sitemap(site));
+    let mut robots = tera::Context::new();
+    robots.insert(
+        "sitemap",
+        &site.urls.permalink(&site.urls.file("sitemap.xml")),
+    );
+    Ok(vec![
+        ("sitemap.xml".into(), render("sitemap.xml", &sitemap_ctx)?),
+        ("robots.txt".into(), render("robots.txt", &robots)?),
+        ("feed.xml".into(), render("feed.xml", &feed(site))?),
         ("services.json".into(), services_json(site)),
-    ]
+    ])
 }
 
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// One address of the sitemap.
+#[derive(Serialize)]
+struct SitemapUrl {
+    loc: String,
+    lastmod: Option<String>,
+    alternates: Vec<Alternate>,
 }
 
-fn sitemap(site: &Site) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">\n");
+#[derive(Serialize)]
+struct Alternate {
+    hreflang: String,
+    href: String,
+}
+
+fn sitemap(site: &Site) -> Vec<SitemapUrl> {
+    let mut out = Vec::new();
     sitemap_edition(site, &mut out);
     if let Some(en) = &site.translation {
         sitemap_edition(en, &mut out);
     }
-    out.push_str("</urlset>\n");
     out
 }
 
 /// The pages of one edition (a translation: only its own pages, not the
 /// Italian ones it links to), each with its pair in the other edition.
-fn sitemap_edition(site: &Site, out: &mut String) {
+fn sitemap_edition(site: &Site, out: &mut Vec<SitemapUrl>) {
     let u = &site.urls;
     let mut add = |path: &str, lastmod: Option<&str>| {
         // An English list's Italian entries are the Italian edition's URLs.
         if !path.starts_with(u.root()) {
             return;
         }
-        out.push_str("  <url><loc>");
-        out.push_str(&xml_escape(&u.permalink(path)));
-        out.push_str("</loc>");
-        if let Some(d) = lastmod {
-            out.push_str("<lastmod>");
-            out.push_str(d);
-            out.push_str("</lastmod>");
-        }
+        let mut alternates = Vec::new();
         if let (Some(alt), Some(other)) = (site.edition.alternates.get(path), &site.edition.other) {
-            let (own, theirs) = (&site.lang.code, &other.code);
-            for (code, href) in [(own, path), (theirs, alt.as_str())] {
-                out.push_str(&format!(
-                    "<xhtml:link rel=\"alternate\" hreflang=\"{code}\" href=\"{}\"/>",
-                    xml_escape(&u.permalink(href))
-                ));
+            for (code, href) in [(&site.lang.code, path), (&other.code, alt.as_str())] {
+                alternates.push(Alternate {
+                    hreflang: code.clone(),
+                    href: u.permalink(href),
+                });
             }
         }
-        out.push_str("</url>\n");
+        out.push(SitemapUrl {
+            loc: u.permalink(path),
+            lastmod: lastmod.map(str::to_string),
+            alternates,
+        });
     };
     add(&u.home(), None);
     add(&u.services_index(), None);
@@ -114,44 +125,45 @@ fn sitemap_edition(site: &Site, out: &mut String) {
     }
 }
 
-fn robots(site: &Site) -> String {
-    let sitemap = site.urls.permalink(&site.urls.file("sitemap.xml"));
-    format!("User-agent: *\nAllow: /\n\nSitemap: {sitemap}\n")
-}
-
-/// Services, newest change first.
-fn feed(site: &Site) -> String {
+/// The feed's context: services, newest change first.
+fn feed(site: &Site) -> tera::Context {
     let u = &site.urls;
     let mut recent: Vec<&Service> = site.services.iter().collect();
     recent.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| a.slug.cmp(&b.slug)));
     recent.truncate(FEED_ENTRIES);
-    // The feed changes only when content does: no build timestamp.
-    let updated = recent
-        .first()
-        .map_or_else(|| "1970-01-01".to_string(), |s| s.updated_iso.clone());
-    let self_url = u.permalink(&u.file("feed.xml"));
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"{}\">\n  <title>{}</title>\n  <id>{}</id>\n  <link rel=\"self\" href=\"{}\"/>\n  <link href=\"{}\"/>\n  <updated>{updated}T00:00:00Z</updated>\n  <author><name>{}</name></author>\n",
-        xml_escape(&site.lang.code),
-        xml_escape(&site.info.title),
-        xml_escape(&self_url),
-        xml_escape(&self_url),
-        xml_escape(&u.permalink(&u.home())),
-        xml_escape(if site.info.owner.is_empty() { &site.info.title } else { &site.info.owner }),
+    let mut ctx = tera::Context::new();
+    ctx.insert("lang", &site.lang.code);
+    ctx.insert("title", &site.info.title);
+    ctx.insert("self_url", &u.permalink(&u.file("feed.xml")));
+    ctx.insert("home", &u.permalink(&u.home()));
+    ctx.insert(
+        "updated",
+        &recent
+            .first()
+            .map_or_else(|| "1970-01-01".to_string(), |s| s.updated_iso.clone()),
     );
-    for s in recent {
-        out.push_str(&format!(
-            "  <entry>\n    <title>{}</title>\n    <id>{}</id>\n    <link href=\"{}\"/>\n    <updated>{}T00:00:00Z</updated>\n    <summary>{}</summary>\n    <category term=\"{}\"/>\n  </entry>\n",
-            xml_escape(&s.title),
-            xml_escape(&s.permalink),
-            xml_escape(&s.permalink),
-            s.updated_iso,
-            xml_escape(&s.summary),
-            xml_escape(&site.categories[s.category].slug),
-        ));
-    }
-    out.push_str("</feed>\n");
-    out
+    ctx.insert(
+        "author",
+        if site.info.owner.is_empty() {
+            &site.info.title
+        } else {
+            &site.info.owner
+        },
+    );
+    let entries: Vec<_> = recent
+        .iter()
+        .map(|s| {
+            json!({
+                "title": s.title,
+                "url": s.permalink,
+                "updated": s.updated_iso,
+                "summary": s.summary,
+                "category": site.categories[s.category].slug,
+            })
+        })
+        .collect();
+    ctx.insert("entries", &entries);
+    ctx
 }
 
 #[derive(Serialize)]
@@ -241,14 +253,4 @@ pub fn json_ld(site: &Site, s: &Service) -> String {
     serde_json::to_string(&v)
         .unwrap_or_default()
         .replace("</", "<\\/")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn xml_is_escaped() {
-        assert_eq!(xml_escape("a < b & \"c\""), "a &lt; b &amp; &quot;c&quot;");
-    }
 }

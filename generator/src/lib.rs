@@ -395,7 +395,7 @@ pub fn write_site(
     for (path, bytes) in &statics {
         sink.put(path, bytes)?;
     }
-    export::write_files(site, sink)?;
+    export::write_files(site, tera, sink)?;
     timings.export = t.elapsed();
     Ok(Written {
         files: pages_count + index_files + statics.len() + export::file_count(),

@@ -27,6 +27,24 @@ pub const TEMPLATES: [&str; 11] = [
     "404.html",
 ];
 
+/// The files for machines a theme may override (`templates/<name>`), with
+/// the default theme's version for a theme that does not. `.xml` templates
+/// are escaped as XML (the same escaping as HTML: `&`, `<`, `>`, quotes).
+pub const MACHINE_TEMPLATES: [(&str, &str); 3] = [
+    (
+        "sitemap.xml",
+        include_str!("../../themes/default/templates/sitemap.xml"),
+    ),
+    (
+        "feed.xml",
+        include_str!("../../themes/default/templates/feed.xml"),
+    ),
+    (
+        "robots.txt",
+        include_str!("../../themes/default/templates/robots.txt"),
+    ),
+];
+
 /// Loads the theme's templates, naming the file of any syntax error.
 pub fn load_templates(theme: &Path) -> Result<Tera> {
     let dir = theme.join("templates");
@@ -39,7 +57,10 @@ pub fn load_templates(theme: &Path) -> Result<Tera> {
     let mut sources = Vec::new();
     for entry in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "html") {
+        if path
+            .extension()
+            .is_some_and(|e| e == "html" || e == "xml" || e == "txt")
+        {
             let name = path
                 .file_name()
                 .unwrap_or_default()
@@ -53,6 +74,12 @@ pub fn load_templates(theme: &Path) -> Result<Tera> {
     for needed in TEMPLATES {
         if !sources.iter().any(|(n, _)| n == needed) {
             bail!("the theme has no template `{needed}` in {}", dir.display());
+        }
+    }
+    // A theme made before these were templates keeps the default theme's.
+    for (name, text) in MACHINE_TEMPLATES {
+        if !sources.iter().any(|(n, _)| n == name) {
+            sources.push((name.to_string(), text.to_string()));
         }
     }
     let mut tera = Tera::default();

@@ -444,3 +444,36 @@ fn the_example_guide_builds_without_errors() {
         site.services.len()
     );
 }
+
+#[test]
+fn the_sitemap_feed_and_robots_are_theme_templates_a_theme_may_override() {
+    let site = Site::copy_of("valid");
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("theme");
+    common::copy_dir(&theme(), &own);
+    // A theme of its own: robots.txt changed, the feed and the sitemap left
+    // out (made before they were templates): those are the default theme's.
+    std::fs::write(
+        own.join("templates/robots.txt"),
+        "User-agent: *\nDisallow: /bozze/\n\nSitemap: {{ sitemap }}\n",
+    )
+    .unwrap();
+    std::fs::remove_file(own.join("templates/feed.xml")).unwrap();
+    std::fs::remove_file(own.join("templates/sitemap.xml")).unwrap();
+    let mut opts = site.options();
+    opts.theme = own;
+    let out = dir.path().join("public");
+    let report = sportello::build(&opts, &out).unwrap();
+    assert!(!report.diagnostics.has_errors());
+    assert_eq!(
+        read(&out, "robots.txt"),
+        "User-agent: *\nDisallow: /bozze/\n\nSitemap: https://guida.example.org/sitemap.xml\n"
+    );
+    let (_tmp, default) = build(&site);
+    assert_eq!(read(&out, "feed.xml"), read(&default, "feed.xml"));
+    assert_eq!(read(&out, "sitemap.xml"), read(&default, "sitemap.xml"));
+    // Escaped as XML, and a well-formed start.
+    let feed = read(&default, "feed.xml");
+    assert!(feed.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed "));
+    assert!(!feed.contains("{#"));
+}

@@ -527,7 +527,10 @@ impl Live {
             .collect();
         // The open data lists every service: made again only when asked for,
         // so that a save stays as fast as the pages it changes.
-        updates.extend(export::machine_files(site));
+        match export::machine_files(site, &good.tera) {
+            Ok(files) => updates.extend(files),
+            Err(e) => return self.theme_failed(what, &e),
+        }
         self.open_data_stale = true;
         updates.extend(index.written);
         let mut count = 0;
