@@ -5,8 +5,8 @@
 use serde::Serialize;
 use serde_json::json;
 
+use crate::model::{Cost, Status};
 use crate::model::{Service, Site};
-use crate::parse::front::{Cost, Status};
 
 /// Files this step writes at the root of the site (other than pages).
 pub const FILES: [&str; 4] = ["sitemap.xml", "robots.txt", "feed.xml", "services.json"];

@@ -5,8 +5,10 @@ use serde::Serialize;
 use time::Date;
 
 use crate::language::{Language, SectionKey};
-use crate::parse::front::{Cost, Day, OfficeKind, Status};
+pub mod vocab;
+
 use crate::urls::Urls;
+pub use vocab::{Cost, Day, OfficeKind, Status};
 
 /// Settings from `site.toml`, with the base URL in force for this build.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -134,7 +134,7 @@ struct Card<'a> {
     url: &'a str,
     summary: &'a str,
     category: &'a str,
-    status: crate::parse::front::Status,
+    status: crate::model::Status,
 }
 
 #[derive(Serialize)]

@@ -15,8 +15,8 @@ use serde_json::{json, Map, Value};
 use super::uuid5;
 use crate::diagnostics::Diagnostic;
 use crate::language::SectionKey;
+use crate::model::{Day, Status};
 use crate::model::{Place, Service, Site, SiteInfo};
-use crate::parse::front::{Day, Status};
 
 pub const DIR: &str = "opendata/hsds";
 pub const ZIP: &str = "opendata/hsds/hsds-csv.zip";

@@ -644,7 +644,7 @@ mod tests {
 
     #[test]
     fn choices_match_the_enums() {
-        use crate::parse::front::{Cost, Day, OfficeKind, Status};
+        use crate::model::{Cost, Day, OfficeKind, Status};
         for w in crate::parse::front::STATUS {
             toml::Value::String(w.to_string())
                 .try_into::<Status>()

@@ -20,11 +20,9 @@ use crate::diagnostics::{did_you_mean, Diagnostic, Diagnostics};
 use crate::language::{Language, SectionKey};
 use crate::load::{is_valid_slug, suggest_slug, SourceFile};
 use crate::model::{
-    title_sort_key, OpeningHours, Page, Place, Section, Service, Site, SiteInfo, Term,
+    title_sort_key, Cost, OpeningHours, Page, Place, Section, Service, Site, SiteInfo, Status, Term,
 };
-use crate::parse::front::{
-    self, Cost, DeskFront, Hours, OfficeFront, ServiceFront, Status, TaxonomyFile,
-};
+use crate::parse::front::{self, DeskFront, Hours, OfficeFront, ServiceFront, TaxonomyFile};
 use crate::parse::{Doc, InternalLink, Parsed};
 use crate::urls::Urls;
 

@@ -35,7 +35,7 @@ fn hours(
             );
         }
         if ok {
-            let mut days: Vec<front::Day> = h.days.iter().map(|d| *d.get_ref()).collect();
+            let mut days: Vec<crate::model::Day> = h.days.iter().map(|d| *d.get_ref()).collect();
             days.sort();
             days.dedup();
             out.push(OpeningHours {
@@ -50,15 +50,15 @@ fn hours(
 }
 
 /// "Lunedì – venerdì" for a run of three or more days, else "Martedì, giovedì".
-pub fn days_label(days: &[front::Day], lang: &Language) -> String {
-    let name = |d: front::Day| {
+pub fn days_label(days: &[crate::model::Day], lang: &Language) -> String {
+    let name = |d: crate::model::Day| {
         lang.days
             .get(d.key())
             .cloned()
             .unwrap_or_else(|| d.key().to_string())
     };
     // Italian writes day names in lowercase inside a phrase; English does not.
-    let inner = |d: front::Day| {
+    let inner = |d: crate::model::Day| {
         if lang.code == "en" {
             name(d)
         } else {
