@@ -20,6 +20,7 @@ pub mod parse;
 pub mod render;
 pub mod scaffold;
 pub mod serve;
+pub mod slug;
 pub mod urls;
 pub mod validate;
 pub mod write;

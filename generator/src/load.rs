@@ -1,5 +1,6 @@
 //! Step 1: find the content files and read them as text.
 
+use crate::slug::{is_valid_slug, suggest_slug};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -243,45 +244,9 @@ pub fn read_text(path: &Path, rel: &str) -> Result<Arc<str>, Diagnostic> {
     }
 }
 
-pub fn is_valid_slug(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// A slug close to what was written: lowercase ASCII, accents dropped, hyphens.
-pub fn suggest_slug(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars().flat_map(char::to_lowercase) {
-        let c = match c {
-            'à' | 'á' | 'â' | 'ä' => 'a',
-            'è' | 'é' | 'ê' | 'ë' => 'e',
-            'ì' | 'í' | 'î' | 'ï' => 'i',
-            'ò' | 'ó' | 'ô' | 'ö' => 'o',
-            'ù' | 'ú' | 'û' | 'ü' => 'u',
-            c if c.is_ascii_alphanumeric() => c,
-            _ => '-',
-        };
-        if !(c == '-' && (out.is_empty() || out.ends_with('-'))) {
-            out.push(c);
-        }
-    }
-    out.trim_end_matches('-').to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn slugs() {
-        assert!(is_valid_slug("misura-b2"));
-        assert!(!is_valid_slug("Misura B2"));
-        assert_eq!(suggest_slug("Misura B2"), "misura-b2");
-        assert_eq!(suggest_slug("Invalidità civile"), "invalidita-civile");
-    }
 
     #[test]
     fn editor_leftovers_are_ignored() {

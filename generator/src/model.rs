@@ -199,5 +199,5 @@ pub struct OtherEdition {
 
 /// Sort key for titles: case and accents do not change the order.
 pub fn title_sort_key(title: &str) -> String {
-    crate::load::suggest_slug(title)
+    crate::slug::suggest_slug(title)
 }

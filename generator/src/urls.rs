@@ -3,6 +3,10 @@
 
 use crate::language::Paths;
 
+/// The files for machines at the root of the site, beside the pages (written
+/// by the export step; a link to one is a link to a page of the site).
+pub const ROOT_FILES: [&str; 4] = ["sitemap.xml", "robots.txt", "feed.xml", "services.json"];
+
 #[derive(Debug, Clone)]
 pub struct Urls {
     /// Scheme and host, without trailing slash: `https://guida.example.org`.

@@ -13,8 +13,8 @@ use anyhow::{bail, Context, Result};
 use crate::diagnostics::Diagnostic;
 use crate::language::Language;
 use crate::load::SourceFile;
-use crate::load::{is_valid_slug, suggest_slug};
 use crate::parse::front::{SiteConfig, TaxonomyFile};
+use crate::slug::{is_valid_slug, suggest_slug};
 
 /// The sample sentences `sportello new` writes. Each ends with `…` (U+2026),
 /// so a file is scanned once for that character and only then for them.

@@ -18,12 +18,13 @@ use toml::Spanned;
 
 use crate::diagnostics::{did_you_mean, Diagnostic, Diagnostics};
 use crate::language::{Language, SectionKey};
-use crate::load::{is_valid_slug, suggest_slug, SourceFile};
+use crate::load::SourceFile;
 use crate::model::{
     title_sort_key, Cost, OpeningHours, Page, Place, Section, Service, Site, SiteInfo, Status, Term,
 };
 use crate::parse::front::{self, DeskFront, Hours, OfficeFront, ServiceFront, TaxonomyFile};
 use crate::parse::{Doc, InternalLink, Parsed};
+use crate::slug::{is_valid_slug, suggest_slug};
 use crate::urls::Urls;
 
 pub const TITLE_MAX: usize = 80;
@@ -408,7 +409,7 @@ pub fn known_paths(site: &Site, entries: HashSet<String>) -> HashSet<String> {
     {
         known.insert(t.url.clone());
     }
-    for name in crate::export::FILES {
+    for name in crate::urls::ROOT_FILES {
         known.insert(urls.file(name));
     }
     known

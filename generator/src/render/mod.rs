@@ -1,5 +1,7 @@
 //! Step 5: the theme's Tera templates turn the Site into HTML pages, in parallel.
 
+mod jsonld;
+
 use std::fs;
 use std::path::Path;
 
@@ -8,9 +10,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tera::{Context, Tera};
 
-use crate::export::json_ld;
 use crate::model::{Place, Site, Term};
 use crate::urls::output_file;
+use jsonld::json_ld;
 
 /// The templates every theme must have.
 pub const TEMPLATES: [&str; 11] = [
@@ -33,15 +35,15 @@ pub const TEMPLATES: [&str; 11] = [
 pub const MACHINE_TEMPLATES: [(&str, &str); 3] = [
     (
         "sitemap.xml",
-        include_str!("../../themes/default/templates/sitemap.xml"),
+        include_str!("../../../themes/default/templates/sitemap.xml"),
     ),
     (
         "feed.xml",
-        include_str!("../../themes/default/templates/feed.xml"),
+        include_str!("../../../themes/default/templates/feed.xml"),
     ),
     (
         "robots.txt",
-        include_str!("../../themes/default/templates/robots.txt"),
+        include_str!("../../../themes/default/templates/robots.txt"),
     ),
 ];
 
