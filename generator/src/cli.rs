@@ -1,7 +1,6 @@
 //! Command-line interface: `sportello build | check | serve | new | init`.
 
 use std::io::IsTerminal;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -55,6 +54,7 @@ pub enum Command {
         no_search_index: bool,
     },
     /// Build, serve and rebuild as files change, reloading the open page; drafts are shown, marked.
+    #[cfg(feature = "serve")]
     Serve {
         #[command(flatten)]
         dirs: Dirs,
@@ -63,7 +63,7 @@ pub enum Command {
         port: u16,
         /// Address to listen on: 0.0.0.0 to preview on a phone in the same network.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
-        bind: IpAddr,
+        bind: std::net::IpAddr,
         /// Open the guide in the default browser.
         #[arg(long)]
         open: bool,
@@ -226,6 +226,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 Err(e) => other_failure(format!("{e:#}")),
             }
         }
+        #[cfg(feature = "serve")]
         Command::Serve {
             dirs,
             port,

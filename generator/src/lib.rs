@@ -19,6 +19,7 @@ pub mod opendata;
 pub mod parse;
 pub mod render;
 pub mod scaffold;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod slug;
 pub mod urls;
