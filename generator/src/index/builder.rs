@@ -2,17 +2,13 @@
 //! expansion, term counts. Pure function of the service and the pipeline,
 //! so a document can be re-tokenised alone.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 use super::text::{self, Pipeline};
+pub use super::text::{FastMap, FastSet};
 use crate::model::{Service, Site};
-
-/// The index's in-memory maps: short strings and integers of our own
-/// content, no untrusted input, so a fast hasher with a fixed seed.
-pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
-pub type FastSet<T> = HashSet<T, foldhash::fast::FixedState>;
 
 /// Field weights: a word in the title counts as twelve in the body.
 pub const W_TITLE: u32 = 12;

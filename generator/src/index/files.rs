@@ -12,8 +12,9 @@ use std::ops::Bound::{Excluded, Included, Unbounded};
 
 use serde_json::json;
 
-use super::builder::{Doc, FastMap};
+use super::builder::Doc;
 use super::shard::{self, Posting};
+use super::text::FastMap;
 use super::{Facet, SearchIndex, DIR, FORMAT, GROUP, SHARD_TERMS};
 use crate::write::OutputFile;
 

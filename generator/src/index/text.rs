@@ -12,7 +12,10 @@ use rust_stemmers::{Algorithm, Stemmer};
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
-use super::builder::{FastMap, FastSet};
+/// The index's in-memory maps: short strings and integers of our own
+/// content, no untrusted input, so a fast hasher with a fixed seed.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+pub type FastSet<T> = std::collections::HashSet<T, foldhash::fast::FixedState>;
 
 /// Italian stopwords (Snowball's list, accents folded) plus a few words that
 /// people put in natural questions ("non riesco a pagare l'affitto") and
