@@ -313,3 +313,19 @@ fn two_builds_at_once_leave_one_whole_site() {
         .collect();
     assert_eq!(names.len(), 3, "{names:?}");
 }
+
+#[test]
+fn after_public_is_removed_by_hand_rebuilds_write_only_changes_again() {
+    let site = Site::copy_of("valid");
+    let o = out();
+    build_into(&site, &o.public);
+    site.replace(ENTRY, "title = \"", "title = \"Nuovo ");
+    build_into(&site, &o.public);
+    fs::remove_dir_all(&o.public).unwrap();
+    let report = build_into(&site, &o.public);
+    assert_eq!(report.written.written, report.files);
+    site.replace(ENTRY, "title = \"Nuovo ", "title = \"Altro ");
+    let report = build_into(&site, &o.public);
+    assert!(report.written.written < report.files / 2, "{report:?}");
+    assert_same(&files_of(&o.public), &fresh(&site), "after the change");
+}

@@ -190,10 +190,10 @@ impl Output {
             Output::Staging(s, mut owner) => {
                 let output = s.output().to_path_buf();
                 let hidden = hidden_path(&output);
-                // The hidden tree stays ours if it was; a fresh output gets
-                // one on its first build that changes something.
-                let hidden_id =
-                    owner::id_of(&hidden).filter(|&h| owner.owns(owner::id_of(&output), Some(h)));
+                // The hidden tree stays ours if it was (also when public/
+                // was removed by hand); a fresh output gets one on its
+                // first build that changes something.
+                let hidden_id = owner::id_of(&hidden).filter(|&h| owner.knows(h));
                 s.commit()?;
                 owner.record(owner::id_of(&output), hidden_id)?;
                 Ok(Outcome {

@@ -67,6 +67,12 @@ impl Owner {
         known(live) && hidden.is_none_or(|h| h != live && known(h))
     }
 
+    /// Whether the record names this tree, live or hidden.
+    pub fn knows(&self, id: Id) -> bool {
+        self.recorded
+            .is_some_and(|(live, hidden)| live == Some(id) || hidden == Some(id))
+    }
+
     /// Records the trees now in place.
     pub fn record(&mut self, live: Option<Id>, hidden: Option<Id>) -> Result<()> {
         let line = |what: &str, id: Option<Id>| match id {

@@ -69,7 +69,12 @@ impl Swap {
                 }
                 let mut tree = Tree::read(&self.hidden)?;
                 for p in tree.others.drain(..) {
-                    fs::remove_file(self.hidden.join(p))?;
+                    let p = self.hidden.join(p);
+                    if fs::symlink_metadata(&p)?.is_dir() {
+                        fs::remove_dir_all(&p)?; // a folder whose name is not UTF-8
+                    } else {
+                        fs::remove_file(&p)?;
+                    }
                 }
                 Ok(Mutex::new(tree))
             })()
