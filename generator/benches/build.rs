@@ -120,6 +120,9 @@ fn main() {
     let only_rebuild = std::env::var("SPORTELLO_BENCH_ONLY").as_deref() == Ok("rebuild");
     if only_rebuild {
         rebuilds(&content, n, &dir);
+        if std::env::var_os("SPORTELLO_BENCH_KEEP").is_some() {
+            eprintln!("kept {}", dir.keep().display());
+        }
         return;
     }
     let hugo = (std::env::var("SPORTELLO_BENCH_HUGO").as_deref() != Ok("0"))

@@ -249,12 +249,17 @@ impl Sink for Swap {
             same: 0,
             out: None,
         };
+        // Buffered, so the reference is read in large pieces rather than
+        // one read per small write of the stream.
         let mut w = Counting {
-            inner: &mut cmp,
+            inner: io::BufWriter::with_capacity(1 << 16, &mut cmp),
             n: 0,
         };
-        write(&mut w).with_context(|| format!("writing {path}"))?;
+        write(&mut w)
+            .and_then(|()| w.flush())
+            .with_context(|| format!("writing {path}"))?;
         let n = w.n;
+        drop(w);
         let mut one = [0u8; 1];
         let equal = cmp.out.is_none()
             && cmp
