@@ -6,6 +6,15 @@
 //!
 //! `SPORTELLO_BENCH_KEEP=1` keeps the generated guide for profiling.
 //!
+//! These builds write every file (`--full-write`, the cost of a first
+//! build). Then rebuilds into an existing output, on tmpfs and on the real
+//! disk (`SPORTELLO_BENCH_DISK`, default the target directory's tmp folder):
+//! a rebuild that changes nothing and one after a one-entry change, each
+//! with the staging path (`--full-write`, every file written, as before)
+//! and with the two trees (only changes written), interleaved;
+//! `SPORTELLO_BENCH_REBUILD_RUNS` (default 3) times each.
+//! `SPORTELLO_BENCH_ONLY=rebuild` runs only those.
+//!
 //! Prints the build time (best and median), pages per second, the peak
 //! resident memory of the build process, what the search index adds to
 //! the build time (each run also builds without it, interleaved), and the
@@ -15,13 +24,24 @@
 
 mod synth;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-/// Runs `cmd` to the end; its stderr, whether it succeeded, and its own
-/// peak RSS in MiB (wait4's, so that Hugo's runs do not count).
+/// What one run of the binary cost.
+struct Measured {
+    stderr: String,
+    ok: bool,
+    /// Peak RSS in MiB.
+    rss: f64,
+    /// System CPU time in seconds.
+    sys: f64,
+}
+
+/// Runs `cmd` to the end; its stderr, whether it succeeded, its own peak
+/// RSS and CPU times (wait4's, so that Hugo's runs do not count).
 #[allow(clippy::zombie_processes)] // reaped by wait4 below
-fn run_measured(cmd: &mut Command) -> (String, bool, f64) {
+fn run_measured(cmd: &mut Command) -> Measured {
     use std::io::Read as _;
     let mut child = cmd
         .stdout(std::process::Stdio::null())
@@ -46,7 +66,13 @@ fn run_measured(cmd: &mut Command) -> (String, bool, f64) {
         usage.assume_init()
     };
     let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    (stderr, ok, usage.ru_maxrss as f64 / 1024.0)
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Measured {
+        stderr,
+        ok,
+        rss: usage.ru_maxrss as f64 / 1024.0,
+        sys: secs(usage.ru_stime),
+    }
 }
 
 fn main() {
@@ -79,17 +105,26 @@ fn main() {
             .arg(root.join("themes/default"))
             .arg("--output")
             .arg(if index { &output } else { &bare_output })
-            .arg("--timings");
+            .arg("--timings")
+            .arg("--full-write");
         if !index {
             cmd.arg("--no-search-index");
         }
         let t = Instant::now();
-        let (stderr, ok, rss) = run_measured(&mut cmd);
+        let m = run_measured(&mut cmd);
         let elapsed = t.elapsed().as_secs_f64();
-        assert!(ok, "build failed:\n{stderr}");
-        peak.set(peak.get().max(rss));
-        (elapsed, stderr)
+        assert!(m.ok, "build failed:\n{}", m.stderr);
+        peak.set(peak.get().max(m.rss));
+        (elapsed, m.stderr)
     };
+    let only_rebuild = std::env::var("SPORTELLO_BENCH_ONLY").as_deref() == Ok("rebuild");
+    if only_rebuild {
+        rebuilds(&content, n, &dir);
+        if std::env::var_os("SPORTELLO_BENCH_KEEP").is_some() {
+            eprintln!("kept {}", dir.keep().display());
+        }
+        return;
+    }
     let hugo = (std::env::var("SPORTELLO_BENCH_HUGO").as_deref() != Ok("0"))
         .then(synth::hugo::hugo)
         .flatten();
@@ -171,8 +206,132 @@ fn main() {
             with / h
         );
     }
+    rebuilds(&content, n, &dir);
     if std::env::var_os("SPORTELLO_BENCH_KEEP").is_some() {
         eprintln!("kept {}", dir.keep().display());
+    }
+}
+
+/// Rebuilds into an existing output on tmpfs and on the disk; see the top.
+fn rebuilds(content: &Path, n: usize, scratch: &tempfile::TempDir) {
+    let runs = synth::env_usize("SPORTELLO_BENCH_REBUILD_RUNS", 3).max(1);
+    let disk_base = std::env::var_os("SPORTELLO_BENCH_DISK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
+    std::fs::create_dir_all(&disk_base).unwrap();
+    let disk = tempfile::Builder::new()
+        .prefix("sportello-bench-")
+        .tempdir_in(&disk_base)
+        .unwrap();
+    let mut variant = 0u64;
+    println!(
+        "rebuild benchmark: {n} services, {runs} runs each, median wall time (median system CPU time)"
+    );
+    for base in [scratch.path(), disk.path()] {
+        let fs = fs_name(base);
+        let mut times: [[Vec<(f64, f64)>; 2]; 2] = Default::default();
+        let mut written = [[0usize; 2]; 2];
+        let outputs = [base.join("out-staging"), base.join("out-two-trees")];
+        // A first build of each, and a first change, after which the two
+        // trees exist: what an editor's later rebuilds find.
+        for round in 0..2 {
+            if round == 1 {
+                variant += 1;
+                change_one(content, n, variant);
+            }
+            for (mode, out) in outputs.iter().enumerate() {
+                rebuild(content, out, mode == 0);
+            }
+        }
+        for run in 0..runs {
+            for kind in 0..2 {
+                if kind == 1 {
+                    variant += 1;
+                    change_one(content, n, variant);
+                }
+                // Alternate which mode goes first, so neither always
+                // finds the other's writes still being flushed.
+                for k in 0..2 {
+                    let mode = (k + run) % 2;
+                    let (wall, sys, w) = rebuild(content, &outputs[mode], mode == 0);
+                    times[kind][mode].push((wall, sys));
+                    written[kind][mode] = w;
+                }
+            }
+        }
+        for (kind, what) in ["no change", "one change"].iter().enumerate() {
+            // Medians of wall and of system time, each on its own.
+            let m = |mode: usize| {
+                let (mut wall, mut sys): (Vec<f64>, Vec<f64>) =
+                    times[kind][mode].iter().copied().unzip();
+                wall.sort_by(f64::total_cmp);
+                sys.sort_by(f64::total_cmp);
+                (wall[wall.len() / 2], sys[sys.len() / 2])
+            };
+            let (before, after) = (m(0), m(1));
+            println!(
+                "  {fs:<6} {what:<10}  staging {:.3} s ({:.2} s sys, {} files written)  two trees {:.3} s ({:.2} s sys, {} written)",
+                before.0, before.1, written[kind][0], after.0, after.1, written[kind][1]
+            );
+        }
+        println!("         (output in {})", base.display());
+    }
+}
+
+/// Gives one service (entry 42, or the last) another title and text.
+fn change_one(content: &Path, n: usize, variant: u64) {
+    let i = 42.min(n - 1);
+    std::fs::write(
+        content.join(format!("services/{}.md", synth::service_slug(i))),
+        synth::service_text(i, n, variant),
+    )
+    .unwrap();
+}
+
+/// One build into `output`: wall and system time, files written.
+fn rebuild(content: &Path, output: &Path, full_write: bool) -> (f64, f64, usize) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sportello"));
+    cmd.arg("build")
+        .arg("--content")
+        .arg(content)
+        .arg("--theme")
+        .arg(synth::repo_root().join("themes/default"))
+        .arg("--output")
+        .arg(output);
+    if full_write {
+        cmd.arg("--full-write");
+    }
+    let t = Instant::now();
+    let m = run_measured(&mut cmd);
+    let wall = t.elapsed().as_secs_f64();
+    assert!(m.ok, "build failed:\n{}", m.stderr);
+    // "built … (N written)" or "(nothing changed)".
+    let written = m
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("built"))
+        .and_then(|l| l.rsplit_once('(')?.1.split(' ').next()?.parse().ok())
+        .unwrap_or(0);
+    (wall, m.sys, written)
+}
+
+/// The kind of file system `path` is on.
+fn fs_name(path: &Path) -> String {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::zeroed();
+    // SAFETY: a NUL-terminated path and a struct we own, read only on success.
+    let f_type = unsafe {
+        if libc::statfs(c.as_ptr(), st.as_mut_ptr()) != 0 {
+            return "?".into();
+        }
+        st.assume_init().f_type
+    };
+    match f_type as i64 {
+        0x0102_1994 => "tmpfs".into(),
+        0xEF53 => "ext4".into(),
+        0x5846_5342 => "xfs".into(),
+        0x9123_683E => "btrfs".into(),
+        other => format!("{other:#x}"),
     }
 }
 

@@ -52,6 +52,10 @@ pub enum Command {
         /// measure what the index costs; the guide's search needs it).
         #[arg(long, hide = true)]
         no_search_index: bool,
+        /// Write every file into a fresh folder, as builds did before only
+        /// changes were written (the build benchmark compares the two).
+        #[arg(long, hide = true)]
+        full_write: bool,
     },
     /// Build, serve and rebuild as files change, reloading the open page; drafts are shown, marked.
     #[cfg(feature = "serve")]
@@ -188,6 +192,7 @@ pub fn run(cli: Cli) -> ExitCode {
             out,
             timings,
             no_search_index,
+            full_write,
         } => {
             if let Err(code) = check_dirs(&dirs) {
                 return code;
@@ -196,6 +201,7 @@ pub fn run(cli: Cli) -> ExitCode {
             opts.base_url = base_url;
             opts.search_index = !no_search_index;
             opts.drafts = drafts;
+            opts.full_write = full_write;
             let start = Instant::now();
             match build(&opts, &output) {
                 Ok(report) => {
@@ -207,12 +213,18 @@ pub fn run(cli: Cli) -> ExitCode {
                         );
                         return ExitCode::from(EXIT_CONTENT);
                     }
+                    let w = report.written;
                     eprintln!(
-                        "built {} services, {} files into {} in {:.0?}",
+                        "built {} services, {} files into {} in {:.0?} ({})",
                         report.services,
                         report.files,
                         output.display(),
-                        start.elapsed()
+                        start.elapsed(),
+                        if w.replaced {
+                            format!("{} written", w.written)
+                        } else {
+                            "nothing changed".into()
+                        }
                     );
                     if timings {
                         let t = &report.timings;

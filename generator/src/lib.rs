@@ -53,6 +53,10 @@ pub struct Options {
     pub search_index: bool,
     /// Publish entries with `draft = true` (`--drafts`; `serve` always does).
     pub drafts: bool,
+    /// Write every file into a fresh staging folder, as every build did
+    /// before only changes were written (`--full-write`: the build
+    /// benchmark compares the two).
+    pub full_write: bool,
 }
 
 impl Options {
@@ -64,6 +68,7 @@ impl Options {
             today: time::OffsetDateTime::now_utc().date(),
             search_index: true,
             drafts: false,
+            full_write: false,
         }
     }
 }
@@ -424,8 +429,11 @@ pub fn build_in_memory(opts: &Options) -> Result<std::result::Result<SiteFiles, 
 #[derive(Debug)]
 pub struct BuildReport {
     pub diagnostics: Diagnostics,
-    /// Files written; 0 when content errors stopped the build.
+    /// Files of the site; 0 when content errors stopped the build.
     pub files: usize,
+    /// What was written to disk: only the files that changed, none when
+    /// nothing did (see [`write::Output`]).
+    pub written: write::Outcome,
     pub services: usize,
     pub timings: Timings,
 }
@@ -442,28 +450,34 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
         return Ok(BuildReport {
             diagnostics: diags,
             files: 0,
+            written: write::Outcome {
+                written: 0,
+                replaced: false,
+            },
             services: 0,
             timings,
         });
     };
     let tera = render::load_templates(&opts.theme)?;
-    let staging = write::Staging::new(output)?;
-    // The folders of the pages at once, before they are written in parallel.
-    let paths: Vec<String> = render::all_editions(&site)
-        .iter()
-        .flat_map(|(edition, ids)| ids.iter().map(|&id| render::page_file(edition, id)))
-        .collect();
-    staging.create_dirs(paths.iter().map(String::as_str))?;
-    drop(paths);
-    let written = write_site(&site, &tera, opts, false, &staging, &mut timings)?;
+    let target = write::Output::open(output, opts.full_write)?;
+    if let write::Output::Staging(..) = target {
+        // The folders of the pages at once, before they are written in parallel.
+        let paths: Vec<String> = render::all_editions(&site)
+            .iter()
+            .flat_map(|(edition, ids)| ids.iter().map(|&id| render::page_file(edition, id)))
+            .collect();
+        target.create_dirs(paths.iter().map(String::as_str))?;
+    }
+    let written = write_site(&site, &tera, opts, false, &target, &mut timings)?;
     let t = Instant::now();
-    staging
-        .commit()
+    let outcome = target
+        .commit(written.files)
         .with_context(|| format!("writing the site to {}", output.display()))?;
     timings.write = t.elapsed();
     Ok(BuildReport {
         diagnostics: diags,
         files: written.files,
+        written: outcome,
         services: site.services.len(),
         timings,
     })

@@ -119,3 +119,43 @@ pub fn build(site: &Site) -> (tempfile::TempDir, PathBuf) {
 pub fn read(out: &Path, rel: &str) -> String {
     fs::read_to_string(out.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
+
+/// Every file under `dir` with its bytes, by path relative to `dir` (folders
+/// that hold no file are listed with a trailing `/`), to compare two built
+/// sites in both directions.
+pub fn files_of(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fn walk(dir: &Path, rel: &str, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+        let mut empty = true;
+        for e in fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            empty = false;
+            let name = format!("{rel}{}", e.file_name().to_string_lossy());
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), &format!("{name}/"), out);
+            } else {
+                out.insert(name, fs::read(e.path()).unwrap());
+            }
+        }
+        if empty && !rel.is_empty() {
+            out.insert(rel.to_string(), Vec::new());
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, "", &mut out);
+    out
+}
+
+/// The paths on which two sites differ: missing, extra or other bytes.
+pub fn differences(
+    a: &std::collections::BTreeMap<String, Vec<u8>>,
+    b: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Vec<String> {
+    let mut d: Vec<String> = a
+        .iter()
+        .filter(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .chain(b.keys().filter(|k| !a.contains_key(*k)).cloned())
+        .collect();
+    d.sort();
+    d
+}

@@ -1,115 +1,17 @@
-//! Step 6: the output directory, replaced atomically so a web server (or an
-//! editor's browser) never sees half a site.
+//! The first build, or a build forced to write everything: a fresh tree
+//! next to the output, filled while the old site stays in place, then
+//! swapped in with two renames and the old tree removed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 
-/// A file of the built site: path relative to the output directory, and bytes.
-pub type OutputFile = (String, Vec<u8>);
-
-/// Where a build puts its files: a folder on disk, or memory (`serve`).
-pub trait Sink: Sync {
-    /// Writes one whole file, creating its folder when needed.
-    fn put(&self, path: &str, bytes: &[u8]) -> Result<()>;
-
-    /// Writes a large file through `write`, so that it need not be held
-    /// whole in memory; returns its size in bytes.
-    fn stream(
-        &self,
-        path: &str,
-        write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
-    ) -> Result<usize>;
-}
-
-/// Files kept in memory, by path (what `serve` serves).
-#[derive(Debug, Default)]
-pub struct MemorySink {
-    files: Mutex<BTreeMap<String, Arc<[u8]>>>,
-}
-
-impl MemorySink {
-    pub fn into_files(self) -> BTreeMap<String, Arc<[u8]>> {
-        self.files.into_inner().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Sink for MemorySink {
-    fn put(&self, path: &str, bytes: &[u8]) -> Result<()> {
-        self.files
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(path.to_string(), Arc::from(bytes));
-        Ok(())
-    }
-
-    fn stream(
-        &self,
-        path: &str,
-        write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
-    ) -> Result<usize> {
-        let mut bytes = Vec::new();
-        write(&mut bytes)?;
-        let n = bytes.len();
-        self.files
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(path.to_string(), Arc::from(bytes));
-        Ok(n)
-    }
-}
-
-/// Counts what goes through it.
-struct Counting<W> {
-    inner: W,
-    n: usize,
-}
-
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.n += n;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// The theme's static files (`static/**`), as output files at the site root.
-pub fn read_static(static_dir: &Path) -> Result<Vec<OutputFile>> {
-    let mut out = Vec::new();
-    if static_dir.is_dir() {
-        read_dir_into(static_dir, "", &mut out)?;
-    }
-    out.sort();
-    Ok(out)
-}
-
-fn read_dir_into(dir: &Path, prefix: &str, out: &mut Vec<OutputFile>) -> Result<()> {
-    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if crate::load::is_ignored_name(&name) {
-            continue;
-        }
-        let rel = format!("{prefix}{name}");
-        if entry.file_type()?.is_dir() {
-            read_dir_into(&entry.path(), &format!("{rel}/"), out)?;
-        } else {
-            let bytes = fs::read(entry.path())
-                .with_context(|| format!("reading {}", entry.path().display()))?;
-            out.push((rel, bytes));
-        }
-    }
-    Ok(())
-}
+use super::{Counting, Sink};
 
 /// A fresh directory next to the output, filled while the old site stays in
 /// place, then swapped in with two renames.
@@ -123,15 +25,7 @@ pub struct Staging {
 
 impl Staging {
     pub fn new(output: &Path) -> Result<Staging> {
-        let parent = match output.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-        let name = output
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "public".into());
+        let (parent, name) = super::parent_and_name(output)?;
         let dir = parent.join(format!(".{name}.tmp-{}", std::process::id()));
         if dir.exists() {
             fs::remove_dir_all(&dir).ok();
@@ -167,6 +61,10 @@ impl Staging {
     pub fn write(&self, path: &str, bytes: &[u8]) -> Result<()> {
         let p = self.dir.join(path);
         fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))
+    }
+
+    pub fn output(&self) -> &Path {
+        &self.output
     }
 
     /// Puts the new site in place of the old one.
