@@ -15,8 +15,8 @@ use serde_json::json;
 use super::builder::Doc;
 use super::shard::{self, Posting};
 use super::text::FastMap;
+use super::OutputFile;
 use super::{Facet, SearchIndex, DIR, FORMAT, GROUP, SHARD_TERMS};
-use crate::write::OutputFile;
 
 #[derive(Debug, Clone, Default)]
 struct TermState {

@@ -25,11 +25,11 @@ use serde_json::json;
 
 use super::shard;
 use super::text::Pipeline;
+use super::OutputFile;
 use super::DIR;
 use crate::diagnostics::Diagnostics;
 use crate::load::{read_text, SourceFile};
 use crate::parse::parse_toml_strict;
-use crate::write::OutputFile;
 
 /// About this many first terms per lexicon file.
 pub const LEX_SHARD: u32 = 16;

@@ -39,9 +39,12 @@ use std::collections::{BTreeMap, HashMap};
 use rayon::prelude::*;
 
 use crate::model::Site;
-use crate::write::OutputFile;
 use builder::{index_doc, Doc, DocInput, Synonyms, Tokenizer};
 use text::{Lang, Pipeline};
+
+/// A file of the index: its path in the output and its bytes (the same
+/// shape as the sinks' files, without depending on the write step).
+pub type OutputFile = (String, Vec<u8>);
 
 /// Directory of the index in the output.
 pub const DIR: &str = "search";
