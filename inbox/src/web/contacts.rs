@@ -359,6 +359,7 @@ pub async fn statistics(State(st): State<Arc<AppState>>, Op(op): Op, uri: Uri) -
         };
         let known = match &whose {
             Some(w) => w.desks.clone(),
+            None if several => Vec::new(),
             None => st
                 .with_reader(|c| Ok(crate::report::desks(c)?))
                 .map_err(AppError::ReadUnavailable)?,
