@@ -11,7 +11,7 @@ use crate::admin::{self, InitOptions};
 use crate::config::Config;
 use crate::kinds::Status;
 use crate::stats::GroupBy;
-use crate::{backup, report, retention, stats, store, web};
+use crate::{backup, retention, store, web};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -85,6 +85,9 @@ enum Command {
         /// (median and p90) by month, or by desk with `--by desk`.
         #[arg(long)]
         care_time: bool,
+        /// Only this municipality's referrals (required with several).
+        #[arg(long, value_name = "SLUG")]
+        municipality: Option<String>,
     },
     /// The meeting report: one HTML file with charts, a CSV per table and
     /// the same numbers as JSON, small counts suppressed.
@@ -103,6 +106,9 @@ enum Command {
         /// New (or empty) folder for the files.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Only this municipality's referrals and contacts (required with several).
+        #[arg(long, value_name = "SLUG")]
+        municipality: Option<String>,
     },
 }
 
@@ -444,20 +450,11 @@ fn run(cli: Cli) -> Result<()> {
             config,
             by,
             year,
-            care_time: true,
+            care_time,
+            municipality,
         } => {
             let cfg = Config::load(&config.config)?;
-            let conn = store::open(&cfg.database())?;
-            println!(
-                "{:<24} {:>8} {:>12} {:>12}",
-                "", "taken", "median (h)", "p90 (h)"
-            );
-            for t in stats::care_times(&conn, by, year)? {
-                println!(
-                    "{:<24} {:>8} {:>12.1} {:>12.1}",
-                    t.key, t.taken, t.median_hours, t.p90_hours
-                );
-            }
+            crate::cli_stats::stats(&cfg, by, year, care_time, municipality.as_deref())?;
         }
         Command::Report {
             config,
@@ -465,35 +462,17 @@ fn run(cli: Cli) -> Result<()> {
             to,
             desk,
             out,
+            municipality,
         } => {
             let cfg = Config::load(&config.config)?;
-            // Refused before anything is read or written.
-            report::check_period(from, to)?;
-            report::check_out_dir(&out)?;
-            let names = report::Names::from_config(&cfg)?;
-            let conn = store::open(&cfg.database())?;
-            let r = report::Report::build(
-                &conn,
+            crate::cli_stats::report(
+                &cfg,
                 from,
                 to,
                 desk.as_deref(),
-                cfg.report.min_cell,
-                &names,
+                &out,
+                municipality.as_deref(),
             )?;
-            let files = r.write_dir(&out)?;
-            println!("report {} written to {}:", r.period_text(), out.display());
-            for f in files {
-                println!("  {}", f.display());
-            }
-        }
-        Command::Stats {
-            config, by, year, ..
-        } => {
-            let cfg = Config::load(&config.config)?;
-            let conn = store::open(&cfg.database())?;
-            for (k, n) in stats::counts(&conn, by, year)? {
-                println!("{k:<24} {n:>8}");
-            }
         }
     }
     Ok(())

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod backup;
 pub mod care;
 pub mod cli;
+mod cli_stats;
 pub mod config;
 pub mod contact;
 pub mod deliver;

@@ -195,8 +195,9 @@ impl Config {
 
 /// Each municipality's staff keys, ready to seal; also gives the rows
 /// from before municipalities to the first one. Refuses to start with a
-/// municipality without keys, a key of an unknown municipality, or an
-/// active operator whose desk is in no municipality.
+/// municipality without keys, a key of an unknown municipality, a
+/// referral still to deliver to an unknown municipality, or an active
+/// operator whose desk is in no municipality.
 pub fn load_recipients(conn: &Connection, cfg: &Config) -> Result<BTreeMap<String, Recipients>> {
     let all = cfg.municipalities();
     adopt_earlier_rows(conn, &all)?;
@@ -215,6 +216,17 @@ pub fn load_recipients(conn: &Connection, cfg: &Config) -> Result<BTreeMap<Strin
         let key = StaffKey::parse(s.public_key.as_bytes())
             .with_context(|| format!("staff key {} ({})", s.id, s.fingerprint))?;
         keys.entry(slug).or_default().push(key);
+    }
+    // A queued referral of a municipality taken out of the configuration
+    // would be mailed to `[mail]`'s addresses: someone else's staff.
+    for (slug, n) in store::queued_by_municipality(conn)? {
+        if !all.iter().any(|m| m.slug == slug) {
+            bail!(
+                "{n} referral(s) of municipality `{slug}`, which is not in the configuration, \
+                 are still to be delivered: add its [[municipality]] back until they are \
+                 (see `queue list`)"
+            );
+        }
     }
     for op in store::operators(conn)? {
         if op.revoked_at.is_none() && cfg.municipalities_of(&op.desk).is_empty() {

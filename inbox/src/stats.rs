@@ -26,17 +26,26 @@ impl GroupBy {
     }
 }
 
-/// (key, count) rows, optionally limited to referrals created in `year`.
-pub fn counts(conn: &Connection, by: GroupBy, year: Option<i32>) -> Result<Vec<(String, i64)>> {
+/// (key, count) rows, optionally limited to referrals created in `year`
+/// and to those of one municipality (its slug).
+pub fn counts(
+    conn: &Connection,
+    by: GroupBy,
+    year: Option<i32>,
+    municipality: Option<&str>,
+) -> Result<Vec<(String, i64)>> {
     let sql = format!(
         "SELECT {e} AS k, COUNT(*) FROM referrals
          WHERE (?1 IS NULL OR substr(created_at, 1, 4) = ?1)
+           AND (?2 IS NULL OR municipality = ?2)
          GROUP BY k ORDER BY k",
         e = by.expr()
     );
     let mut stmt = conn.prepare(&sql)?;
     let year = year.map(|y| format!("{y:04}"));
-    let rows = stmt.query_map([year], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = stmt.query_map(rusqlite::params![year, municipality], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -60,8 +69,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Median and p90 of the hours to the first "presa in carico", by month
-/// or desk (other groupings: by month).
-pub fn care_times(conn: &Connection, by: GroupBy, year: Option<i32>) -> Result<Vec<CareTime>> {
+/// or desk (other groupings: by month), optionally of one municipality.
+pub fn care_times(
+    conn: &Connection,
+    by: GroupBy,
+    year: Option<i32>,
+    municipality: Option<&str>,
+) -> Result<Vec<CareTime>> {
     let key = match by {
         GroupBy::Desk => "r.desk",
         _ => "substr(r.created_at, 1, 7)",
@@ -70,8 +84,8 @@ pub fn care_times(conn: &Connection, by: GroupBy, year: Option<i32>) -> Result<V
     let groups = care_hours(
         conn,
         key,
-        "(?1 IS NULL OR substr(r.created_at, 1, 4) = ?1)",
-        &[&year],
+        "(?1 IS NULL OR substr(r.created_at, 1, 4) = ?1) AND (?2 IS NULL OR r.municipality = ?2)",
+        &[&year, &municipality],
     )?;
     Ok(groups
         .into_iter()
@@ -81,18 +95,20 @@ pub fn care_times(conn: &Connection, by: GroupBy, year: Option<i32>) -> Result<V
 
 /// The hours to the first "presa in carico" of the referrals created from
 /// `from` to `to` (YYYY-MM-DD, both included), by desk, optionally of one
-/// desk only (the meeting report).
+/// desk only and of one municipality only (the meeting report).
 pub fn care_hours_by_desk(
     conn: &Connection,
     from: &str,
     to: &str,
     desk: Option<&str>,
+    municipality: Option<&str>,
 ) -> Result<std::collections::BTreeMap<String, Vec<f64>>> {
     care_hours(
         conn,
         "r.desk",
-        "substr(r.created_at, 1, 10) BETWEEN ?1 AND ?2 AND (?3 IS NULL OR r.desk = ?3)",
-        &[&from, &to, &desk],
+        "substr(r.created_at, 1, 10) BETWEEN ?1 AND ?2 AND (?3 IS NULL OR r.desk = ?3)
+         AND (?4 IS NULL OR r.municipality = ?4)",
+        &[&from, &to, &desk, &municipality],
     )
 }
 

@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::openpgp::{self, armored_block};
 use common::smtp::{self, Handler, Security, Smtp};
 use common::*;
 use pgp::composed::Message;
@@ -53,17 +53,6 @@ fn wait_status(
     }
 }
 
-fn armored_block(mail: &str) -> String {
-    let start = mail
-        .find("-----BEGIN PGP MESSAGE-----")
-        .expect("no armored block");
-    let end = mail
-        .find("-----END PGP MESSAGE-----")
-        .expect("no armor end")
-        + 25;
-    mail[start..end].replace("\r\n", "\n")
-}
-
 fn pgp_decrypt(secret: &pgp::composed::SignedSecretKey, armored: &str) -> Vec<u8> {
     let (msg, _) = Message::from_armor(armored.as_bytes()).expect("armor parses");
     let mut msg = msg.decrypt(&"".into(), secret).expect("staff key decrypts");
@@ -71,118 +60,6 @@ fn pgp_decrypt(secret: &pgp::composed::SignedSecretKey, armored: &str) -> Vec<u8
         msg = msg.decompress().unwrap();
     }
     msg.as_data_vec().unwrap()
-}
-
-/// Decryption with rnp, the OpenPGP engine of Thunderbird (Debian's `rnp`).
-/// Required: without it the test fails and says how to install it.
-fn rnp_decrypt(secret: &pgp::composed::SignedSecretKey, armored: &str, dir: &Path) -> Vec<u8> {
-    assert!(
-        std::process::Command::new("rnp")
-            .arg("--version")
-            .output()
-            .is_ok(),
-        "rnp is needed by this test (Thunderbird's OpenPGP engine): apt-get install rnp"
-    );
-    let home = dir.join("rnp-home");
-    std::fs::create_dir_all(&home).unwrap();
-    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let key = dir.join("staff-secret-rnp.asc");
-    std::fs::write(
-        &key,
-        secret
-            .to_armored_string(pgp::composed::ArmorOptions::default())
-            .unwrap(),
-    )
-    .unwrap();
-    let msg = dir.join("mail-rnp.asc");
-    std::fs::write(&msg, armored).unwrap();
-    let rnp = |args: &[&str]| {
-        std::process::Command::new("rnp")
-            .arg("--homedir")
-            .arg(&home)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    };
-    // `--keyfile`: the staff's secret key from its file, as an exported
-    // Thunderbird key would be; no keyring needed.
-    let dec = rnp(&[
-        "--keyfile",
-        key.to_str().unwrap(),
-        "--decrypt",
-        msg.to_str().unwrap(),
-        "--output",
-        "-",
-    ]);
-    assert!(
-        dec.status.success(),
-        "rnp --decrypt: {}",
-        String::from_utf8_lossy(&dec.stderr)
-    );
-    eprintln!("rnp decrypted the mail too");
-    dec.stdout
-}
-
-/// The extra check with GnuPG, when it is installed (optional).
-fn gpg_decrypt(
-    secret: &pgp::composed::SignedSecretKey,
-    armored: &str,
-    dir: &Path,
-) -> Option<Vec<u8>> {
-    if std::process::Command::new("gpg")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!(
-            "NOTE: gpg not installed: the GnuPG cross-check was skipped (pgp crate check done)"
-        );
-        return None;
-    }
-    let home = dir.join("gnupg");
-    std::fs::create_dir_all(&home).unwrap();
-    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let key = dir.join("staff-secret.asc");
-    std::fs::write(
-        &key,
-        secret
-            .to_armored_string(pgp::composed::ArmorOptions::default())
-            .unwrap(),
-    )
-    .unwrap();
-    let msg = dir.join("mail.asc");
-    std::fs::write(&msg, armored).unwrap();
-    let gpg = |args: &[&str]| {
-        std::process::Command::new("gpg")
-            .arg("--homedir")
-            .arg(&home)
-            .args([
-                "--batch",
-                "--yes",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-            ])
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let imp = gpg(&["--import", key.to_str().unwrap()]);
-    assert!(
-        imp.status.success(),
-        "gpg --import: {}",
-        String::from_utf8_lossy(&imp.stderr)
-    );
-    let dec = gpg(&["--decrypt", msg.to_str().unwrap()]);
-    assert!(
-        dec.status.success(),
-        "gpg --decrypt: {}",
-        String::from_utf8_lossy(&dec.stderr)
-    );
-    eprintln!("gpg decrypted the mail too");
-    Some(dec.stdout)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -300,10 +177,9 @@ async fn referral_arrives_as_pgp_mime_and_decrypts() -> anyhow::Result<()> {
     assert_eq!(j["need"]["description"], field("description").as_str());
     assert_eq!(j["consent"]["privacy_notice_given"], true);
     assert_eq!(j["consent"]["consent_to_share"], true);
-    if let Some(g) = gpg_decrypt(&fx.staff.secret, &armored, fx.dir.path()) {
-        assert_eq!(g, raw, "gpg and rpgp read the same entity");
-    }
-    let r = rnp_decrypt(&fx.staff.secret, &armored, fx.dir.path());
+    let g = openpgp::gpg(&fx.staff.secret, &armored, fx.dir.path())?;
+    assert_eq!(g, raw, "gpg and rpgp read the same entity");
+    let r = openpgp::rnp(&fx.staff.secret, &armored, fx.dir.path())?;
     assert_eq!(r, raw, "rnp and rpgp read the same entity");
 
     // Marked delivered after the 250; the operator sees it; queue list too.

@@ -54,6 +54,8 @@ pub(super) struct Worker {
     key_check_at: Instant,
     /// `mail` with each municipality's addresses, by slug.
     addresses: Arc<std::collections::BTreeMap<String, Mail>>,
+    /// `mail` with `to` = its admin: for a municipality no longer configured.
+    orphans: Mail,
 }
 
 impl Worker {
@@ -71,6 +73,10 @@ impl Worker {
     ) -> Result<Worker> {
         let conn = store::open(db)?;
         let transport = smtp::transport(&mail)?;
+        let orphans = Mail {
+            to: vec![mail.admin.clone()],
+            ..mail.clone()
+        };
         Ok(Worker {
             mail,
             drop_at_delivery,
@@ -85,15 +91,18 @@ impl Worker {
             reminders,
             key_check_at: Instant::now(),
             addresses,
+            orphans,
         })
     }
 
-    /// The addresses of one municipality's mails (`[mail]`'s for a row
-    /// of a municipality no longer configured: the admin still hears of it).
+    /// The addresses of one municipality's mails. A row of a municipality
+    /// no longer configured goes to `[mail]`'s admin only, never to
+    /// `[mail].to` (which may be another municipality's staff).
     fn mail_of(&self, municipality: Option<&str>) -> &Mail {
-        municipality
-            .and_then(|m| self.addresses.get(m))
-            .unwrap_or(&self.mail)
+        match municipality {
+            Some(m) => self.addresses.get(m).unwrap_or(&self.orphans),
+            None => &self.mail,
+        }
     }
 
     pub(super) async fn shutdown(&self) {

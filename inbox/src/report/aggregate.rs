@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 use time::Date;
 
 use super::table::Table;
@@ -21,6 +21,9 @@ pub struct Scope {
     pub desk: Option<String>,
     /// The columns: every desk, or the one asked for.
     pub desks: Vec<String>,
+    /// `Some`: only this municipality's referrals and contacts (see
+    /// [`super::Whose`]).
+    pub municipality: Option<super::Whose>,
 }
 
 impl Scope {
@@ -41,16 +44,31 @@ impl Scope {
 
 type Counts = HashMap<(String, String), u64>;
 
-/// Runs `sql` (three columns: a, b, count) with ?1 from, ?2 to, ?3 desk.
+/// The parameters of the scope's queries: ?1 from, ?2 to, ?3 desk, ?4
+/// municipality, ?5 its own desks as `|a|b|`; a query binds the first
+/// ones it uses.
+fn bind<'a>(
+    stmt: &rusqlite::Statement<'_>,
+    all: &'a [&'a dyn rusqlite::ToSql; 5],
+) -> &'a [&'a dyn rusqlite::ToSql] {
+    &all[..stmt.parameter_count().min(5)]
+}
+
+/// Runs `sql` (three columns: a, b, count) with the scope's parameters
+/// (see [`bind`]) over the days `from` to `to`.
 fn counts(
     conn: &Connection,
     sql: &str,
+    s: &Scope,
     from: Date,
     to: Date,
-    desk: Option<&str>,
 ) -> Result<Counts, ReportError> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params![format_date(from), format_date(to), desk], |r| {
+    let (from, to) = (format_date(from), format_date(to));
+    let (muni, own) = s.municipality_params();
+    let all: [&dyn rusqlite::ToSql; 5] = [&from, &to, &s.desk, &muni, &own];
+    let args = bind(&stmt, &all);
+    let rows = stmt.query_map(args, |r| {
         Ok((
             (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
             r.get::<_, i64>(2)?,
@@ -64,7 +82,25 @@ fn counts(
     Ok(out)
 }
 
-const IN_SCOPE: &str = "c.day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR c.desk = ?3)";
+/// A contact counts for a municipality when its desk refers only there
+/// or when it led to one of the municipality's referrals.
+const IN_SCOPE: &str = "c.day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR c.desk = ?3)
+     AND (?4 IS NULL OR instr(?5, '|' || c.desk || '|') > 0
+          OR c.referral_reference IN (SELECT reference FROM referrals WHERE municipality = ?4))";
+
+/// The referrals sent in the days ?1 to ?2, of desk ?3 and municipality ?4.
+const R_SCOPE: &str = "substr(r.created_at, 1, 10) BETWEEN ?1 AND ?2
+     AND (?3 IS NULL OR r.desk = ?3) AND (?4 IS NULL OR r.municipality = ?4)";
+
+impl Scope {
+    /// ?4 and ?5: the municipality's slug and its own desks as `|a|b|`.
+    fn municipality_params(&self) -> (Option<String>, String) {
+        match &self.municipality {
+            Some(w) => (Some(w.slug.clone()), format!("|{}|", w.exclusive.join("|"))),
+            None => (None, String::new()),
+        }
+    }
+}
 
 /// The per-contact counts of the scope, in one pass over the contacts:
 /// (desk, value) for each column below, and (month, channel).
@@ -77,7 +113,11 @@ fn contact_counts(
                 c.unmet_need
          FROM contacts c WHERE {IN_SCOPE}"
     ))?;
-    let mut rows = stmt.query(params![format_date(s.from), format_date(s.to), s.desk])?;
+    let (from, to) = (format_date(s.from), format_date(s.to));
+    let (muni, own) = s.municipality_params();
+    let all: [&dyn rusqlite::ToSql; 5] = [&from, &to, &s.desk, &muni, &own];
+    let args = bind(&stmt, &all);
+    let mut rows = stmt.query(args)?;
     let mut out: HashMap<&'static str, Counts> = HashMap::new();
     let mut add = |what: &'static str, a: &str, b: &str| {
         *out.entry(what)
@@ -119,7 +159,7 @@ fn child_by(
         "SELECT c.desk, x.{col}, COUNT(*) FROM contacts c JOIN {table} x ON x.contact_id = c.id
          WHERE {IN_SCOPE} GROUP BY 1, 2"
     );
-    counts(conn, &sql, from, to, s.desk.as_deref())
+    counts(conn, &sql, s, from, to)
 }
 
 /// Rows (slug, label) by desks from (desk, slug) counts; slugs found in the
@@ -393,15 +433,15 @@ pub fn tables(conn: &Connection, s: &Scope, names: &Names) -> Result<Vec<Table>,
     out.push(t);
 
     // Referrals sent in the period, by urgency and by their current state.
-    let r_scope = "substr(r.created_at, 1, 10) BETWEEN ?1 AND ?2 AND (?3 IS NULL OR r.desk = ?3)";
+    let r_scope = R_SCOPE;
     let c = counts(
         conn,
         &format!(
             "SELECT r.desk, r.urgency, COUNT(*) FROM referrals r WHERE {r_scope} GROUP BY 1, 2"
         ),
+        s,
         s.from,
         s.to,
-        s.desk.as_deref(),
     )?;
     let rows = crate::kinds::Urgency::ALL
         .iter()
@@ -425,9 +465,9 @@ pub fn tables(conn: &Connection, s: &Scope, names: &Names) -> Result<Vec<Table>,
                  ORDER BY e.id DESC LIMIT 1), 'in_attesa'), COUNT(*)
              FROM referrals r WHERE {r_scope} GROUP BY 1, 2"
         ),
+        s,
         s.from,
         s.to,
-        s.desk.as_deref(),
     )?;
     let mut rows = vec![("in_attesa".to_string(), "In attesa".to_string())];
     rows.extend(

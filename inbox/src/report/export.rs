@@ -44,6 +44,9 @@ pub struct JsonReport {
     pub previous_from: String,
     pub previous_to: String,
     pub desk: Option<String>,
+    /// The municipality's name (an inbox with several), else absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub municipality: Option<String>,
     pub min_cell: u64,
     /// What a hidden count is shown as: "<5" (1 to min_cell - 1) and "n.d.".
     pub small: String,
@@ -87,6 +90,7 @@ pub fn json(r: &Report) -> JsonReport {
         previous_from: format_date(r.prev_from),
         previous_to: format_date(r.prev_to),
         desk: r.desk.clone(),
+        municipality: r.municipality.clone(),
         min_cell: m,
         small: Cell::Small.text(m),
         hidden: Cell::Hidden.text(m),

@@ -127,9 +127,13 @@ struct Document<'a> {
 }
 
 fn title(r: &Report) -> String {
-    match &r.desk {
+    let t = match &r.desk {
         Some(d) => format!("Resoconto dello sportello {d}"),
         None => "Resoconto degli sportelli".to_string(),
+    };
+    match &r.municipality {
+        Some(m) => format!("{t} – {m}"),
+        None => t,
     }
 }
 

@@ -9,6 +9,7 @@ mod export;
 mod html;
 pub mod suppress;
 pub mod table;
+mod whose;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use time::Date;
 pub use aggregate::months;
 pub use export::JsonReport;
 pub use table::{Cell, Table};
+pub use whose::Whose;
 
 use crate::config::Config;
 use crate::contact::format_date;
@@ -127,6 +129,8 @@ pub struct Report {
     pub prev_to: Date,
     /// The desk of a one-desk report.
     pub desk: Option<String>,
+    /// The municipality of the report (several configured), by name.
+    pub municipality: Option<String>,
     /// The desks shown as columns.
     pub desks: Vec<String>,
     pub min_cell: u64,
@@ -183,11 +187,30 @@ impl Report {
         min_cell: u32,
         names: &Names,
     ) -> Result<Report, ReportError> {
+        Report::build_for(conn, from, to, desk, None, min_cell, names)
+    }
+
+    /// [`Report::build`] of one municipality's referrals and contacts
+    /// (`None`: all of them), its desks as the columns. The small counts
+    /// are suppressed in these numbers, so each municipality's report hides
+    /// its own small counts.
+    pub fn build_for(
+        conn: &Connection,
+        from: Date,
+        to: Date,
+        desk: Option<&str>,
+        municipality: Option<&Whose>,
+        min_cell: u32,
+        names: &Names,
+    ) -> Result<Report, ReportError> {
         if min_cell < 3 {
             return Err(ReportError::MinCell(min_cell));
         }
         let (prev_from, prev_to) = check_period(from, to)?;
-        let known = desks(conn)?;
+        let known = match municipality {
+            Some(w) => w.desks.clone(),
+            None => desks(conn)?,
+        };
         let desks = match desk {
             Some(d) if known.iter().any(|k| k == d) => vec![d.to_string()],
             Some(d) => return Err(ReportError::UnknownDesk(d.to_string())),
@@ -201,12 +224,18 @@ impl Report {
             prev_to,
             desk: desk.map(str::to_string),
             desks,
+            municipality: municipality.cloned(),
         };
         let mut tables = aggregate::tables(conn, &scope, names)?;
         let m = u64::from(min_cell);
-        let hours =
-            crate::stats::care_hours_by_desk(conn, &format_date(from), &format_date(to), desk)
-                .map_err(|e| ReportError::Render(format!("{e:#}")))?;
+        let hours = crate::stats::care_hours_by_desk(
+            conn,
+            &format_date(from),
+            &format_date(to),
+            desk,
+            municipality.map(|w| w.slug.as_str()),
+        )
+        .map_err(|e| ReportError::Render(format!("{e:#}")))?;
         let mut care_table = Table::new(
             "presa-in-carico",
             "Segnalazioni prese in carico",
@@ -256,6 +285,7 @@ impl Report {
             prev_from,
             prev_to,
             desk: scope.desk,
+            municipality: municipality.map(|w| w.name.clone()),
             desks: scope.desks,
             min_cell: m,
             tables,

@@ -290,6 +290,16 @@ pub fn reassign_municipality(conn: &Connection, from: &str, to: &str) -> Result<
     Ok(())
 }
 
+/// How many referrals still to deliver each municipality has (by slug).
+pub fn queued_by_municipality(conn: &Connection) -> Result<Vec<(String, i64)>> {
+    let mut stmt = conn.prepare(
+        "SELECT COALESCE(municipality, ''), COUNT(*) FROM referrals
+         WHERE status = 'queued' GROUP BY 1 ORDER BY 1",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// A real, durable write: whether the disk takes one now.
 pub fn probe_write(conn: &Connection) -> Result<()> {
     conn.execute(

@@ -246,6 +246,9 @@ pub struct StatisticsPage<'a> {
     pub from: &'a str,
     pub to: &'a str,
     pub desks: Vec<Pick>,
+    /// The municipalities of the referent's desk (several configured):
+    /// the report is of one of them; empty with one municipality.
+    pub municipalities: Vec<Pick>,
     pub error: Option<String>,
     pub min_cell: u32,
     /// The report's body, already rendered (and escaped) by its own template.

@@ -18,7 +18,7 @@ use super::error::AppError;
 use super::handlers::{check_origin, read_urlencoded, within, Op, Page};
 use super::{pages, AppState, Identity};
 use crate::contact::{format_date, parse_date, FieldErrors, NewContact};
-use crate::report::{Report, ReportError};
+use crate::report::{Report, ReportError, Whose};
 use crate::store::contacts::{self, Contact, ContactError};
 use crate::store::Operator;
 
@@ -334,19 +334,50 @@ pub async fn statistics(State(st): State<Arc<AppState>>, Op(op): Op, uri: Uri) -
             parse_date(&to_s)
         };
         let desk = Some(get("sportello")).filter(|d| !d.is_empty() && d != "tutti");
-        let known = st
-            .with_reader(|c| Ok(crate::report::desks(c)?))
-            .map_err(AppError::ReadUnavailable)?;
+        // Several municipalities: one at a time, among those of the
+        // referent's desk (default the first), never all together.
+        let mine = st.municipalities_of(&op.desk);
+        let asked = get("comune");
+        let chosen = mine
+            .iter()
+            .find(|m| m.slug == asked)
+            .or_else(|| mine.first().filter(|_| asked.is_empty()))
+            .cloned();
+        let whose = chosen
+            .clone()
+            .and_then(|m| Whose::among(&st.municipalities, m));
+        let several = st.municipalities.len() > 1;
+        let municipalities: Vec<(String, String, bool)> = if several {
+            mine.iter()
+                .map(|m| {
+                    let sel = chosen.as_ref().is_some_and(|c| c.slug == m.slug);
+                    (m.slug.clone(), m.name.clone(), sel)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let known = match &whose {
+            Some(w) => w.desks.clone(),
+            None if several => Vec::new(),
+            None => st
+                .with_reader(|c| Ok(crate::report::desks(c)?))
+                .map_err(AppError::ReadUnavailable)?,
+        };
         let mut error = None;
         let mut report = None;
         match (from, to) {
+            _ if several && whose.is_none() => {
+                error = Some("Scegliere il comune dall'elenco.".to_string())
+            }
             (Some(from), Some(to)) => {
                 let built = st.with_reader(|c| {
-                    Ok(Report::build(
+                    Ok(Report::build_for(
                         c,
                         from,
                         to,
                         desk.as_deref(),
+                        whose.as_ref(),
                         st.min_cell,
                         &st.report_names,
                     ))
@@ -389,6 +420,7 @@ pub async fn statistics(State(st): State<Arc<AppState>>, Op(op): Op, uri: Uri) -
             from: &from_v,
             to: &to_v,
             desks,
+            municipalities,
             error,
             min_cell: st.min_cell,
             report,

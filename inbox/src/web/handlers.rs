@@ -499,7 +499,7 @@ impl AppState {
     }
 
     /// The municipalities whose residents `desk` refers.
-    fn municipalities_of(&self, desk: &str) -> Vec<crate::config::Municipality> {
+    pub(super) fn municipalities_of(&self, desk: &str) -> Vec<crate::config::Municipality> {
         self.municipalities
             .iter()
             .filter(|m| m.serves(desk))

@@ -3,6 +3,7 @@
 //! real certificates, and a staff key generated with the pgp crate.
 #![allow(dead_code)]
 
+pub mod openpgp;
 pub mod pg;
 pub mod smtp;
 
