@@ -198,10 +198,19 @@ impl Config {
 /// municipality without keys, a key of an unknown municipality, or an
 /// active operator whose desk is in no municipality.
 pub fn load_recipients(conn: &Connection, cfg: &Config) -> Result<BTreeMap<String, Recipients>> {
+    adopt_earlier_rows(conn, &cfg.municipalities())?;
+    recipients_from(store::staff(conn)?, &store::operators(conn)?, cfg)
+}
+
+/// [`load_recipients`] from rows already read (and adopted), whatever the store.
+pub fn recipients_from(
+    staff: Vec<store::Staff>,
+    operators: &[store::Operator],
+    cfg: &Config,
+) -> Result<BTreeMap<String, Recipients>> {
     let all = cfg.municipalities();
-    adopt_earlier_rows(conn, &all)?;
     let mut keys: BTreeMap<String, Vec<StaffKey>> = BTreeMap::new();
-    for s in store::staff(conn)? {
+    for s in staff {
         let slug = s.municipality.clone().unwrap_or_default();
         if !all.iter().any(|m| m.slug == slug) {
             bail!(
@@ -216,7 +225,7 @@ pub fn load_recipients(conn: &Connection, cfg: &Config) -> Result<BTreeMap<Strin
             .with_context(|| format!("staff key {} ({})", s.id, s.fingerprint))?;
         keys.entry(slug).or_default().push(key);
     }
-    for op in store::operators(conn)? {
+    for op in operators {
         if op.revoked_at.is_none() && cfg.municipalities_of(&op.desk).is_empty() {
             bail!(
                 "operator {} has desk `{}`, which is in no municipality: add it to the \
@@ -256,9 +265,13 @@ pub fn adopt_earlier_rows(conn: &Connection, all: &[Municipality]) -> Result<()>
 
 /// `municipality list`: slug, name, staff keys, staff and admin addresses.
 pub fn list(conn: &Connection, cfg: &Config) -> Result<Vec<String>> {
+    adopt_earlier_rows(conn, &cfg.municipalities())?;
+    Ok(list_from(&store::staff(conn)?, cfg))
+}
+
+/// [`list`] from the staff keys already read (and adopted), whatever the store.
+pub fn list_from(staff: &[store::Staff], cfg: &Config) -> Vec<String> {
     let all = cfg.municipalities();
-    adopt_earlier_rows(conn, &all)?;
-    let staff = store::staff(conn)?;
     let mut out = vec![format!(
         "{:<20} {:<30} {:>4}  {:<40} admin",
         "slug", "name", "keys", "to"
@@ -276,5 +289,5 @@ pub fn list(conn: &Connection, cfg: &Config) -> Result<Vec<String>> {
             m.slug, m.name
         ));
     }
-    Ok(out)
+    out
 }

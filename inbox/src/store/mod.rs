@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod care;
 pub mod contacts;
+pub mod db;
 pub mod pg;
 pub mod queue;
 pub mod remind;

@@ -3,6 +3,7 @@
 //! required (rustls, the CA from `ca_file`); the password comes from its own
 //! file, never from the URL in `inbox.toml`.
 
+mod admin;
 mod keys;
 mod maint;
 mod queue;
@@ -19,8 +20,12 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use serde::Deserialize;
 
+pub use admin::{
+    audit, insert_staff, oldest_queued, operator_by_id, operators, probe_write, reference_for_key,
+    referral_of, referrals_of, remove_staff, set_role,
+};
 pub use keys::{insert_operator, operator_by_cert, revoke_operator, revoked_serials, staff};
-pub use maint::{backup, purge};
+pub use maint::{backup, purge, tool};
 pub use queue::{Pg, NOTIFY_CHANNEL};
 pub use schema::{migrate, schema_version, MIGRATIONS};
 

@@ -15,14 +15,15 @@ pub const NOTIFY_CHANNEL: &str = "inbox_queued";
 /// One replica's connection; reopened on the next call after the server
 /// closed it (a restart, a fail-over), so a writer thread outlives them.
 pub struct Pg {
-    client: Client,
+    /// Always `Some` but in `drop`.
+    client: Option<Client>,
     cfg: PgConfig,
 }
 
 impl Pg {
     pub fn connect(cfg: &PgConfig) -> Result<Pg> {
         Ok(Pg {
-            client: super::connect(cfg)?,
+            client: Some(super::connect(cfg)?),
             cfg: cfg.clone(),
         })
     }
@@ -30,11 +31,33 @@ impl Pg {
     /// The connection, reopened if it was closed. An operation that failed
     /// with the old one is not retried here: its caller acknowledged nothing.
     pub fn client(&mut self) -> Result<&mut Client> {
-        if self.client.is_closed() {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
             tracing::warn!("PostgreSQL connection closed: reconnecting");
-            self.client = super::connect(&self.cfg)?;
+            let old = self.client.replace(super::connect(&self.cfg)?);
+            drop_client(old);
         }
-        Ok(&mut self.client)
+        self.client
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("no PostgreSQL connection"))
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        drop_client(self.client.take());
+    }
+}
+
+/// Drops a client off any async thread: it owns a runtime of its own,
+/// which tokio refuses to drop on one of its threads.
+pub fn drop_client(client: Option<Client>) {
+    let Some(client) = client else { return };
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let _ = std::thread::Builder::new()
+            .name("pg-close".into())
+            .spawn(move || drop(client));
+    } else {
+        drop(client);
     }
 }
 
