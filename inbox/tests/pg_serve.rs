@@ -344,3 +344,97 @@ async fn a_replica_killed_during_the_load_loses_nothing_acknowledged() -> anyhow
     drop(b);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_commands_and_a_revocation_on_postgres() -> anyhow::Result<()> {
+    let s = tokio::task::block_in_place(setup)?;
+    let cfg = s.fx.config_str();
+    let staff = bin(&["staff", "list", "--config", cfg])?;
+    assert!(staff.contains("Staff Esempio"), "{staff}");
+    let ops = bin(&["operator", "list", "--config", cfg])?;
+    assert!(
+        ops.contains("Giulia Esempio") && ops.contains("Marta Esempio"),
+        "{ops}"
+    );
+    let munis = bin(&["municipality", "list", "--config", cfg])?;
+    assert!(
+        munis.lines().nth(1).is_some_and(|l| l.contains("   1  ")),
+        "{munis}"
+    );
+    // What still needs SQLite says so instead of reading an empty file.
+    let e = bin(&["stats", "--config", cfg]).unwrap_err().to_string();
+    assert!(e.contains("does not run on PostgreSQL yet"), "{e}");
+
+    let a = s.start("replica-a")?;
+    let b = s.start("replica-b")?;
+    let (giulia, marta) = (&s.ops[0], &s.ops[1]);
+    let mut on_a = connect(a.https, &s.fx.ca, Some(giulia)).await?;
+    let reference = submit(&mut on_a, valid_fields("", "")).await?;
+    // Opened before the revocation, on the other replica.
+    let mut on_b = connect(b.https, &s.fx.ca, Some(giulia)).await?;
+    let page = on_b.get(&format!("/segnalazioni/{reference}")).await?;
+    assert_eq!(page.status, 200, "B shows what A stored");
+
+    bin(&[
+        "operator",
+        "revoke",
+        "--config",
+        cfg,
+        &giulia.id.to_string(),
+    ])?;
+    // B looks the operator up in the database again within 5 s: the open
+    // connection is refused, the other operator is not.
+    tokio::time::sleep(Duration::from_millis(5300)).await;
+    assert_eq!(on_b.get("/").await?.status, 403);
+    let mut m = connect(b.https, &s.fx.ca, Some(marta)).await?;
+    assert_eq!(m.get("/").await?.status, 200);
+    let again = connect(a.https, &s.fx.ca, Some(giulia)).await;
+    match again {
+        Err(_) => {}
+        Ok(mut c) => assert!(c.get("/").await.map_or(true, |r| r.status == 403)),
+    }
+
+    // Backup through pg_dump: private, never overwritten.
+    let out = s.fx.dir.path().join("backup.pgdump");
+    let said = bin(&["backup", "--config", cfg, out.to_str().unwrap()])?;
+    assert!(said.contains("backup written"), "{said}");
+    let meta = std::fs::metadata(&out)?;
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read(&out)?.starts_with(b"PGDMP"));
+    assert!(bin(&["backup", "--config", cfg, out.to_str().unwrap()]).is_err());
+    let purged = bin(&["purge", "--config", cfg])?;
+    assert!(purged.starts_with("purged:"), "{purged}");
+
+    // Clear errors at start-up, naming the key; the password never shown.
+    let pw = s.fx.dir.path().join("pg-password");
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644))?;
+    let e = bin(&["operator", "list", "--config", cfg])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("[store] password_file") && e.contains("chmod 600"),
+        "{e}"
+    );
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600))?;
+    let text = std::fs::read_to_string(&s.fx.config)?;
+    let with_password = text.replace(
+        "postgresql://inbox@",
+        "postgresql://inbox:inbox-test-password@",
+    );
+    let bad = s.fx.dir.path().join("bad.toml");
+    std::fs::write(&bad, with_password)?;
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--config", bad.to_str().unwrap()])
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("[store] url must not hold the password"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("inbox-test-password"),
+        "the password was shown: {err}"
+    );
+    Ok(())
+}
