@@ -91,7 +91,7 @@ pub fn target() -> Target {
             admin: None,
         }],
         writer,
-        reader: Mutex::new(store::db::Db::Sqlite(reader)),
+        reader: store::db::Readers::new(vec![store::db::Db::Sqlite(reader)]),
         csrf: Csrf::load(&key_path).unwrap(),
         // Generous: mutations should reach validation and the commit, not 429.
         limiter: Limiter::new(1_000_000, 1_000_000),

@@ -229,3 +229,35 @@ impl Db {
         }
     }
 }
+
+/// `serve`'s read connections: one on SQLite (WAL readers are cheap, and
+/// the behaviour stays as it was), a few on PostgreSQL, where each call is
+/// a round trip and the request would otherwise queue behind the others.
+pub struct Readers {
+    dbs: Vec<std::sync::Mutex<Db>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Readers {
+    pub fn new(dbs: Vec<Db>) -> Readers {
+        assert!(!dbs.is_empty(), "at least one read connection");
+        Readers {
+            dbs: dbs.into_iter().map(std::sync::Mutex::new).collect(),
+            next: Default::default(),
+        }
+    }
+
+    /// A free connection if there is one, else waits for one in turn.
+    pub fn lock(&self) -> std::sync::LockResult<std::sync::MutexGuard<'_, Db>> {
+        use std::sync::TryLockError;
+        for m in &self.dbs {
+            match m.try_lock() {
+                Ok(g) => return Ok(g),
+                Err(TryLockError::Poisoned(p)) => return Err(p),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.dbs.len();
+        self.dbs[i].lock()
+    }
+}

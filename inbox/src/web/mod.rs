@@ -46,7 +46,7 @@ pub struct AppState {
     pub municipalities: Vec<crate::config::Municipality>,
     pub writer: Writer,
     /// Reads only (on SQLite, WAL lets them run beside the writer).
-    pub reader: Mutex<crate::store::db::Db>,
+    pub reader: crate::store::db::Readers,
     pub csrf: csrf::Csrf,
     pub limiter: ratelimit::Limiter,
     /// (year, last sequence number handed out).

@@ -23,6 +23,9 @@ use crate::{deliver, pki, retention, store, tls};
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often an open connection re-reads its operator from the database.
 const RECHECK: Duration = Duration::from_secs(5);
+/// Read connections of a replica on PostgreSQL (operator look-ups, the
+/// reference counter, the operators' lists).
+const PG_READERS: usize = 4;
 /// At shutdown, how long requests in flight may take to finish.
 const DRAIN: Duration = Duration::from_secs(20);
 
@@ -72,6 +75,12 @@ async fn run(cfg: &Config) -> Result<()> {
     for r in recipients.values() {
         warn_expiring(r.keys());
     }
+    let mut readers = vec![reader];
+    if postgres.is_some() {
+        for _ in 1..PG_READERS {
+            readers.push(store::db::blocking(|| store::db::Db::open(cfg))?);
+        }
+    }
     let writer = match &postgres {
         None => store::Writer::start(&db)?,
         Some(p) => store::Writer::start_backend(Box::new(store::db::blocking(|| {
@@ -95,7 +104,7 @@ async fn run(cfg: &Config) -> Result<()> {
         recipients,
         municipalities: cfg.municipalities(),
         writer,
-        reader: Mutex::new(reader),
+        reader: store::db::Readers::new(readers),
         csrf: Csrf::load(&cfg.csrf_key())?,
         limiter: Limiter::new(cfg.limits.submissions_per_minute, cfg.limits.burst),
         sequence: Mutex::new((year, last)),
