@@ -469,13 +469,12 @@ fn run(cli: Cli) -> Result<()> {
             care_time: true,
         } => {
             let cfg = Config::load(&config.config)?;
-            let db = Db::open(&cfg)?;
-            let conn = db.sqlite("`stats --care-time`")?;
+            let conn = Db::open(&cfg)?.metadata()?;
             println!(
                 "{:<24} {:>8} {:>12} {:>12}",
                 "", "taken", "median (h)", "p90 (h)"
             );
-            for t in stats::care_times(conn, by, year)? {
+            for t in stats::care_times(&conn, by, year)? {
                 println!(
                     "{:<24} {:>8} {:>12.1} {:>12.1}",
                     t.key, t.taken, t.median_hours, t.p90_hours
@@ -494,10 +493,9 @@ fn run(cli: Cli) -> Result<()> {
             report::check_period(from, to)?;
             report::check_out_dir(&out)?;
             let names = report::Names::from_config(&cfg)?;
-            let db = Db::open(&cfg)?;
-            let conn = db.sqlite("`report`")?;
+            let conn = Db::open(&cfg)?.metadata()?;
             let r = report::Report::build(
-                conn,
+                &conn,
                 from,
                 to,
                 desk.as_deref(),
@@ -514,8 +512,8 @@ fn run(cli: Cli) -> Result<()> {
             config, by, year, ..
         } => {
             let cfg = Config::load(&config.config)?;
-            let db = Db::open(&cfg)?;
-            for (k, n) in stats::counts(db.sqlite("`stats`")?, by, year)? {
+            let conn = Db::open(&cfg)?.metadata()?;
+            for (k, n) in stats::counts(&conn, by, year)? {
                 println!("{k:<24} {n:>8}");
             }
         }

@@ -361,9 +361,6 @@ async fn the_admin_commands_and_a_revocation_on_postgres() -> anyhow::Result<()>
         munis.lines().nth(1).is_some_and(|l| l.contains("   1  ")),
         "{munis}"
     );
-    // What still needs SQLite says so instead of reading an empty file.
-    let e = bin(&["stats", "--config", cfg]).unwrap_err().to_string();
-    assert!(e.contains("does not run on PostgreSQL yet"), "{e}");
 
     let a = s.start("replica-a")?;
     let b = s.start("replica-b")?;
@@ -374,6 +371,31 @@ async fn the_admin_commands_and_a_revocation_on_postgres() -> anyhow::Result<()>
     let mut on_b = connect(b.https, &s.fx.ca, Some(giulia)).await?;
     let page = on_b.get(&format!("/segnalazioni/{reference}")).await?;
     assert_eq!(page.status, 200, "B shows what A stored");
+
+    // `stats` and `report` read a snapshot of PostgreSQL's metadata.
+    let stats = bin(&["stats", "--config", cfg, "--by", "desk"])?;
+    assert!(
+        stats
+            .lines()
+            .any(|l| l.starts_with("via-mantova") && l.trim_end().ends_with(" 1")),
+        "{stats}"
+    );
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let out_dir = s.fx.dir.path().join("riunione");
+    let said = bin(&[
+        "report",
+        "--config",
+        cfg,
+        "--from",
+        &today,
+        "--to",
+        &today,
+        "--out",
+        out_dir.to_str().unwrap(),
+    ])?;
+    assert!(said.contains("report.html"), "{said}");
+    let json = std::fs::read_to_string(out_dir.join("report.json"))?;
+    assert!(json.contains("via-mantova"), "{json}");
 
     bin(&[
         "operator",

@@ -69,6 +69,16 @@ impl Db {
         }
     }
 
+    /// A connection for the readers written against SQLite (`stats`,
+    /// `report`): the file itself, or an in-memory copy of PostgreSQL's
+    /// metadata (`pg::snapshot`).
+    pub fn metadata(self) -> Result<Connection> {
+        match self {
+            Db::Sqlite(c) => Ok(c),
+            Db::Pg(mut p) => blocking(|| pg::snapshot(Self::pg(&mut p)?)),
+        }
+    }
+
     fn pg(p: &mut Pg) -> Result<&mut postgres::Client> {
         p.client()
     }

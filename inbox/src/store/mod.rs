@@ -112,6 +112,16 @@ pub fn open(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// An empty database with the schema, in memory only (see `pg::snapshot`).
+pub fn open_memory() -> Result<Connection> {
+    let conn = Connection::open_in_memory()?;
+    conn.execute_batch(SCHEMA)
+        .context("cannot create the schema")?;
+    migrate(&conn)?;
+    migrate_versions(&conn)?;
+    Ok(conn)
+}
+
 /// Versioned schema changes: entry N brings the schema to
 /// `PRAGMA user_version` N+1. Each runs once, in its own IMMEDIATE
 /// transaction that re-reads the version, so two processes opening the

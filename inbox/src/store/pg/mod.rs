@@ -8,6 +8,7 @@ mod keys;
 mod maint;
 mod queue;
 mod schema;
+mod snapshot;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use keys::{insert_operator, operator_by_cert, revoke_operator, revoked_seria
 pub use maint::{backup, purge, tool};
 pub use queue::{Pg, NOTIFY_CHANNEL};
 pub use schema::{migrate, schema_version, MIGRATIONS};
+pub use snapshot::snapshot;
 
 /// `[store]` with `kind = "postgres"`.
 #[derive(Debug, Clone, Deserialize)]
