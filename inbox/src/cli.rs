@@ -387,13 +387,17 @@ fn run(cli: Cli) -> Result<()> {
             limit,
         }) => {
             let cfg = Config::load(&config.config)?;
-            let db = Db::open(&cfg)?;
-            let conn = db.sqlite("`queue list`")?;
+            let rows = match Db::open(&cfg)? {
+                Db::Sqlite(conn) => store::queue::list(&conn, status.as_deref(), limit)?,
+                Db::Pg(mut p) => {
+                    store::pg::queue_admin::list(p.client()?, status.as_deref(), limit)?
+                }
+            };
             println!(
                 "{:<16} {:<20} {:<9} {:>3} {:<20} {:<20} last error",
                 "reference", "submitted (UTC)", "status", "try", "next attempt", "delivered"
             );
-            for r in store::queue::list(conn, status.as_deref(), limit)? {
+            for r in rows {
                 let status = if r.status == Status::Delivered && !r.has_ciphertext {
                     "delivered (purged)".to_string()
                 } else {
@@ -414,8 +418,10 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Queue(QueueCmd::Retry { config, reference }) => {
             let cfg = Config::load(&config.config)?;
-            let mut db = Db::open(&cfg)?;
-            store::queue::retry(db.sqlite_mut("`queue retry`")?, &reference)?;
+            match Db::open(&cfg)? {
+                Db::Sqlite(mut conn) => store::queue::retry(&mut conn, &reference)?,
+                Db::Pg(mut p) => store::pg::queue_admin::retry(p.client()?, &reference)?,
+            }
             println!("{reference} queued again; a running server sends it within a few seconds.");
         }
         Command::Purge(c) => {

@@ -34,6 +34,10 @@ struct Setup {
 }
 
 fn setup() -> anyhow::Result<Setup> {
+    setup_with(smtp::Handler::Mailbox, "staff@comune.example")
+}
+
+fn setup_with(handler: smtp::Handler, to: &str) -> anyhow::Result<Setup> {
     smtp::require_aiosmtpd();
     let pg = Postgres::start()?;
     pg.client()?.batch_execute("CREATE DATABASE served")?;
@@ -68,7 +72,8 @@ fn setup() -> anyhow::Result<Setup> {
         fx.add_operator("Giulia Esempio", "via-mantova")?,
         fx.add_operator("Marta Esempio", "via-mantova")?,
     ];
-    let (smtp, maildir) = smtp::start_mailbox(&fx, "staff@comune.example")?;
+    let (smtp, maildir) =
+        smtp::start_server(&fx, smtp::Security::Starttls, handler, "starttls", to)?;
     Ok(Setup {
         pg_url: url,
         pg,
@@ -458,5 +463,80 @@ async fn the_admin_commands_and_a_revocation_on_postgres() -> anyhow::Result<()>
         !err.contains("inbox-test-password"),
         "the password was shown: {err}"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_referral_is_notified_once_across_replicas_and_queue_retry_wakes_them(
+) -> anyhow::Result<()> {
+    // The mail server refuses the staff's address for good (550).
+    let s = tokio::task::block_in_place(|| {
+        setup_with(smtp::Handler::RejectSome, "rifiuta@comune.example")
+    })?;
+    let cfg = s.fx.config_str();
+    let a = s.start("replica-a")?;
+    let b = s.start("replica-b")?;
+    let mut acked = Vec::new();
+    for (i, addr) in [a.https, b.https, a.https, b.https, a.https, b.https]
+        .iter()
+        .enumerate()
+    {
+        let mut c = connect(*addr, &s.fx.ca, Some(&s.ops[i % 2])).await?;
+        acked.push(submit(&mut c, valid_fields("", "")).await?);
+    }
+    let notices = |maildir: &Path| -> Vec<String> {
+        smtp::mails(maildir)
+            .iter()
+            .filter_map(|(_, t)| smtp::header(t, "Subject"))
+            .filter_map(|sub| {
+                sub.strip_prefix("Consegna non riuscita: ")
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    let start = Instant::now();
+    while notices(&s.maildir).len() < acked.len() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "notices missing: {:?}",
+            notices(&s.maildir)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Both replicas' four workers looked: still one notice per referral.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut got = notices(&s.maildir);
+    got.sort();
+    let mut want = acked.clone();
+    want.sort();
+    assert_eq!(got, want, "one notice per failed referral, none twice");
+
+    let listed = bin(&["queue", "list", "--config", cfg, "--status", "failed"])?;
+    for r in &acked {
+        assert!(listed.contains(r.as_str()), "{listed}");
+    }
+    // `queue retry` through the CLI: a replica tries again at once, it
+    // fails again, and a new notice follows.
+    bin(&["queue", "retry", "--config", cfg, &acked[0]])?;
+    let start = Instant::now();
+    while notices(&s.maildir).len() < acked.len() + 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no new attempt after queue retry"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        notices(&s.maildir)
+            .iter()
+            .filter(|r| **r == acked[0])
+            .count(),
+        2
+    );
+    let stored = s.stored()?;
+    assert!(acked
+        .iter()
+        .all(|r| stored.get(r).map(String::as_str) == Some("failed")));
+    drop((a, b));
     Ok(())
 }

@@ -101,6 +101,7 @@ fn run(s: &Settings, stop: &watch::Receiver<bool>) -> Result<()> {
     let mut backend = Pg::connect(&s.pg)?;
     let mut listener = pg::connect(&s.pg)?;
     pg::listen(&mut listener)?;
+    let mut notices = Notices::default();
     while !*stop.borrow() {
         s.health.beat();
         let now = OffsetDateTime::now_utc();
@@ -127,6 +128,9 @@ fn run(s: &Settings, stop: &watch::Receiver<bool>) -> Result<()> {
             }
             Ok(None) => {
                 s.health.store_ok(true);
+                if let Err(e) = notices.send(s, &rt, &transport, &mut backend, stop) {
+                    tracing::error!(error = %format!("{e:#}"), "admin notices failed");
+                }
                 if listener.is_closed() {
                     listener = pg::connect(&s.pg)?;
                     pg::listen(&mut listener)?;
@@ -146,6 +150,71 @@ fn run(s: &Settings, stop: &watch::Receiver<bool>) -> Result<()> {
     }
     rt.block_on(transport.shutdown());
     Ok(())
+}
+
+/// The notices to the admin about failed referrals, with their own
+/// backoff after a transient failure (as on SQLite).
+#[derive(Default)]
+struct Notices {
+    failures: u32,
+    pause_until: Option<Instant>,
+}
+
+impl Notices {
+    fn send(
+        &mut self,
+        s: &Settings,
+        rt: &tokio::runtime::Runtime,
+        transport: &smtp::Transport,
+        backend: &mut Pg,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<()> {
+        if self.pause_until.is_some_and(|t| Instant::now() < t) {
+            return Ok(());
+        }
+        while !*stop.borrow() {
+            let mut send = |n: &crate::store::queue::Notice| {
+                let to = n
+                    .municipality
+                    .as_deref()
+                    .and_then(|m| s.addresses.get(m))
+                    .unwrap_or(&s.mail);
+                let msg = match mime::notice(to, &n.reference, &n.failed_at, &n.error) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::error!(reference = %n.reference, error = %format!("{e:#}"), "cannot build the admin notice");
+                        return pg::NoticeSent::Done;
+                    }
+                };
+                match rt.block_on(smtp::send(transport, &s.mail, msg)) {
+                    Ok(()) => {
+                        tracing::info!(reference = %n.reference, "admin notified of the failed delivery");
+                        pg::NoticeSent::Done
+                    }
+                    Err(Failure::Permanent(err)) => {
+                        // Retrying cannot help; `queue list` still shows it.
+                        tracing::error!(reference = %n.reference, error = %err, "admin notice refused by the mail server");
+                        pg::NoticeSent::Done
+                    }
+                    Err(Failure::Transient(err)) => {
+                        tracing::warn!(reference = %n.reference, error = %err, "admin notice not sent, will retry");
+                        pg::NoticeSent::Later
+                    }
+                }
+            };
+            match pg::notify_next(backend.client()?, &mut send)? {
+                None => return Ok(()),
+                Some(pg::NoticeSent::Done) => self.failures = 0,
+                Some(pg::NoticeSent::Later) => {
+                    self.failures += 1;
+                    let d = backoff::delay(&s.mail.retry, self.failures, &mut rand::thread_rng());
+                    self.pause_until = Some(Instant::now() + d);
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn sleep_unless_stopped(d: Duration, stop: &watch::Receiver<bool>) {

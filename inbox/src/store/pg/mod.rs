@@ -6,6 +6,7 @@
 mod admin;
 mod keys;
 mod maint;
+mod notices;
 mod queue;
 mod schema;
 mod snapshot;
@@ -27,6 +28,7 @@ pub use admin::{
 };
 pub use keys::{insert_operator, operator_by_cert, revoke_operator, revoked_serials, staff};
 pub use maint::{backup, purge, tool};
+pub use notices::{notify_next, NoticeSent};
 pub use queue::{Pg, NOTIFY_CHANNEL};
 pub use schema::{migrate, schema_version, MIGRATIONS};
 pub use snapshot::snapshot;
@@ -41,6 +43,11 @@ pub struct PgConfig {
     pub password_file: Option<PathBuf>,
     /// PEM file of the CA that signed the server's certificate.
     pub ca_file: PathBuf,
+}
+
+/// `queue list` and `queue retry` on PostgreSQL.
+pub mod queue_admin {
+    pub use super::notices::{list, retry};
 }
 
 /// Advisory lock keys: jobs that only one replica may run at a time.
