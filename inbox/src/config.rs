@@ -690,5 +690,5 @@ min_cell = 5
 # delivery succeeded meanwhile (mail server down, worker stuck).
 delivery_stalled_seconds = 900
 "#
-    )
+    ) + store::TEMPLATE
 }

@@ -303,6 +303,26 @@ async fn two_serve_replicas_on_postgres_store_and_deliver_each_referral_once() -
     assert_eq!(list.status, 200, "{}", list.body);
 
     gpg_decrypts(&s.fx, &mails);
+
+    // SIGTERM: a replica on PostgreSQL stops its workers and exits cleanly.
+    let mut b = b;
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", &b.child.id().to_string()])
+        .status()?;
+    assert!(st.success());
+    let start = Instant::now();
+    let code = loop {
+        if let Some(code) = b.child.try_wait()? {
+            break code;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "still running after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(code.success(), "exit after SIGTERM: {code}");
+    drop(a);
     Ok(())
 }
 

@@ -11,6 +11,19 @@ use serde::Deserialize;
 
 use crate::store::pg::PgConfig;
 
+/// The commented section `init` writes at the end of `inbox.toml`.
+pub const TEMPLATE: &str = r#"
+# Where referrals are kept. Default: SQLite, data/inbox.sqlite (one server).
+# Several replicas share one PostgreSQL database instead (see the README,
+# "PostgreSQL store"): TLS is always required, the password is read from
+# its own file (one line, mode 0600), never written here.
+# [store]
+# kind = "postgres"
+# url = "postgresql://inbox@db.comune.example:5432/inbox"
+# password_file = "/etc/sportello/pg-password"
+# ca_file = "/etc/sportello/pg-ca.pem"
+"#;
+
 /// `[store]` as written in `inbox.toml`; [`StoreSection::check`] turns it
 /// into a [`StoreKind`] with an error naming the key at fault.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -131,6 +144,25 @@ mod tests {
 
     fn section(toml_text: &str) -> StoreSection {
         toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn the_template_parses_and_its_example_is_a_postgres_section() {
+        let cfg: toml::Table = toml::from_str(&crate::config::template(8443)).unwrap();
+        assert!(
+            !cfg.contains_key("store"),
+            "commented out: SQLite by default"
+        );
+        let example: String = TEMPLATE
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .skip_while(|l| !l.starts_with("[store]"))
+            .skip(1)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let s: StoreSection = toml::from_str(&example).unwrap();
+        assert_eq!(s.kind.as_deref(), Some("postgres"));
+        assert!(s.url.is_some() && s.password_file.is_some() && s.ca_file.is_some());
     }
 
     #[test]

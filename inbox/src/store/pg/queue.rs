@@ -183,34 +183,28 @@ impl Backend for Pg {
     /// the referral is sealed (its reference is inside the ciphertext). The
     /// row lock orders the replicas; a number is lost only when the request
     /// holding it fails before its commit.
-    /// The counter's row lock orders the replicas. Its commit need not
-    /// wait for the disk (`synchronous_commit = off` for this transaction
-    /// only): a referral numbered from it is acknowledged after its own
-    /// commit, whose WAL flush covers the counter's earlier commit record;
-    /// a crash can only forget numbers nothing stored or acknowledged. The
-    /// highest stored reference is read only for a year's first number.
+    /// The highest stored reference is read only for a year's first
+    /// number: after that a plain `UPDATE` (the first version scanned the
+    /// year's referrals at every submission).
     fn next_sequence(&mut self, year: i32) -> Result<u64> {
         let prefix = format!("SEG-{year:04}-");
-        let mut tx = self.client()?.transaction()?;
-        tx.batch_execute("SET LOCAL synchronous_commit = off")?;
-        let bumped = tx.query_opt(
+        let client = self.client()?;
+        if let Some(row) = client.query_opt(
             "UPDATE reference_counters SET last = last + 1 WHERE year = $1 RETURNING last",
             &[&year],
-        )?;
-        let n: i64 = match bumped {
-            Some(row) => row.get(0),
-            None => tx
-                .query_one(
-                    "INSERT INTO reference_counters(year, last)
-                     SELECT $1, COALESCE(MAX(CAST(substr(reference, $3) AS BIGINT)), 0) + 1
-                     FROM referrals WHERE reference LIKE $2
-                     ON CONFLICT (year) DO UPDATE SET last = reference_counters.last + 1
-                     RETURNING last",
-                    &[&year, &format!("{prefix}%"), &(prefix.len() as i32 + 1)],
-                )?
-                .get(0),
-        };
-        tx.commit()?;
+        )? {
+            return Ok(row.get::<_, i64>(0).max(0) as u64);
+        }
+        let n: i64 = client
+            .query_one(
+                "INSERT INTO reference_counters(year, last)
+                 SELECT $1, COALESCE(MAX(CAST(substr(reference, $3) AS BIGINT)), 0) + 1
+                 FROM referrals WHERE reference LIKE $2
+                 ON CONFLICT (year) DO UPDATE SET last = reference_counters.last + 1
+                 RETURNING last",
+                &[&year, &format!("{prefix}%"), &(prefix.len() as i32 + 1)],
+            )?
+            .get(0);
         Ok(n.max(0) as u64)
     }
 
