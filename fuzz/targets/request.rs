@@ -91,14 +91,14 @@ pub fn target() -> Target {
             admin: None,
         }],
         writer,
-        reader: Mutex::new(reader),
+        reader: store::db::Readers::new(vec![store::db::Db::Sqlite(reader)]),
         csrf: Csrf::load(&key_path).unwrap(),
         // Generous: mutations should reach validation and the commit, not 429.
         limiter: Limiter::new(1_000_000, 1_000_000),
         sequence: Mutex::new((2026, 0)),
         body_timeout: Duration::from_secs(1),
         staff: None,
-        register: Mutex::new(store::open(&db).unwrap()),
+        register: Mutex::new(Some(store::open(&db).unwrap())),
         contact_limiter: Limiter::new(1_000_000, 1_000_000),
         contact_lists: Default::default(),
         report_names: Default::default(),
@@ -123,6 +123,8 @@ impl Target {
         self.state
             .reader
             .lock()
+            .unwrap()
+            .sqlite("the fuzz target")
             .unwrap()
             .query_row("SELECT count(*) FROM referrals", [], |r| r.get(0))
             .unwrap()

@@ -10,6 +10,7 @@ use time::{Duration, OffsetDateTime};
 use crate::config::{self, Config};
 use crate::fsutil::{create_private_dir, write_atomic, write_new};
 use crate::seal::StaffKey;
+use crate::store::db::Db;
 use crate::{pki, store};
 
 pub struct InitOptions {
@@ -122,30 +123,54 @@ pub fn operator_add(
     )?;
     let ca_der = tls_ca_der(cfg)?;
     let passphrase = pki::generate_passphrase()?;
-    let mut conn = store::open(&cfg.database())?;
-    let tx = conn.transaction()?;
     let not_after_s = not_after
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    let id = store::insert_operator(
-        &tx,
-        name,
-        desk,
-        &cert.serial_hex,
-        &cert.sha256_hex,
-        &not_after_s,
-    )?;
-    let bundle = match out {
-        Some(p) => p.to_path_buf(),
-        None => cfg.bundles_dir().join(format!("operator-{id}.p12")),
+    // The row and its audit line commit only once the bundle is written.
+    let write_bundle = |id: i64| -> Result<PathBuf> {
+        let bundle = match out {
+            Some(p) => p.to_path_buf(),
+            None => cfg.bundles_dir().join(format!("operator-{id}.p12")),
+        };
+        let p12 = pki::pkcs12(&cert, &ca_der, &passphrase, &format!("Sportello {name}"))?;
+        if let Some(parent) = bundle.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        write_new(&bundle, &p12, 0o600)?;
+        Ok(bundle)
     };
-    let p12 = pki::pkcs12(&cert, &ca_der, &passphrase, &format!("Sportello {name}"))?;
-    if let Some(parent) = bundle.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    write_new(&bundle, &p12, 0o600)?;
-    store::audit(&tx, "admin", &format!("operator.add:{id}"), None)?;
-    tx.commit()?;
+    let (id, bundle) = match Db::open(cfg)? {
+        Db::Sqlite(mut conn) => {
+            let tx = conn.transaction()?;
+            let id = store::insert_operator(
+                &tx,
+                name,
+                desk,
+                &cert.serial_hex,
+                &cert.sha256_hex,
+                &not_after_s,
+            )?;
+            let bundle = write_bundle(id)?;
+            store::audit(&tx, "admin", &format!("operator.add:{id}"), None)?;
+            tx.commit()?;
+            (id, bundle)
+        }
+        Db::Pg(mut p) => {
+            let mut tx = p.client()?.transaction()?;
+            let id = store::pg::insert_operator(
+                &mut tx,
+                name,
+                desk,
+                &cert.serial_hex,
+                &cert.sha256_hex,
+                &not_after_s,
+            )?;
+            let bundle = write_bundle(id)?;
+            store::pg::audit(&mut tx, "admin", &format!("operator.add:{id}"), None)?;
+            tx.commit()?;
+            (id, bundle)
+        }
+    };
     Ok(NewOperator {
         id,
         bundle,
@@ -163,12 +188,11 @@ fn tls_ca_der(cfg: &Config) -> Result<Vec<u8>> {
 pub fn operator_set_role(cfg: &Config, id: i64, role: &str) -> Result<()> {
     let role = store::Role::parse(role)
         .with_context(|| format!("unknown role `{role}`: operator or referent"))?;
-    let conn = store::open(&cfg.database())?;
-    if !store::set_role(&conn, id, role)? {
+    let mut db = Db::open(cfg)?;
+    if !db.set_role(id, role)? {
         bail!("no operator with id {id} (see `operator list`)");
     }
-    store::audit(
-        &conn,
+    db.audit(
         "admin",
         &format!("operator.role:{id}:{}", role.slug()),
         None,
@@ -177,19 +201,21 @@ pub fn operator_set_role(cfg: &Config, id: i64, role: &str) -> Result<()> {
 }
 
 /// Marks the operator revoked and rewrites the CRL; a running server
-/// picks it up at the next handshake.
+/// picks it up at the next handshake (on PostgreSQL every replica also
+/// refuses the operator at once: it looks them up after each handshake,
+/// and rewrites its own CRL from the database).
 pub fn operator_revoke(cfg: &Config, id: i64) -> Result<()> {
-    let conn = store::open(&cfg.database())?;
-    if store::operator(&conn, id)?.is_none() {
+    let mut db = Db::open(cfg)?;
+    if db.operator(id)?.is_none() {
         bail!("no operator with id {id} (see `operator list`)");
     }
     let issuer = pki::load_issuer(&cfg.tls.client_ca, &cfg.tls.client_ca_key)?;
-    let changed = store::revoke_operator(&conn, id)?;
+    let changed = db.revoke_operator(id)?;
     // Rewrite even if already revoked: repairs a CRL lost or restored from an old backup.
-    let crl = pki::make_crl(&issuer, &store::revoked_serials(&conn)?)?;
+    let crl = pki::make_crl(&issuer, &db.revoked_serials()?)?;
     write_atomic(&cfg.tls.crl, crl.as_bytes(), 0o644)?;
     if changed {
-        store::audit(&conn, "admin", &format!("operator.revoke:{id}"), None)?;
+        db.audit("admin", &format!("operator.revoke:{id}"), None)?;
     }
     Ok(())
 }
@@ -208,17 +234,17 @@ pub fn staff_add(
     let key = StaffKey::parse(&bytes).with_context(|| format!("{}", key_file.display()))?;
     let text = String::from_utf8(bytes)
         .context("the key file must be ASCII-armored (gpg --armor --export)")?;
-    let conn = store::open(&cfg.database())?;
-    let id = store::insert_staff(&conn, name, &key.fingerprint, &text, &municipality.slug)?;
-    store::audit(&conn, "admin", &format!("staff.add:{id}"), None)?;
+    let mut db = Db::open(cfg)?;
+    let id = db.insert_staff(name, &key.fingerprint, &text, &municipality.slug)?;
+    db.audit("admin", &format!("staff.add:{id}"), None)?;
     Ok((id, key, municipality.slug))
 }
 
 pub fn staff_remove(cfg: &Config, id: i64) -> Result<()> {
-    let conn = store::open(&cfg.database())?;
-    if !store::remove_staff(&conn, id)? {
+    let mut db = Db::open(cfg)?;
+    if !db.remove_staff(id)? {
         bail!("no staff key with id {id} (see `staff list`)");
     }
-    store::audit(&conn, "admin", &format!("staff.remove:{id}"), None)?;
+    db.audit("admin", &format!("staff.remove:{id}"), None)?;
     Ok(())
 }

@@ -8,9 +8,10 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use crate::admin::{self, InitOptions};
-use crate::config::Config;
+use crate::config::{Config, StoreKind};
 use crate::kinds::Status;
 use crate::stats::GroupBy;
+use crate::store::db::Db;
 use crate::{backup, retention, store, web};
 
 #[derive(Parser, Debug)]
@@ -309,12 +310,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Operator(OperatorCmd::List(c)) => {
             let cfg = Config::load(&c.config)?;
-            let conn = store::open(&cfg.database())?;
+            let mut db = Db::open(&cfg)?;
             println!(
                 "{:>4}  {:<30} {:<20} {:<9} {:<12} status",
                 "id", "name", "desk", "role", "expires"
             );
-            for o in store::operators(&conn)? {
+            for o in db.operators()? {
                 let status = match o.revoked_at {
                     Some(at) => format!("revoked {}", at.date()),
                     None => "active".into(),
@@ -356,9 +357,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Staff(StaffCmd::List(c)) => {
             let cfg = Config::load(&c.config)?;
-            let conn = store::open(&cfg.database())?;
-            crate::municipality::adopt_earlier_rows(&conn, &cfg.municipalities())?;
-            for s in store::staff(&conn)? {
+            let mut db = Db::open(&cfg)?;
+            db.adopt_earlier_rows(&cfg.municipalities())?;
+            for s in db.staff()? {
                 println!(
                     "{:>4}  {:<30} {}  added {}  {}",
                     s.id,
@@ -371,8 +372,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Municipality(MunicipalityCmd::List(c)) => {
             let cfg = Config::load(&c.config)?;
-            let conn = store::open(&cfg.database())?;
-            for line in crate::municipality::list(&conn, &cfg)? {
+            let mut db = Db::open(&cfg)?;
+            db.adopt_earlier_rows(&cfg.municipalities())?;
+            for line in crate::municipality::list_from(&db.staff()?, &cfg) {
                 println!("{line}");
             }
         }
@@ -391,12 +393,17 @@ fn run(cli: Cli) -> Result<()> {
             limit,
         }) => {
             let cfg = Config::load(&config.config)?;
-            let conn = store::open(&cfg.database())?;
+            let rows = match Db::open(&cfg)? {
+                Db::Sqlite(conn) => store::queue::list(&conn, status.as_deref(), limit)?,
+                Db::Pg(mut p) => {
+                    store::pg::queue_admin::list(p.client()?, status.as_deref(), limit)?
+                }
+            };
             println!(
                 "{:<16} {:<20} {:<9} {:>3} {:<20} {:<20} last error",
                 "reference", "submitted (UTC)", "status", "try", "next attempt", "delivered"
             );
-            for r in store::queue::list(&conn, status.as_deref(), limit)? {
+            for r in rows {
                 let status = if r.status == Status::Delivered && !r.has_ciphertext {
                     "delivered (purged)".to_string()
                 } else {
@@ -417,19 +424,29 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Queue(QueueCmd::Retry { config, reference }) => {
             let cfg = Config::load(&config.config)?;
-            let mut conn = store::open(&cfg.database())?;
-            store::queue::retry(&mut conn, &reference)?;
+            match Db::open(&cfg)? {
+                Db::Sqlite(mut conn) => store::queue::retry(&mut conn, &reference)?,
+                Db::Pg(mut p) => store::pg::queue_admin::retry(p.client()?, &reference)?,
+            }
             println!("{reference} queued again; a running server sends it within a few seconds.");
         }
         Command::Purge(c) => {
             let cfg = Config::load(&c.config)?;
-            let mut conn = store::open(&cfg.database())?;
-            let p = retention::purge(
-                &mut conn,
-                &cfg.retention,
-                cfg.staff.as_ref().map(|s| s.link_days),
-                time::OffsetDateTime::now_utc(),
-            )?;
+            let link_days = cfg.staff.as_ref().map(|s| s.link_days);
+            let now = time::OffsetDateTime::now_utc();
+            let p = match Db::open(&cfg)? {
+                Db::Sqlite(mut conn) => {
+                    retention::purge(&mut conn, &cfg.retention, link_days, now)?
+                }
+                Db::Pg(mut pg) => {
+                    match store::pg::purge(pg.client()?, &cfg.retention, link_days, now)? {
+                        Some(p) => p,
+                        None => anyhow::bail!(
+                            "another replica is purging now: nothing done, try again later"
+                        ),
+                    }
+                }
+            };
             println!(
                 "purged: {} ciphertexts of delivered referrals, {} referral rows, {} audit rows, {} contacts",
                 p.ciphertexts, p.referrals, p.audit, p.contacts
@@ -437,13 +454,24 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Backup { config, file } => {
             let cfg = Config::load(&config.config)?;
-            let s = backup::backup(&cfg.database(), &file)?;
-            println!(
-                "backup written: {} ({} referrals, {} bytes, mode 0600)",
-                file.display(),
-                s.referrals,
-                s.bytes
-            );
+            match &cfg.store_kind {
+                StoreKind::Sqlite => {
+                    let s = backup::backup(&cfg.database(), &file)?;
+                    println!(
+                        "backup written: {} ({} referrals, {} bytes, mode 0600)",
+                        file.display(),
+                        s.referrals,
+                        s.bytes
+                    );
+                }
+                StoreKind::Postgres(pg) => {
+                    let bytes = store::pg::backup(pg, &store::pg::tool("pg_dump")?, &file)?;
+                    println!(
+                        "backup written: {} (pg_dump of the inbox schema, custom format, {bytes} bytes, mode 0600)",
+                        file.display()
+                    );
+                }
+            }
             println!("It holds ciphertext and metadata only; keep it as protected as the server.");
         }
         Command::Stats {

@@ -10,10 +10,11 @@ use crate::report::{self, Whose};
 use crate::stats::{self, GroupBy};
 use crate::store;
 
-/// The database, with the rows from before municipalities given to the
-/// first one when the counts are of one municipality.
+/// The metadata (on PostgreSQL, a read-only copy in memory), with the
+/// rows from before municipalities given to the first one when the counts
+/// are of one municipality.
 fn open(cfg: &Config, whose: Option<&Whose>) -> Result<rusqlite::Connection> {
-    let conn = store::open(&cfg.database())?;
+    let conn = store::db::Db::open(cfg)?.metadata()?;
     if whose.is_some() {
         crate::municipality::adopt_earlier_rows(&conn, &cfg.municipalities())?;
     }

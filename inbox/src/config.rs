@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
+mod store;
+pub use store::{StoreKind, StoreSection};
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -34,6 +37,12 @@ pub struct Config {
     /// municipality with `[mail]`'s addresses and every staff key and desk.
     #[serde(default, rename = "municipality")]
     pub municipalities: Vec<Municipality>,
+    /// `[store]`: SQLite in the data directory (default) or PostgreSQL.
+    #[serde(default)]
+    pub store: StoreSection,
+    /// `store`, checked by `load`.
+    #[serde(skip)]
+    pub store_kind: StoreKind,
 }
 
 pub use crate::municipality::{Municipality, IMPLICIT_MUNICIPALITY};
@@ -367,6 +376,7 @@ impl Config {
             .to_path_buf();
         cfg.resolve(&base);
         cfg.check()?;
+        cfg.store_kind = cfg.store.check()?;
         Ok(cfg)
     }
 
@@ -382,6 +392,7 @@ impl Config {
         fix(&mut self.tls.crl);
         fix(&mut self.tls.cert);
         fix(&mut self.tls.key);
+        self.store.resolve(base);
         if let Some(p) = self.form.services_json.as_mut() {
             fix(p);
         }
@@ -679,5 +690,5 @@ min_cell = 5
 # delivery succeeded meanwhile (mail server down, worker stuck).
 delivery_stalled_seconds = 900
 "#
-    )
+    ) + store::TEMPLATE
 }

@@ -199,10 +199,38 @@ impl Config {
 /// referral still to deliver to an unknown municipality, or an active
 /// operator whose desk is in no municipality.
 pub fn load_recipients(conn: &Connection, cfg: &Config) -> Result<BTreeMap<String, Recipients>> {
+    adopt_earlier_rows(conn, &cfg.municipalities())?;
+    refuse_orphan_queue(&store::queued_by_municipality(conn)?, cfg)?;
+    recipients_from(store::staff(conn)?, &store::operators(conn)?, cfg)
+}
+
+/// Refuses to start while referrals of a municipality taken out of the
+/// configuration are still to be delivered (`queued`: slug and count, as
+/// the store counts them): they would be mailed to `[mail]`'s addresses,
+/// someone else's staff.
+pub fn refuse_orphan_queue(queued: &[(String, i64)], cfg: &Config) -> Result<()> {
     let all = cfg.municipalities();
-    adopt_earlier_rows(conn, &all)?;
+    for (slug, n) in queued {
+        if !all.iter().any(|m| &m.slug == slug) {
+            bail!(
+                "{n} referral(s) of municipality `{slug}`, which is not in the configuration, \
+                 are still to be delivered: add its [[municipality]] back until they are \
+                 (see `queue list`)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// [`load_recipients`] from rows already read (and adopted), whatever the store.
+pub fn recipients_from(
+    staff: Vec<store::Staff>,
+    operators: &[store::Operator],
+    cfg: &Config,
+) -> Result<BTreeMap<String, Recipients>> {
+    let all = cfg.municipalities();
     let mut keys: BTreeMap<String, Vec<StaffKey>> = BTreeMap::new();
-    for s in store::staff(conn)? {
+    for s in staff {
         let slug = s.municipality.clone().unwrap_or_default();
         if !all.iter().any(|m| m.slug == slug) {
             bail!(
@@ -217,18 +245,7 @@ pub fn load_recipients(conn: &Connection, cfg: &Config) -> Result<BTreeMap<Strin
             .with_context(|| format!("staff key {} ({})", s.id, s.fingerprint))?;
         keys.entry(slug).or_default().push(key);
     }
-    // A queued referral of a municipality taken out of the configuration
-    // would be mailed to `[mail]`'s addresses: someone else's staff.
-    for (slug, n) in store::queued_by_municipality(conn)? {
-        if !all.iter().any(|m| m.slug == slug) {
-            bail!(
-                "{n} referral(s) of municipality `{slug}`, which is not in the configuration, \
-                 are still to be delivered: add its [[municipality]] back until they are \
-                 (see `queue list`)"
-            );
-        }
-    }
-    for op in store::operators(conn)? {
+    for op in operators {
         if op.revoked_at.is_none() && cfg.municipalities_of(&op.desk).is_empty() {
             bail!(
                 "operator {} has desk `{}`, which is in no municipality: add it to the \
@@ -268,9 +285,13 @@ pub fn adopt_earlier_rows(conn: &Connection, all: &[Municipality]) -> Result<()>
 
 /// `municipality list`: slug, name, staff keys, staff and admin addresses.
 pub fn list(conn: &Connection, cfg: &Config) -> Result<Vec<String>> {
+    adopt_earlier_rows(conn, &cfg.municipalities())?;
+    Ok(list_from(&store::staff(conn)?, cfg))
+}
+
+/// [`list`] from the staff keys already read (and adopted), whatever the store.
+pub fn list_from(staff: &[store::Staff], cfg: &Config) -> Vec<String> {
     let all = cfg.municipalities();
-    adopt_earlier_rows(conn, &all)?;
-    let staff = store::staff(conn)?;
     let mut out = vec![format!(
         "{:<20} {:<30} {:>4}  {:<40} admin",
         "slug", "name", "keys", "to"
@@ -288,5 +309,5 @@ pub fn list(conn: &Connection, cfg: &Config) -> Result<Vec<String>> {
             m.slug, m.name
         ));
     }
-    Ok(out)
+    out
 }

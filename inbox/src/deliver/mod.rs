@@ -10,6 +10,7 @@
 
 pub mod backoff;
 pub mod mime;
+mod replica;
 pub mod smtp;
 mod worker;
 
@@ -102,9 +103,6 @@ pub fn start(cfg: &Config, wake: Arc<Notify>) -> Result<Option<Handle>> {
         );
         return Ok(None);
     };
-    let db = cfg.database();
-    // Fail at start-up, not in the worker, when the database cannot be opened.
-    drop(store::open(&db)?);
     let drop_at_delivery = cfg.retention.retention_days == 0;
     let reminders = cfg.staff.as_ref().map(|s| worker::Reminders {
         after: s.remind_after_hours,
@@ -123,6 +121,20 @@ pub fn start(cfg: &Config, wake: Arc<Notify>) -> Result<Option<Handle>> {
     let heartbeat_limit = Duration::from_secs(mail.retry.poll_seconds)
         + smtp::attempt_deadline(&mail) * 2
         + Duration::from_secs(30);
+    if let crate::config::StoreKind::Postgres(pg) = &cfg.store_kind {
+        return replica::start(replica::Settings {
+            mail,
+            pg: pg.clone(),
+            drop_at_delivery,
+            addresses,
+            health,
+            heartbeat_limit,
+        })
+        .map(Some);
+    }
+    let db = cfg.database();
+    // Fail at start-up, not in the worker, when the database cannot be opened.
+    drop(store::open(&db)?);
     let (stop_tx, stop_rx) = watch::channel(false);
     let (done_tx, done_rx) = oneshot::channel();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();

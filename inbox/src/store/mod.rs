@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod care;
 pub mod contacts;
+pub mod db;
 pub mod pg;
 pub mod queue;
 pub mod remind;
@@ -104,6 +105,16 @@ pub fn open(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "secure_delete", "ON")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.execute_batch(SCHEMA)
+        .context("cannot create the schema")?;
+    migrate(&conn)?;
+    migrate_versions(&conn)?;
+    Ok(conn)
+}
+
+/// An empty database with the schema, in memory only (see `pg::snapshot`).
+pub fn open_memory() -> Result<Connection> {
+    let conn = Connection::open_in_memory()?;
     conn.execute_batch(SCHEMA)
         .context("cannot create the schema")?;
     migrate(&conn)?;

@@ -61,10 +61,15 @@ async fn on_register<T: Send + 'static>(
     let st = st.clone();
     tokio::task::spawn_blocking(move || {
         let conn = st.register.lock().unwrap_or_else(|e| e.into_inner());
-        immediate(&conn, f)
+        conn.as_ref().map(|conn| immediate(conn, f))
     })
     .await
-    .map_err(|e| AppError::RegisterUnavailable(e.into()))
+    .map_err(|e| AppError::RegisterUnavailable(e.into()))?
+    .ok_or_else(|| {
+        AppError::RegisterUnavailable(anyhow::anyhow!(
+            "the register of contacts does not run on PostgreSQL yet"
+        ))
+    })
 }
 
 fn own_today(st: &AppState, op: &Operator) -> Result<Vec<Contact>, AppError> {

@@ -452,7 +452,7 @@ pub async fn confirmation(
         return Err(AppError::BadReference.by(&op));
     };
     let r = st
-        .with_reader(|c| store::referral_of(c, op.id, &reference))
+        .with_db(|db| db.referral_of(op.id, &reference))
         .map_err(|e| AppError::ReadUnavailable(e).by(&op))?
         .ok_or_else(|| AppError::ReferralNotFound.by(&op))?;
     Ok(page(
@@ -466,7 +466,7 @@ pub async fn confirmation(
 
 pub async fn my_referrals(State(st): State<Arc<AppState>>, Op(op): Op) -> Page {
     let list = st
-        .with_reader(|c| store::referrals_of(c, &op, 200))
+        .with_db(|db| db.referrals_of(&op, 200))
         .map_err(|e| AppError::ReadUnavailable(e).by(&op))?;
     Ok(page(
         StatusCode::OK,
@@ -490,12 +490,24 @@ pub async fn not_found(Extension(id): Extension<Identity>) -> WithOperator {
 }
 
 impl AppState {
+    /// Reads of what only the SQLite store has yet (the register, the
+    /// statistics); on PostgreSQL an error that says so.
     pub fn with_reader<T>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
-        f(&conn)
+        let db = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        f(db.sqlite("this page")?)
+    }
+
+    /// Reads through the store of either kind (`Db` keeps PostgreSQL's
+    /// blocking calls off the async threads).
+    pub fn with_db<T>(
+        &self,
+        f: impl FnOnce(&mut store::db::Db) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let mut db = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut db)
     }
 
     /// The municipalities whose residents `desk` refers.
@@ -512,13 +524,17 @@ impl AppState {
         operator: i64,
         key: &str,
     ) -> anyhow::Result<Option<(String, Option<String>)>> {
-        self.with_reader(|c| store::reference_for_key(c, operator, key))
+        self.with_db(|db| db.reference_for_key(operator, key))
     }
 
-    /// Hands out the next SEG-YYYY-NNNNNN. In memory (one server process
-    /// holds the lock on the data directory); a number whose referral was
-    /// never committed is simply skipped.
+    /// Hands out the next SEG-YYYY-NNNNNN. On SQLite in memory (one server
+    /// process holds the lock on the data directory), on PostgreSQL from
+    /// the counter the replicas share; a number whose referral was never
+    /// committed is simply skipped.
     fn next_reference(&self, year: i32) -> anyhow::Result<String> {
+        if let Some(n) = self.with_db(|db| db.next_sequence_pg(year))? {
+            return Ok(format!("SEG-{year:04}-{n:06}"));
+        }
         let mut seq = self.sequence.lock().unwrap_or_else(|e| e.into_inner());
         if seq.0 != year {
             let last = self.with_reader(|c| store::last_sequence(c, year))?;

@@ -8,6 +8,7 @@ pub mod error;
 mod handlers;
 pub mod pages;
 pub mod ratelimit;
+mod replica;
 mod server;
 pub mod staff;
 pub mod staff_pages;
@@ -44,8 +45,8 @@ pub struct AppState {
     /// Every municipality (the implicit one included), for the form's choice.
     pub municipalities: Vec<crate::config::Municipality>,
     pub writer: Writer,
-    /// Reads only (WAL lets them run beside the writer).
-    pub reader: Mutex<Connection>,
+    /// Reads only (on SQLite, WAL lets them run beside the writer).
+    pub reader: crate::store::db::Readers,
     pub csrf: csrf::Csrf,
     pub limiter: ratelimit::Limiter,
     /// (year, last sequence number handed out).
@@ -54,8 +55,9 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// The staff site, whose link each referral carries.
     pub staff: Option<crate::config::StaffSite>,
-    /// The register of contacts: its own connection for its (small) writes.
-    pub register: Mutex<Connection>,
+    /// The register of contacts: its own connection for its (small)
+    /// writes. `None` on PostgreSQL, where the register does not run yet.
+    pub register: Mutex<Option<Connection>>,
     /// Contacts per operator: their own budget, three times the referrals'
     /// (recording a contact takes seconds, a referral minutes).
     pub contact_limiter: ratelimit::Limiter,

@@ -15,7 +15,7 @@ use tower::ServiceExt;
 
 use super::admission::Admission;
 use super::{csrf::Csrf, ratelimit::Limiter, router, staff, AppState, Identity};
-use crate::config::Config;
+use crate::config::{Config, StoreKind};
 use crate::form::Options;
 use crate::seal::{Recipients, StaffKey};
 use crate::{deliver, pki, retention, store, tls};
@@ -23,6 +23,9 @@ use crate::{deliver, pki, retention, store, tls};
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often an open connection re-reads its operator from the database.
 const RECHECK: Duration = Duration::from_secs(5);
+/// Read connections of a replica on PostgreSQL (operator look-ups, the
+/// reference counter, the operators' lists).
+const PG_READERS: usize = 4;
 /// At shutdown, how long requests in flight may take to finish.
 const DRAIN: Duration = Duration::from_secs(20);
 
@@ -39,44 +42,76 @@ pub fn serve(cfg: &Config) -> Result<()> {
 }
 
 async fn run(cfg: &Config) -> Result<()> {
-    // One server per data directory: the reference counter lives in memory.
-    let lock_path = cfg.paths.data_dir.join("serve.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("cannot open {}", lock_path.display()))?;
-    if lock.try_lock().is_err() {
+    let postgres = match &cfg.store_kind {
+        StoreKind::Sqlite => None,
+        StoreKind::Postgres(p) => Some(p.clone()),
+    };
+    // One server per data directory on SQLite: the reference counter lives
+    // in memory. On PostgreSQL the replicas share the counter in the database.
+    let _lock = match postgres {
+        None => Some(lock_data_dir(cfg)?),
+        Some(_) => None,
+    };
+    if postgres.is_some() && cfg.staff.is_some() {
         bail!(
-            "another sportello-inbox serve is using {}",
-            cfg.paths.data_dir.display()
+            "[staff] (the staff site and its reminders) does not run on PostgreSQL yet: \
+             remove the [staff] section, or use [store] kind = \"sqlite\""
         );
     }
 
     let db = cfg.database();
-    let reader = store::open(&db)?;
-    let recipients = crate::municipality::load_recipients(&reader, cfg)?;
+    let mut reader = store::db::blocking(|| store::db::Db::open(cfg))?;
+    let year = time::OffsetDateTime::now_utc().year();
+    let (recipients, last) = store::db::blocking(|| -> Result<_> {
+        reader.adopt_earlier_rows(&cfg.municipalities())?;
+        crate::municipality::refuse_orphan_queue(&reader.queued_by_municipality()?, cfg)?;
+        let recipients =
+            crate::municipality::recipients_from(reader.staff()?, &reader.operators()?, cfg)?;
+        let last = match &reader {
+            store::db::Db::Sqlite(c) => store::last_sequence(c, year)?,
+            store::db::Db::Pg(_) => 0,
+        };
+        Ok((recipients, last))
+    })?;
     for r in recipients.values() {
         warn_expiring(r.keys());
     }
-    let year = time::OffsetDateTime::now_utc().year();
-    let last = store::last_sequence(&reader, year)?;
-    let writer = store::Writer::start(&db)?;
-    let delivery = deliver::start(cfg, writer.committed())?;
-    let purge = tokio::spawn(purge_loop(cfg.clone()));
+    let mut readers = vec![reader];
+    if postgres.is_some() {
+        for _ in 1..PG_READERS {
+            readers.push(store::db::blocking(|| store::db::Db::open(cfg))?);
+        }
+    }
+    let writer = match &postgres {
+        None => store::Writer::start(&db)?,
+        Some(p) => store::Writer::start_backend(Box::new(store::db::blocking(|| {
+            store::pg::Pg::connect(p)
+        })?))?,
+    };
+    let delivery = store::db::blocking(|| deliver::start(cfg, writer.committed()))?;
+    let purge = match &postgres {
+        None => Some(tokio::spawn(purge_loop(cfg.clone()))),
+        Some(p) => {
+            super::replica::start_jobs(cfg.clone(), p.clone())?;
+            None
+        }
+    };
+    let register = match &postgres {
+        None => Some(store::open(&cfg.database())?),
+        Some(_) => None,
+    };
     let state = Arc::new(AppState {
         opts: Options::from_config(&cfg.form)?,
         recipients,
         municipalities: cfg.municipalities(),
         writer,
-        reader: Mutex::new(reader),
+        reader: store::db::Readers::new(readers),
         csrf: Csrf::load(&cfg.csrf_key())?,
         limiter: Limiter::new(cfg.limits.submissions_per_minute, cfg.limits.burst),
         sequence: Mutex::new((year, last)),
         body_timeout: Duration::from_secs(cfg.limits.body_timeout_seconds),
         staff: cfg.staff.clone(),
-        register: Mutex::new(store::open(&cfg.database())?),
+        register: Mutex::new(register),
         contact_limiter: Limiter::new(
             cfg.limits.submissions_per_minute.saturating_mul(3),
             cfg.limits.burst.saturating_mul(3),
@@ -120,6 +155,7 @@ async fn run(cfg: &Config) -> Result<()> {
 
     let checks = Arc::new(HealthChecks {
         db: db.clone(),
+        pg: postgres.map(|p| (p, Mutex::new(None))),
         writer: state.writer.clone(),
         delivery: delivery
             .as_ref()
@@ -264,7 +300,9 @@ async fn run(cfg: &Config) -> Result<()> {
     {
         tracing::warn!("some connections were still busy after {DRAIN:?}; closing them");
     }
-    purge.abort();
+    if let Some(p) = purge {
+        p.abort();
+    }
     if let Some(d) = delivery {
         let grace = cfg
             .mail
@@ -274,6 +312,24 @@ async fn run(cfg: &Config) -> Result<()> {
     }
     tracing::info!("stopped");
     result
+}
+
+/// Takes the lock on the data directory (SQLite: one server per file).
+fn lock_data_dir(cfg: &Config) -> Result<std::fs::File> {
+    let lock_path = cfg.paths.data_dir.join("serve.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        bail!(
+            "another sportello-inbox serve is using {}",
+            cfg.paths.data_dir.display()
+        );
+    }
+    Ok(lock)
 }
 
 /// The staff site's state: labels and lists from the configuration and
@@ -350,7 +406,7 @@ async fn purge_loop(cfg: Config) {
 fn identify(state: &AppState, sha: &str) -> Identity {
     // The handshake already checked chain, expiry and CRL; the database
     // adds the operator's desk and a second, independent revocation check.
-    let operator = match state.with_reader(|c| store::operator_by_cert(c, sha)) {
+    let operator = match state.with_db(|db| db.operator_by_cert(sha)) {
         Ok(op) => op.map(Arc::new),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "operator lookup failed");
@@ -367,16 +423,39 @@ fn identify(state: &AppState, sha: &str) -> Identity {
 /// What `/healthz` looks at.
 struct HealthChecks {
     db: std::path::PathBuf,
+    /// On PostgreSQL: where, and the connection kept between probes.
+    pg: Option<(
+        crate::store::pg::PgConfig,
+        Mutex<Option<Box<crate::store::pg::Pg>>>,
+    )>,
     writer: store::Writer,
     delivery: Option<(Arc<deliver::Health>, Duration)>,
     stalled_after: u64,
 }
 
 impl HealthChecks {
+    /// A fresh SQLite connection each time (as before), or the kept
+    /// PostgreSQL one (reopened after a failure).
+    fn with_store<T>(&self, f: impl FnOnce(&mut store::db::Db) -> Result<T>) -> Result<T> {
+        let Some((cfg, kept)) = &self.pg else {
+            return f(&mut store::db::Db::Sqlite(store::open(&self.db)?));
+        };
+        let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+        let mut db = match kept.take() {
+            Some(p) => store::db::Db::Pg(p),
+            None => store::db::Db::Pg(Box::new(crate::store::pg::Pg::connect(cfg)?)),
+        };
+        let out = f(&mut db);
+        if let (Ok(_), store::db::Db::Pg(p)) = (&out, db) {
+            *kept = Some(p);
+        }
+        out
+    }
+
     /// The first reason the inbox is not doing its job, if any.
     fn problem(&self) -> Option<String> {
         if self.writer.failing() {
-            match store::open(&self.db).and_then(|c| store::probe_write(&c)) {
+            match self.with_store(|db| db.probe_write()) {
                 Ok(()) => self.writer.recovered(),
                 Err(e) => return Some(format!("store: cannot write: {e:#}")),
             }
@@ -391,7 +470,7 @@ impl HealthChecks {
         if beat > heartbeat_limit.as_secs() as i64 {
             return Some(format!("delivery: the worker has not run for {beat} s"));
         }
-        let oldest = store::open(&self.db).and_then(|c| store::queue::oldest_queued(&c));
+        let oldest = self.with_store(|db| db.oldest_queued());
         let oldest = match oldest {
             Ok(o) => o.and_then(|s| store::parse_rfc3339(&s)),
             Err(e) => return Some(format!("store: cannot read the queue: {e:#}")),

@@ -8,13 +8,14 @@ use postgres::Client;
 
 use crate::store::{now_rfc3339, parse_rfc3339, Operator, Role, Staff};
 
-const OPERATOR_COLS: &str = "id, name, desk, cert_serial, not_after, created_at, revoked_at, role";
+pub(super) const OPERATOR_COLS: &str =
+    "id, name, desk, cert_serial, not_after, created_at, revoked_at, role";
 
-fn time(s: &str) -> Result<time::OffsetDateTime> {
+pub(super) fn time(s: &str) -> Result<time::OffsetDateTime> {
     parse_rfc3339(s).ok_or_else(|| anyhow::anyhow!("invalid time {s:?} in the database"))
 }
 
-fn operator(r: &postgres::Row) -> Result<Operator> {
+pub(super) fn operator(r: &postgres::Row) -> Result<Operator> {
     let role: String = r.get(7);
     let revoked: Option<String> = r.get(6);
     Ok(Operator {
@@ -30,7 +31,7 @@ fn operator(r: &postgres::Row) -> Result<Operator> {
 }
 
 pub fn insert_operator(
-    client: &mut Client,
+    client: &mut impl postgres::GenericClient,
     name: &str,
     desk: &str,
     serial: &str,

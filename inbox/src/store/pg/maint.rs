@@ -154,3 +154,27 @@ fn dump(cfg: &PgConfig, pg_dump: &Path, tmp: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// A PostgreSQL client program: on the PATH, else the newest of Debian's
+/// /usr/lib/postgresql/*/bin.
+pub fn tool(name: &str) -> Result<std::path::PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let mut debian: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| {
+            d.filter_map(|e| Some(e.ok()?.path().join("bin").join(name)))
+                .collect()
+        })
+        .unwrap_or_default();
+    debian.sort();
+    on_path
+        .into_iter()
+        .chain(debian.into_iter().rev())
+        .find(|p| p.is_file())
+        .with_context(|| format!("{name} not found: install PostgreSQL's client programs (apt-get install postgresql-client)"))
+}

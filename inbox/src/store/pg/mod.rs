@@ -3,10 +3,13 @@
 //! required (rustls, the CA from `ca_file`); the password comes from its own
 //! file, never from the URL in `inbox.toml`.
 
+mod admin;
 mod keys;
 mod maint;
+mod notices;
 mod queue;
 mod schema;
+mod snapshot;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,10 +22,16 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use serde::Deserialize;
 
+pub use admin::{
+    audit, insert_staff, oldest_queued, operator_by_id, operators, probe_write, reference_for_key,
+    referral_of, referrals_of, remove_staff, set_role,
+};
 pub use keys::{insert_operator, operator_by_cert, revoke_operator, revoked_serials, staff};
-pub use maint::{backup, purge};
-pub use queue::{Pg, NOTIFY_CHANNEL};
+pub use maint::{backup, purge, tool};
+pub use notices::{notify_next, NoticeSent};
+pub use queue::{queued_by_municipality, Pg, NOTIFY_CHANNEL};
 pub use schema::{migrate, schema_version, MIGRATIONS};
+pub use snapshot::snapshot;
 
 /// `[store]` with `kind = "postgres"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -34,6 +43,11 @@ pub struct PgConfig {
     pub password_file: Option<PathBuf>,
     /// PEM file of the CA that signed the server's certificate.
     pub ca_file: PathBuf,
+}
+
+/// `queue list` and `queue retry` on PostgreSQL.
+pub mod queue_admin {
+    pub use super::notices::{list, retry};
 }
 
 /// Advisory lock keys: jobs that only one replica may run at a time.

@@ -15,14 +15,15 @@ pub const NOTIFY_CHANNEL: &str = "inbox_queued";
 /// One replica's connection; reopened on the next call after the server
 /// closed it (a restart, a fail-over), so a writer thread outlives them.
 pub struct Pg {
-    client: Client,
+    /// Always `Some` but in `drop`.
+    client: Option<Client>,
     cfg: PgConfig,
 }
 
 impl Pg {
     pub fn connect(cfg: &PgConfig) -> Result<Pg> {
         Ok(Pg {
-            client: super::connect(cfg)?,
+            client: Some(super::connect(cfg)?),
             cfg: cfg.clone(),
         })
     }
@@ -30,11 +31,33 @@ impl Pg {
     /// The connection, reopened if it was closed. An operation that failed
     /// with the old one is not retried here: its caller acknowledged nothing.
     pub fn client(&mut self) -> Result<&mut Client> {
-        if self.client.is_closed() {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
             tracing::warn!("PostgreSQL connection closed: reconnecting");
-            self.client = super::connect(&self.cfg)?;
+            let old = self.client.replace(super::connect(&self.cfg)?);
+            drop_client(old);
         }
-        Ok(&mut self.client)
+        self.client
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("no PostgreSQL connection"))
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        drop_client(self.client.take());
+    }
+}
+
+/// Drops a client off any async thread: it owns a runtime of its own,
+/// which tokio refuses to drop on one of its threads.
+pub fn drop_client(client: Option<Client>) {
+    let Some(client) = client else { return };
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let _ = std::thread::Builder::new()
+            .name("pg-close".into())
+            .spawn(move || drop(client));
+    } else {
+        drop(client);
     }
 }
 
@@ -160,10 +183,19 @@ impl Backend for Pg {
     /// the referral is sealed (its reference is inside the ciphertext). The
     /// row lock orders the replicas; a number is lost only when the request
     /// holding it fails before its commit.
+    /// The highest stored reference is read only for a year's first
+    /// number: after that a plain `UPDATE` (the first version scanned the
+    /// year's referrals at every submission).
     fn next_sequence(&mut self, year: i32) -> Result<u64> {
         let prefix = format!("SEG-{year:04}-");
-        let n: i64 = self
-            .client()?
+        let client = self.client()?;
+        if let Some(row) = client.query_opt(
+            "UPDATE reference_counters SET last = last + 1 WHERE year = $1 RETURNING last",
+            &[&year],
+        )? {
+            return Ok(row.get::<_, i64>(0).max(0) as u64);
+        }
+        let n: i64 = client
             .query_one(
                 "INSERT INTO reference_counters(year, last)
                  SELECT $1, COALESCE(MAX(CAST(substr(reference, $3) AS BIGINT)), 0) + 1
@@ -253,4 +285,18 @@ impl Backend for Pg {
     fn exclusive(&mut self, job: Job, f: &mut dyn FnMut() -> Result<()>) -> Result<bool> {
         Ok(super::exclusive(self.client()?, job, |_| f())?.is_some())
     }
+}
+
+/// Referrals still to deliver, by municipality slug (`''`: none), as
+/// `store::queued_by_municipality` counts them on SQLite.
+pub fn queued_by_municipality(client: &mut postgres::Client) -> anyhow::Result<Vec<(String, i64)>> {
+    Ok(client
+        .query(
+            "SELECT COALESCE(municipality, ''), COUNT(*) FROM referrals
+             WHERE status = 'queued' GROUP BY 1 ORDER BY 1",
+            &[],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
 }
