@@ -42,6 +42,10 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "== installing postgresql (the inbox's PostgreSQL store tests)"
   apt_install postgresql
 fi
+if ! command -v strace >/dev/null; then
+  echo "== installing strace (the generator's test that the output is flushed before it goes live)"
+  apt_install strace
+fi
 if ! /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
   echo "== installing python3-jsonschema (validates the HSDS open data)"
   apt_install python3-jsonschema

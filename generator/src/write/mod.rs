@@ -6,6 +6,7 @@
 //! the live one ([`swap`]); a first build, an output someone else made, or
 //! `--full-write` writes everything into a fresh tree ([`staging`]).
 
+mod durable;
 mod owner;
 mod staging;
 mod swap;

@@ -83,7 +83,9 @@ impl Owner {
         (|| -> std::io::Result<()> {
             self.file.seek(SeekFrom::Start(0))?;
             self.file.set_len(0)?;
-            self.file.write_all(text.as_bytes())
+            self.file.write_all(text.as_bytes())?;
+            // The record must match the trees on disk after a power cut.
+            self.file.sync_data()
         })()
         .with_context(|| format!("writing {}", self.path.display()))
     }

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 
+use super::durable;
 use super::{Counting, Sink};
 
 /// A fresh directory next to the output, filled while the old site stays in
@@ -70,12 +71,14 @@ impl Staging {
     /// Puts the new site in place of the old one.
     pub fn commit(self) -> Result<()> {
         let output = &self.output;
+        durable::sync_tree(&self.dir)?;
         if output.exists() {
             fs::rename(output, &self.old)
                 .with_context(|| format!("moving the previous {} aside", output.display()))?;
         }
         fs::rename(&self.dir, output)
             .with_context(|| format!("moving the new site to {}", output.display()))?;
+        durable::sync_dir(durable::parent_of(output))?;
         if self.old.exists() {
             remove_dir_parallel(&self.old)
                 .with_context(|| format!("removing {}", self.old.display()))?;

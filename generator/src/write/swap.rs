@@ -19,6 +19,7 @@ use std::sync::{Mutex, OnceLock};
 use anyhow::{anyhow, Context, Result};
 use rayon::prelude::*;
 
+use super::durable::{self, parent_of};
 use super::owner::{id_of, Owner};
 use super::tree::{folders_of, holds, open_to_read, Tree};
 use super::{Counting, Outcome, Sink};
@@ -164,6 +165,7 @@ impl Swap {
             self.put_hidden(path, &bytes)
         })?;
         self.remove_stale(&wanted, &folders)?;
+        durable::sync_tree(&self.hidden)?;
         let (live_id, hidden_id) = (id_of(&self.live), id_of(&self.hidden));
         exchange(&self.live, &self.hidden).with_context(|| {
             format!(
@@ -172,6 +174,7 @@ impl Swap {
                 self.live.display()
             )
         })?;
+        durable::sync_dir(parent_of(&self.live))?;
         self.owner.record(hidden_id, live_id)?;
         Ok(Outcome {
             written: self.written.load(Ordering::Relaxed),
