@@ -28,14 +28,6 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("flushing {} to disk", dir.display()))
 }
 
-/// The folder holding `path` (`.` for a bare name).
-pub fn parent_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
 #[cfg(target_os = "linux")]
 fn sync_fs(f: &File) -> io::Result<()> {
     use std::os::fd::AsRawFd;

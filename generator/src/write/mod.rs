@@ -7,6 +7,7 @@
 //! `--full-write` writes everything into a fresh tree ([`staging`]).
 
 mod durable;
+mod exchange;
 mod owner;
 mod staging;
 mod swap;
@@ -135,11 +136,16 @@ pub struct Outcome {
 }
 
 /// The folder that holds `output`, and the output's own name.
+/// The folder holding `path` (`.` for a bare name).
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 fn parent_and_name(output: &Path) -> Result<(PathBuf, String)> {
-    let parent = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = parent_of(output).to_path_buf();
     fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
     let name = output
         .file_name()

@@ -78,7 +78,7 @@ impl Staging {
         }
         fs::rename(&self.dir, output)
             .with_context(|| format!("moving the new site to {}", output.display()))?;
-        durable::sync_dir(durable::parent_of(output))?;
+        durable::sync_dir(super::parent_of(output))?;
         if self.old.exists() {
             remove_dir_parallel(&self.old)
                 .with_context(|| format!("removing {}", self.old.display()))?;

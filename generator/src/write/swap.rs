@@ -12,14 +12,15 @@
 
 use std::fs;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use anyhow::{anyhow, Context, Result};
 use rayon::prelude::*;
 
-use super::durable::{self, parent_of};
+use super::durable;
+use super::exchange::exchange;
 use super::owner::{id_of, Owner};
 use super::tree::{folders_of, holds, open_to_read, Tree};
 use super::{Counting, Outcome, Sink};
@@ -174,7 +175,7 @@ impl Swap {
                 self.live.display()
             )
         })?;
-        durable::sync_dir(parent_of(&self.live))?;
+        durable::sync_dir(super::parent_of(&self.live))?;
         self.owner.record(hidden_id, live_id)?;
         Ok(Outcome {
             written: self.written.load(Ordering::Relaxed),
@@ -372,77 +373,4 @@ impl Write for Compare<'_> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Puts `hidden` in place of `live` and `live` in place of `hidden` at once.
-/// Where the kernel or the file system cannot (EINVAL, ENOSYS; not Linux),
-/// three renames do it, leaving `live` missing for an instant as the staging
-/// path does.
-pub fn exchange(live: &Path, hidden: &Path) -> io::Result<()> {
-    match rename_exchange(live, hidden) {
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {
-            three_renames(live, hidden)
-        }
-        other => other,
-    }
-}
-
-pub(super) fn three_renames(live: &Path, hidden: &Path) -> io::Result<()> {
-    let mut name = hidden.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".old-{}", std::process::id()));
-    let aside = hidden.with_file_name(name);
-    fs::rename(live, &aside)?;
-    fs::rename(hidden, live)?;
-    fs::rename(&aside, hidden)
-}
-
-#[cfg(target_os = "linux")]
-fn rename_exchange(a: &Path, b: &Path) -> io::Result<()> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let a = CString::new(a.as_os_str().as_bytes())?;
-    let b = CString::new(b.as_os_str().as_bytes())?;
-    // SAFETY: two NUL-terminated paths that outlive the call. The raw
-    // system call, so an older C library without the wrapper is no matter.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_renameat2,
-            libc::AT_FDCWD,
-            a.as_ptr(),
-            libc::AT_FDCWD,
-            b.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn rename_exchange(_: &Path, _: &Path) -> io::Result<()> {
-    Err(io::Error::from_raw_os_error(libc::ENOSYS))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_fallback_trades_the_two_trees_too() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (dir.path().join("public"), dir.path().join(".public.prev"));
-        fs::create_dir(&a).unwrap();
-        fs::create_dir(&b).unwrap();
-        fs::write(a.join("index.html"), "old").unwrap();
-        fs::write(b.join("index.html"), "new").unwrap();
-        three_renames(&a, &b).unwrap();
-        assert_eq!(fs::read_to_string(a.join("index.html")).unwrap(), "new");
-        assert_eq!(fs::read_to_string(b.join("index.html")).unwrap(), "old");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
-        exchange(&a, &b).unwrap();
-        assert_eq!(fs::read_to_string(a.join("index.html")).unwrap(), "old");
-    }
 }
