@@ -17,7 +17,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use sportello::diagnostics::Diagnostics;
-use sportello::index::SearchIndex;
+use sportello::index;
 use sportello::{load_site, Options};
 
 // The same allocator as the `sportello` binary, so timings compare.
@@ -47,17 +47,17 @@ fn main() {
             } else {
                 site
             };
-            let index = SearchIndex::build(&site);
+            let idx = index::build(&site);
             let out = std::io::stdout();
             let mut out = out.lock();
-            for (word, term) in index.vocabulary(&site) {
-                let stem = index.pipeline().snowball(&word);
+            for (word, term) in idx.vocabulary(&index::collection(&site)) {
+                let stem = idx.pipeline().snowball(&word);
                 let line = serde_json::to_string(&(word, term, stem)).expect("JSON");
                 writeln!(out, "{line}").expect("stdout");
             }
         }
         Some(cmd @ ("stem" | "stem-en")) => {
-            use sportello::index::text::{Lang, Pipeline};
+            use sportello_search::text::{Lang, Pipeline};
             let lang = if cmd == "stem-en" {
                 Lang::English
             } else {
@@ -79,9 +79,9 @@ fn main() {
             let site = load_site(&opts, &mut diags).expect("the guide loads");
             for _ in 0..3 {
                 let t = std::time::Instant::now();
-                let index = SearchIndex::build(&site);
+                let idx = index::build(&site);
                 let built = t.elapsed();
-                let files = index.files();
+                let files = idx.files();
                 println!(
                     "{} services: tokenise {built:.1?}, files {:.1?} ({} files)",
                     site.services.len(),

@@ -190,7 +190,7 @@ pub fn load_site_with_links(
         urls,
         taxonomy,
         synonyms,
-        lexicon: index::lexicon::load(
+        lexicon: index::load_lexicon(
             &opts.theme,
             config.language.get_ref(),
             loaded.lexicon.as_ref(),
@@ -372,10 +372,12 @@ pub fn write_site(
             if !opts.search_index {
                 return Ok((0, None, t.elapsed()));
             }
-            let mut index = index::SearchIndex::build(site);
+            let mut index = index::build(site);
             let files = if keep_index {
                 // Encoded through `edit` so that later edits can patch the files.
-                index.edit(site, &[] as &[&str], true).written
+                index
+                    .edit(&index::collection(site), &[] as &[&str], true)
+                    .written
             } else {
                 index.files()
             };
@@ -386,7 +388,7 @@ pub fn write_site(
             // `search/en/` (serve rebuilds it whole with the edition).
             let mut count = files.len();
             if let Some(en) = &site.translation {
-                for (path, bytes) in &index::SearchIndex::build(en).files() {
+                for (path, bytes) in &index::build(en).files() {
                     sink.put(path, bytes)?;
                     count += 1;
                 }

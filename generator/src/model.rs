@@ -161,7 +161,7 @@ pub struct Site {
     pub az: Vec<usize>,
     pub synonyms: Vec<Vec<String>>,
     /// The search lexicon: the theme's, extended by `content/lexicon.toml`.
-    pub lexicon: crate::index::lexicon::Lexicon,
+    pub lexicon: crate::index::Lexicon,
     /// Which edition this is and how its pages pair with the other's.
     pub edition: Edition,
     /// The English edition, when the content has translations (main edition only).

@@ -227,7 +227,7 @@ impl Live {
         let sink = write::MemorySink::default();
         let mut timings = crate::Timings::default();
         let index = match crate::write_site(&site, &tera, &self.opts, true, &sink, &mut timings) {
-            Ok(w) => w.index.unwrap_or_else(|| SearchIndex::build(&site)),
+            Ok(w) => w.index.unwrap_or_else(|| crate::index::build(&site)),
             Err(e) => return self.theme_failed(what, &e),
         };
         let new: BTreeMap<Arc<str>, Arc<[u8]>> = sink
@@ -519,7 +519,11 @@ impl Live {
         };
         // Only the changed services are tokenised again, and only the index
         // files they touch are encoded again.
-        let index = good.index.edit(site, &changed_services, others_changed);
+        let index = good.index.edit(
+            &crate::index::collection(site),
+            &changed_services,
+            others_changed,
+        );
         removed.extend(index.removed);
         let mut updates: Vec<write::OutputFile> = rendered
             .into_iter()

@@ -40,7 +40,7 @@ pub struct Settings<'a> {
     pub urls: Urls,
     pub taxonomy: Option<(TaxonomyFile, &'a SourceFile)>,
     pub synonyms: Vec<Vec<String>>,
-    pub lexicon: crate::index::lexicon::Lexicon,
+    pub lexicon: crate::index::Lexicon,
     pub today: Date,
     /// Addresses of every content file found, valid or not, so that an
     /// entry with an error of its own does not also break the links to it.

@@ -54,7 +54,9 @@ pub struct Encoded {
 /// Files an update wrote or removed.
 #[derive(Debug, Default)]
 pub struct Delta {
+    /// Files new or with other bytes, with their paths.
     pub written: Vec<OutputFile>,
+    /// Paths of files no longer part of the index.
     pub removed: Vec<String>,
 }
 

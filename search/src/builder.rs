@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
-use super::text::{self, Pipeline};
-pub use super::text::{FastMap, FastSet};
-use crate::model::{Service, Site};
+use super::text::{self, FastMap, Pipeline};
 
 /// Field weights: a word in the title counts as twelve in the body.
 pub const W_TITLE: u32 = 12;
@@ -24,16 +22,27 @@ pub const W_SYNONYM_STRONG: u32 = 3;
 /// Everything of a service that the index reads, resolved to text.
 #[derive(Debug, Clone, Hash)]
 pub struct DocInput<'a> {
+    /// Its id in the collection, unique; documents are sorted by it.
     pub slug: &'a str,
+    /// Weighs most ([`W_TITLE`]) and is shown in the results.
     pub title: &'a str,
+    /// Where a result links to.
     pub url: &'a str,
+    /// Shown under the title in the results.
     pub summary: &'a str,
+    /// Words an editor chose to be found by.
     pub keywords: &'a [String],
+    /// The body, one text per section.
     pub sections: Vec<&'a str>,
+    /// Position of its category in [`crate::Collection::categories`].
     pub category: usize,
+    /// That category's label, indexed as text.
     pub category_name: &'a str,
+    /// Positions of its audiences in [`crate::Collection::audiences`].
     pub audiences: &'a [usize],
+    /// Their labels, indexed as text.
     pub audience_names: Vec<&'a str>,
+    /// The name of who provides it, indexed as text.
     pub office_name: &'a str,
     /// Eligibility, for ranking a query that states it.
     pub conditions: Conditions,
@@ -42,45 +51,26 @@ pub struct DocInput<'a> {
 /// A service's eligibility: `age_min`, `age_max`, `isee_max`, `invalidity_min`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Conditions {
+    /// Minimum age in years.
     pub age_min: Option<u32>,
+    /// Maximum age in years.
     pub age_max: Option<u32>,
+    /// Highest ISEE, in euros.
     pub isee_max: Option<u32>,
+    /// Lowest civil invalidity, in percent.
     pub invalidity_min: Option<u32>,
 }
 
 impl Conditions {
+    /// No condition stated.
     pub fn is_empty(&self) -> bool {
         *self == Conditions::default()
     }
 }
 
-impl<'a> DocInput<'a> {
-    pub fn new(site: &'a Site, s: &'a Service) -> Self {
-        DocInput {
-            slug: &s.slug,
-            title: &s.title,
-            url: &s.url,
-            summary: &s.summary,
-            keywords: &s.keywords,
-            sections: s.sections.iter().map(|x| x.text.as_str()).collect(),
-            category: s.category,
-            category_name: &site.categories[s.category].name,
-            audiences: &s.audiences,
-            audience_names: s
-                .audiences
-                .iter()
-                .map(|&a| site.audiences[a].name.as_str())
-                .collect(),
-            office_name: &site.offices[s.office].name,
-            conditions: Conditions {
-                age_min: s.age_min,
-                age_max: s.age_max,
-                isee_max: s.isee_max,
-                invalidity_min: s.invalidity_min,
-            },
-        }
-    }
-
+impl DocInput<'_> {
+    /// A hash of everything the index reads of the document, to tell
+    /// whether it must be tokenised again.
     pub fn fingerprint(&self) -> u64 {
         // Change detection only: the fast hasher is enough and keeps a
         // full build from hashing all the text twice as slowly.

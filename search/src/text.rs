@@ -15,6 +15,7 @@ use unicode_normalization::UnicodeNormalization;
 /// The index's in-memory maps: short strings and integers of our own
 /// content, no untrusted input, so a fast hasher with a fixed seed.
 pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+/// [`FastMap`]'s set.
 pub type FastSet<T> = std::collections::HashSet<T, foldhash::fast::FixedState>;
 
 /// Italian stopwords (Snowball's list, accents folded) plus a few words that
@@ -589,12 +590,14 @@ impl Pipeline {
     pub fn stopwords(&self) -> BTreeSet<&str> {
         self.stop.iter().map(String::as_str).collect()
     }
+    /// Words whose term is fixed rather than stemmed.
     pub fn overrides(&self) -> BTreeMap<&str, &str> {
         self.overrides
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect()
     }
+    /// Words kept whole, never stemmed.
     pub fn acronyms(&self) -> BTreeSet<&str> {
         self.acronyms.iter().map(String::as_str).collect()
     }

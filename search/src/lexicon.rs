@@ -5,8 +5,8 @@
 //! documents when the index is built, the lexicon is applied when a query
 //! runs, and a term it brings weighs less than the same term typed.
 //!
-//! The theme ships it with its language data (`i18n/lexicon/<code>.toml`);
-//! a guide extends it with `content/lexicon.toml` (same format). Its files
+//! A theme ships it with its language data and a guide extends it (the
+//! generator reads those files into a [`Lexicon`]). Its files
 //! are sharded by the first term of an entry, like the dictionary, so a
 //! query downloads only the entries that start with its own words:
 //!
@@ -18,7 +18,6 @@
 //! a query that has other words.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::json;
@@ -27,9 +26,6 @@ use super::shard;
 use super::text::Pipeline;
 use super::OutputFile;
 use super::DIR;
-use crate::diagnostics::Diagnostics;
-use crate::load::{read_text, SourceFile};
-use crate::parse::parse_toml_strict;
 
 /// About this many first terms per lexicon file.
 pub const LEX_SHARD: u32 = 16;
@@ -54,8 +50,11 @@ pub struct LexiconFile {
 /// The lexicon of a site: the theme's, extended by the guide's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Lexicon {
+    /// See [`LexiconFile::generic`].
     pub generic: Vec<String>,
+    /// See [`LexiconFile::frames`].
     pub frames: Vec<String>,
+    /// See [`LexiconFile::entries`].
     pub entries: BTreeMap<String, Vec<String>>,
 }
 
@@ -75,10 +74,12 @@ impl Lexicon {
         }
     }
 
+    /// Number of entries (frames not counted).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Neither entries nor frames.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty() && self.frames.is_empty()
     }
@@ -124,35 +125,6 @@ pub fn compile(lex: &Lexicon, p: &mut Pipeline) -> Compiled {
         }
     }
     out
-}
-
-/// The theme's lexicon for language `code` (`i18n/lexicon/<code>.toml`,
-/// none is fine), extended by the guide's `content/lexicon.toml`. A file
-/// that is not valid is an error, and the lexicon goes without it.
-pub fn load(
-    theme: &Path,
-    code: &str,
-    guide: Option<&SourceFile>,
-    diags: &mut Diagnostics,
-) -> Lexicon {
-    let mut lex = Lexicon::default();
-    let path = theme.join("i18n/lexicon").join(format!("{code}.toml"));
-    if path.is_file() {
-        let rel = path.display().to_string();
-        match read_text(&path, &rel)
-            .and_then(|text| parse_toml_strict::<LexiconFile>(&rel, &text, &text, 0))
-        {
-            Ok(f) => lex.extend(f),
-            Err(d) => diags.push(d),
-        }
-    }
-    if let Some(src) = guide {
-        match parse_toml_strict::<LexiconFile>(&src.rel, &src.text, &src.text, 0) {
-            Ok(f) => lex.extend(f),
-            Err(d) => diags.push(d),
-        }
-    }
-    lex
 }
 
 fn is_boundary(term: &str) -> bool {
@@ -238,92 +210,6 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(l.entries["sedia a rotelle"], ["carrozzina", "ausili"]);
-    }
-
-    /// Every target of the theme's lexicon is a term of the example guide,
-    /// or one of the words its `generic` list names: an entry that points
-    /// nowhere finds nothing.
-    #[test]
-    fn every_target_is_in_the_example_guide() {
-        use crate::diagnostics::Diagnostics;
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let opts = crate::Options::new(root.join("content"), root.join("themes/default"));
-        let mut diags = Diagnostics::default();
-        let site = crate::load_site(&opts, &mut diags).expect("the example guide loads");
-        assert!(!diags.has_errors(), "{diags:?}");
-        assert!(site.lexicon.len() >= 400, "{} entries", site.lexicon.len());
-        assert!(site.lexicon.frames.len() >= 20);
-        let index = super::super::SearchIndex::build(&site);
-        let files = index.files();
-        let mut dict = std::collections::HashSet::new();
-        for (path, bytes) in &files {
-            if path.starts_with("search/t/") {
-                dict.extend(
-                    shard::decode_shard(bytes)
-                        .unwrap()
-                        .into_iter()
-                        .map(|e| e.term),
-                );
-            }
-        }
-        let mut p = index.pipeline().clone();
-        let generic: std::collections::HashSet<String> = site
-            .lexicon
-            .generic
-            .iter()
-            .flat_map(|g| p.term_list(g))
-            .collect();
-        let mut missing = Vec::new();
-        for (key, targets) in &site.lexicon.entries {
-            for t in targets {
-                for term in p.term_list(t) {
-                    if !dict.contains(&term) && !generic.contains(&term) {
-                        missing.push(format!("{key} -> {t} ({term})"));
-                    }
-                }
-            }
-        }
-        assert!(
-            missing.is_empty(),
-            "{} targets not in the guide: {missing:#?}",
-            missing.len()
-        );
-        // every key is reachable: compiled, in a file named by meta.json
-        assert!(index.lexicon().values().map(Vec::len).sum::<usize>() >= 400);
-        assert!(files.iter().any(|f| f.0 == "search/l/_.json"));
-    }
-
-    #[test]
-    fn a_guide_file_that_is_not_valid_is_an_error_and_the_theme_still_loads() {
-        let theme = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../themes/default");
-        let src = |text: &str| SourceFile {
-            rel: "lexicon.toml".into(),
-            kind: crate::load::Kind::Page,
-            slug: String::new(),
-            text: text.into(),
-        };
-        let mut diags = Diagnostics::default();
-        let lex = load(
-            &theme,
-            "it",
-            Some(&src("[entries]\n\"sedia\" = \"carrozzina\"\n")),
-            &mut diags,
-        );
-        assert!(diags.has_errors(), "a target must be a list");
-        assert!(lex.len() >= 400, "the theme's entries stay");
-        let mut diags = Diagnostics::default();
-        let lex = load(
-            &theme,
-            "it",
-            Some(&src("[entries]\n\"zzparola\" = [\"telesoccorso\"]\n")),
-            &mut diags,
-        );
-        assert!(!diags.has_errors(), "{diags:?}");
-        assert_eq!(lex.entries["zzparola"], ["telesoccorso"]);
-        // a language without a lexicon file has none
-        let mut diags = Diagnostics::default();
-        assert!(load(&theme, "xx", None, &mut diags).is_empty());
-        assert!(!diags.has_errors());
     }
 
     #[test]

@@ -37,6 +37,7 @@ use std::sync::LazyLock;
 /// stays a few KB.
 pub const INLINE_MAX: usize = 48;
 
+/// Appends `v` as a LEB128 varint (7 bits a byte, low first).
 pub fn put_varint(out: &mut Vec<u8>, mut v: u32) {
     while v >= 0x80 {
         out.push((v as u8 & 0x7f) | 0x80);
@@ -45,6 +46,7 @@ pub fn put_varint(out: &mut Vec<u8>, mut v: u32) {
     out.push(v as u8);
 }
 
+/// Reads a varint at `pos` and moves past it; `None` if truncated or too long.
 pub fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u32> {
     let mut v: u32 = 0;
     let mut shift = 0;
@@ -82,6 +84,7 @@ pub fn length_bucket(len: u32) -> u8 {
     b.clamp(0.0, 7.0) as u8
 }
 
+/// The byte stored with a posting: title flag, quantised weight, length bucket.
 pub fn payload(title: bool, weight: u32, len: u32) -> u8 {
     payload_in_bucket(title, weight, length_bucket(len))
 }
@@ -91,12 +94,16 @@ pub fn payload_in_bucket(title: bool, weight: u32, bucket: u8) -> u8 {
     (u8::from(title) << 7) | (quantise_tf(weight) << 3) | bucket
 }
 
+/// One document of a term's postings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Posting {
+    /// The document id.
     pub doc: u32,
+    /// See [`payload`].
     pub payload: u8,
 }
 
+/// Postings sorted by document, as gaps and payloads.
 pub fn encode_postings(postings: &[Posting]) -> Vec<u8> {
     let mut out = Vec::with_capacity(postings.len() * 2);
     let mut prev = 0;
@@ -109,6 +116,7 @@ pub fn encode_postings(postings: &[Posting]) -> Vec<u8> {
     out
 }
 
+/// The inverse of [`encode_postings`]; `None` if the bytes are not valid.
 pub fn decode_postings(buf: &[u8]) -> Option<Vec<Posting>> {
     let mut out = Vec::new();
     let mut pos = 0;
@@ -125,8 +133,11 @@ pub fn decode_postings(buf: &[u8]) -> Option<Vec<Posting>> {
 /// One term of a dictionary shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The term, as the pipeline makes it.
     pub term: String,
+    /// Its commonest written form, for suggestions.
     pub surface: String,
+    /// How many documents hold it.
     pub df: u32,
     /// Encoded postings when inline; empty when in their own file.
     pub inline: Vec<u8>,
@@ -169,9 +180,13 @@ pub fn encode_shard(entries: &[Entry]) -> Vec<u8> {
 
 /// An [`Entry`] borrowed from the index, so encoding copies nothing first.
 pub struct EntryRef<'a> {
+    /// [`Entry::term`].
     pub term: &'a str,
+    /// [`Entry::surface`].
     pub surface: &'a str,
+    /// [`Entry::df`].
     pub df: u32,
+    /// [`Entry::inline`].
     pub inline: &'a [u8],
 }
 
@@ -192,6 +207,7 @@ pub fn encode_shard_from(entries: Vec<EntryRef<'_>>) -> Vec<u8> {
     out
 }
 
+/// The entries of a dictionary shard; `None` if the bytes are not valid.
 pub fn decode_shard(buf: &[u8]) -> Option<Vec<Entry>> {
     let mut pos = 0;
     let n = get_varint(buf, &mut pos)?;
@@ -233,6 +249,7 @@ pub fn encode_ending_shard(keys: &[&str]) -> Vec<u8> {
     out
 }
 
+/// The keys of an ending shard; `None` if the bytes are not valid.
 pub fn decode_ending_shard(buf: &[u8]) -> Option<Vec<String>> {
     let mut pos = 0;
     let n = get_varint(buf, &mut pos)?;
