@@ -6,7 +6,7 @@ mod target;
 
 use std::sync::OnceLock;
 
-static STATE: OnceLock<sportello::urls::Urls> = OnceLock::new();
+static STATE: OnceLock<sportello_guide::urls::Urls> = OnceLock::new();
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     target::run(STATE.get_or_init(target::urls), data);

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use sportello::language::Paths;
-use sportello::load::{Kind, SourceFile};
-use sportello::parse::parse_file;
-use sportello::urls::Urls;
+use sportello_guide::language::Paths;
+use sportello_guide::load::{Kind, SourceFile};
+use sportello_guide::parse::parse_file;
+use sportello_guide::urls::Urls;
 
 pub fn urls() -> Urls {
     Urls::new("https://guida.example/", Paths::default())

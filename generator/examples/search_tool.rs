@@ -16,9 +16,9 @@ mod synth;
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use sportello::diagnostics::Diagnostics;
-use sportello::index;
-use sportello::{load_site, Options};
+use sportello_guide::diagnostics::Diagnostics;
+use sportello_guide::index;
+use sportello_guide::{load_site, Options};
 
 // The same allocator as the `sportello` binary, so timings compare.
 #[global_allocator]

@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::diagnostics::{Diagnostics, Verbosity};
-use crate::scaffold::{self, EntryKind};
-use crate::{build, load_site, Options};
+use sportello_guide::diagnostics::{Diagnostics, Verbosity};
+use sportello_guide::scaffold::{self, EntryKind};
+use sportello_guide::{build, load_site, Options};
 
 /// Exit code of a run whose content has errors.
 pub const EXIT_CONTENT: u8 = 1;

@@ -241,7 +241,7 @@ fn base_url_with_a_path_prefixes_every_link() {
     opts.base_url = Some("https://example.org/guida/".into());
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("public");
-    sportello::build(&opts, &out).unwrap();
+    sportello_guide::build(&opts, &out).unwrap();
     let html = read(&out, "servizi/assistenza-domiciliare/index.html");
     assert!(html.contains("href=\"/guida/style.css\""));
     assert!(html.contains("href=\"/guida/servizi/trasporto-sociale/\""));
@@ -254,7 +254,7 @@ fn a_build_with_errors_leaves_the_previous_site_untouched() {
     let (_tmp, out) = build(&site);
     let before = read(&out, "servizi/trasporto-sociale/index.html");
     site.replace("services/trasporto-sociale.md", "title =", "tittle =");
-    let report = sportello::build(&site.options(), &out).unwrap();
+    let report = sportello_guide::build(&site.options(), &out).unwrap();
     assert!(report.diagnostics.has_errors());
     assert_eq!(report.files, 0);
     assert_eq!(read(&out, "servizi/trasporto-sociale/index.html"), before);
@@ -434,9 +434,9 @@ fn cli_new_service_scaffolds_an_entry_that_passes_check() {
 
 #[test]
 fn the_example_guide_builds_without_errors() {
-    let opts = sportello::Options::new(common::repo_root().join("content"), theme());
-    let mut diags = sportello::diagnostics::Diagnostics::default();
-    let site = sportello::load_site(&opts, &mut diags).expect("site");
+    let opts = sportello_guide::Options::new(common::repo_root().join("content"), theme());
+    let mut diags = sportello_guide::diagnostics::Diagnostics::default();
+    let site = sportello_guide::load_site(&opts, &mut diags).expect("site");
     assert!(!diags.has_errors(), "{}", diags.render(false));
     assert!(
         site.services.len() >= 30,
@@ -463,7 +463,7 @@ fn the_sitemap_feed_and_robots_are_theme_templates_a_theme_may_override() {
     let mut opts = site.options();
     opts.theme = own;
     let out = dir.path().join("public");
-    let report = sportello::build(&opts, &out).unwrap();
+    let report = sportello_guide::build(&opts, &out).unwrap();
     assert!(!report.diagnostics.has_errors());
     assert_eq!(
         read(&out, "robots.txt"),

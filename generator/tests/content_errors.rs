@@ -5,7 +5,7 @@
 mod common;
 
 use common::{line_of, Site};
-use sportello::diagnostics::{Diagnostic, Severity};
+use sportello_guide::diagnostics::{Diagnostic, Severity};
 
 const SAD: &str = "services/assistenza-domiciliare.md";
 const TRASPORTO: &str = "services/trasporto-sociale.md";

@@ -58,8 +58,8 @@ fn out() -> Out {
     }
 }
 
-fn build_into(site: &Site, output: &Path) -> sportello::BuildReport {
-    let report = sportello::build(&site.options(), output).unwrap();
+fn build_into(site: &Site, output: &Path) -> sportello_guide::BuildReport {
+    let report = sportello_guide::build(&site.options(), output).unwrap();
     assert!(
         !report.diagnostics.has_errors(),
         "{}",

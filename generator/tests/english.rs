@@ -67,8 +67,8 @@ fn english_site() -> Site {
 }
 
 fn errors_of(site: &Site) -> String {
-    let mut diags = sportello::diagnostics::Diagnostics::default();
-    sportello::load_site(&site.options(), &mut diags);
+    let mut diags = sportello_guide::diagnostics::Diagnostics::default();
+    sportello_guide::load_site(&site.options(), &mut diags);
     assert!(diags.has_errors(), "expected errors");
     diags.render(false)
 }
@@ -369,10 +369,10 @@ fn placeholder_text_in_the_translation_of_a_published_entry_is_an_error() {
         "+++\n",
         "+++\ndraft = true\n",
     );
-    let mut diags = sportello::diagnostics::Diagnostics::default();
+    let mut diags = sportello_guide::diagnostics::Diagnostics::default();
     let mut opts = site.options();
     opts.drafts = true;
-    sportello::load_site(&opts, &mut diags);
+    sportello_guide::load_site(&opts, &mut diags);
     assert!(
         !diags.render(false).contains("placeholder"),
         "{}",

@@ -19,7 +19,8 @@ use common::{line_of, repo_root, theme, Site};
 fn build(content: &Path) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("public");
-    let report = sportello::build(&sportello::Options::new(content, theme()), &out).unwrap();
+    let report =
+        sportello_guide::build(&sportello_guide::Options::new(content, theme()), &out).unwrap();
     assert!(
         !report.diagnostics.has_errors(),
         "{}",

@@ -544,9 +544,9 @@ fn serve_publishes_the_open_data_of_the_edited_content() {
         )
     });
     assert!(!errors);
-    let mut opts = sportello::Options::new(site.content(), theme());
+    let mut opts = sportello_guide::Options::new(site.content(), theme());
     opts.base_url = Some(format!("http://127.0.0.1:{}", server.port));
-    let expected = sportello::serve::live::full_build_files(&opts).unwrap();
+    let expected = sportello_guide::live::full_build_files(&opts).unwrap();
     for (path, bytes) in expected.iter().filter(|(p, _)| p.starts_with("opendata/")) {
         let (status, body) = server.get(&format!("/{path}"));
         assert_eq!(status, 200, "{path}");

@@ -1,7 +1,7 @@
 //! `sportello serve`: build, serve on 127.0.0.1, watch the content and the
 //! theme, rebuild what changed and reload the open page.
 
-pub mod live;
+pub use sportello_guide::live;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -23,8 +23,8 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 
-use crate::Options;
-pub use live::{Change, Live, Outcome};
+pub use live::{draft_note, Change, Live, Outcome, DRAFT_NOTE_FALLBACK, DRAFT_NOTE_START};
+use sportello_guide::Options;
 
 /// The tag `serve` adds before `</body>` of every HTML page it serves.
 /// Never written by `build`.
@@ -113,19 +113,6 @@ enum Message {
     Errors(String),
     /// The warnings after a rebuild (empty: none left).
     Warnings(String),
-}
-
-/// The start of the note that marks the page of a draft while previewing;
-/// `build` never writes it.
-pub const DRAFT_NOTE_START: &str = "<p id=\"sportello-draft\" role=\"note\" style=\"position:sticky;top:0;z-index:2147483646;margin:0;padding:.5rem 1rem;background:#fff3cd;color:#3d2e00;border-bottom:2px solid #8a6d00;font:bold 16px/1.4 system-ui,sans-serif\">";
-
-/// The note's text for a theme whose language file has no `draft_note`.
-pub const DRAFT_NOTE_FALLBACK: &str =
-    "Bozza: questa pagina non viene pubblicata finché nella scheda c'è draft = true.";
-
-/// The note that marks a draft's page, with `text` from the page's language file.
-pub fn draft_note(text: &str) -> String {
-    format!("{DRAFT_NOTE_START}{}</p>", tera::escape_html(text))
 }
 
 /// Runs until Ctrl-C.

@@ -5,8 +5,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use sportello::diagnostics::{Diagnostic, Diagnostics};
-use sportello::Options;
+use sportello_guide::diagnostics::{Diagnostic, Diagnostics};
+use sportello_guide::Options;
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -70,7 +70,7 @@ impl Site {
 
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         let mut diags = Diagnostics::default();
-        sportello::load_site(&self.options(), &mut diags);
+        sportello_guide::load_site(&self.options(), &mut diags);
         diags.into_vec()
     }
 }
@@ -106,7 +106,7 @@ pub fn line_of(text: &str, needle: &str) -> usize {
 pub fn build(site: &Site) -> (tempfile::TempDir, PathBuf) {
     let out = tempfile::tempdir().unwrap();
     let output = out.path().join("public");
-    let report = sportello::build(&site.options(), &output).unwrap();
+    let report = sportello_guide::build(&site.options(), &output).unwrap();
     assert!(
         !report.diagnostics.has_errors(),
         "{}",

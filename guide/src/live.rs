@@ -19,6 +19,19 @@ use crate::render::{self, PageId};
 use crate::validate::{self, check_links, derive_lists, known_paths, ServiceContext};
 use crate::{export, write, Options};
 
+/// The start of the note that marks the page of a draft while previewing;
+/// `build` never writes it.
+pub const DRAFT_NOTE_START: &str = "<p id=\"sportello-draft\" role=\"note\" style=\"position:sticky;top:0;z-index:2147483646;margin:0;padding:.5rem 1rem;background:#fff3cd;color:#3d2e00;border-bottom:2px solid #8a6d00;font:bold 16px/1.4 system-ui,sans-serif\">";
+
+/// The note's text for a theme whose language file has no `draft_note`.
+pub const DRAFT_NOTE_FALLBACK: &str =
+    "Bozza: questa pagina non viene pubblicata finché nella scheda c'è draft = true.";
+
+/// The note that marks a draft's page, with `text` from the page's language file.
+pub fn draft_note(text: &str) -> String {
+    format!("{DRAFT_NOTE_START}{}</p>", tera::escape_html(text))
+}
+
 /// What a rebuild did, for the terminal and the browser.
 #[derive(Debug)]
 pub enum Outcome {
@@ -117,11 +130,11 @@ impl Live {
         };
         let mut out = BTreeMap::new();
         for site in std::iter::once(&good.site).chain(good.site.translation.as_deref()) {
-            let note: Arc<str> = super::draft_note(
+            let note: Arc<str> = draft_note(
                 site.lang
                     .labels
                     .get("draft_note")
-                    .map_or(super::DRAFT_NOTE_FALLBACK, String::as_str),
+                    .map_or(DRAFT_NOTE_FALLBACK, String::as_str),
             )
             .into();
             let root = site.urls.site_root();
