@@ -10,14 +10,12 @@ mod common;
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use common::pg::Postgres;
 use common::smtp;
 use common::*;
-use sportello_inbox::care::{Change, State};
-use sportello_inbox::store::care::Recorded;
+use pgp::composed::SignedSecretKey;
 use sportello_inbox::store::pg;
 
 const LINK: &str = "https://localhost:8444/presa-in-carico/";
@@ -43,6 +41,12 @@ struct Setup {
 /// `[store] kind = "postgres"` on a fresh database, `[staff]`, the staff
 /// key and an operator added through the CLI (so into PostgreSQL).
 fn setup() -> anyhow::Result<Setup> {
+    setup_with("", &[], "via-mantova")
+}
+
+/// With `extra` configuration, the fixture's key given `key_args`, and the
+/// operator at `desk`.
+fn setup_with(extra: &str, key_args: &[&str], desk: &str) -> anyhow::Result<Setup> {
     smtp::require_aiosmtpd();
     let pg = Postgres::start()?;
     pg.client()?.batch_execute("CREATE DATABASE served")?;
@@ -54,7 +58,7 @@ fn setup() -> anyhow::Result<Setup> {
         &[],
         &format!(
             "\n[store]\nkind = \"postgres\"\nurl = \"postgresql://inbox@127.0.0.1:{}/served\"\n\
-             password_file = \"{}\"\nca_file = \"{}\"\n{STAFF}",
+             password_file = \"{}\"\nca_file = \"{}\"\n{STAFF}{extra}",
             pg.port,
             pw.display(),
             pg.config.ca_file.display()
@@ -63,18 +67,12 @@ fn setup() -> anyhow::Result<Setup> {
     let key = fx.dir.path().join("staff-pg.asc");
     std::fs::write(&key, &fx.staff.public_armored)?;
     let cfg = fx.config_str();
-    bin(&[
-        "staff",
-        "add",
-        "--config",
-        cfg,
-        "--name",
-        "Staff Esempio",
-        "--key",
-        key.to_str().unwrap(),
-    ])?;
+    let mut args = vec!["staff", "add", "--config", cfg, "--name", "Staff Esempio"];
+    args.extend_from_slice(key_args);
+    args.extend(["--key", key.to_str().unwrap()]);
+    bin(&args)?;
     std::fs::remove_file(&key)?;
-    let op = fx.add_operator("Giulia Esempio", "via-mantova")?;
+    let op = fx.add_operator("Giulia Esempio", desk)?;
     let (smtp, maildir) = smtp::start_mailbox(&fx, "Staff <staff@comune.example>")?;
     Ok(Setup {
         pg,
@@ -109,6 +107,15 @@ impl Setup {
 
     /// The staff token of each referral, from the decrypted mails.
     fn tokens(&self, refs: &[String]) -> anyhow::Result<HashMap<String, String>> {
+        self.tokens_for(refs, &[&self.fx.staff.secret])
+    }
+
+    /// The same, each mail decrypted with whichever of `secrets` opens it.
+    fn tokens_for(
+        &self,
+        refs: &[String],
+        secrets: &[&SignedSecretKey],
+    ) -> anyhow::Result<HashMap<String, String>> {
         let originals = |m: &[(PathBuf, String)]| {
             m.iter()
                 .filter(|(_, t)| {
@@ -127,7 +134,10 @@ impl Setup {
             let Some(r) = refs.iter().find(|r| id == format!("<{r}@comune.example>")) else {
                 continue;
             };
-            let text = decrypt_mail(&self.fx, mail);
+            let text = secrets
+                .iter()
+                .find_map(|k| decrypt_mail(k, mail))
+                .expect("a mail one of the keys opens");
             let at = text.find(LINK).expect("a staff link") + LINK.len();
             let token = text[at..]
                 .chars()
@@ -140,16 +150,16 @@ impl Setup {
     }
 }
 
-fn decrypt_mail(fx: &Fixture, mail: &str) -> String {
+fn decrypt_mail(secret: &SignedSecretKey, mail: &str) -> Option<String> {
     let start = mail.find("-----BEGIN PGP MESSAGE-----").unwrap();
     let end = mail.find("-----END PGP MESSAGE-----").unwrap() + 25;
     let armored = mail[start..end].replace("\r\n", "\n");
     let (msg, _) = pgp::composed::Message::from_armor(armored.as_bytes()).unwrap();
-    let mut msg = msg.decrypt(&"".into(), &fx.staff.secret).unwrap();
+    let mut msg = msg.decrypt(&"".into(), secret).ok()?;
     if msg.is_compressed() {
         msg = msg.decompress().unwrap();
     }
-    String::from_utf8(msg.as_data_vec().unwrap()).unwrap()
+    Some(String::from_utf8(msg.as_data_vec().unwrap()).unwrap())
 }
 
 async fn staff_post(
@@ -283,77 +293,6 @@ async fn staff_links_and_states_across_two_replicas_on_postgres() -> anyhow::Res
     Ok(())
 }
 
-/// The store itself: many connections changing one referral at the same
-/// instant; only the first change is recorded, the others see it.
-#[test]
-fn concurrent_changes_on_one_referral_record_one() -> anyhow::Result<()> {
-    let pgs = Postgres::start()?;
-    let cfg = pgs.database("care")?;
-    let mut c = pg::connect(&cfg)?;
-    let op: i64 = c
-        .query_one(
-            "INSERT INTO operators(name, desk, cert_serial, cert_sha256, not_after, created_at)
-             VALUES ('Op', 'via-mantova', '01', 'aa', '2099-01-01T00:00:00Z', '2026-01-01T00:00:00Z')
-             RETURNING id",
-            &[],
-        )?
-        .get(0);
-    const CLICKS: usize = 6;
-    for round in 0..10 {
-        let reference = format!("SEG-2026-{round:06}");
-        let id: i64 = c
-            .query_one(
-                "INSERT INTO referrals(reference, created_at, desk, operator_id, need_area, urgency,
-                                       age_band, status, idempotency_key, token_sha256)
-                 VALUES ($1, '2026-01-01T00:00:00Z', 'via-mantova', $2, 'x', 'ordinary', '85+',
-                         'delivered', $1, $1) RETURNING id",
-                &[&reference, &op],
-            )?
-            .get(0);
-        let referral = pg::care::by_token(&mut c, &reference)?.expect("by its token hash");
-        assert_eq!(referral.id, id);
-        let barrier = Arc::new(Barrier::new(CLICKS));
-        let clicks: Vec<_> = (0..CLICKS)
-            .map(|i| {
-                let (cfg, barrier, referral) = (cfg.clone(), barrier.clone(), referral.clone());
-                std::thread::spawn(move || -> anyhow::Result<Recorded> {
-                    let mut c = pg::connect(&cfg)?;
-                    let change = change(i);
-                    barrier.wait();
-                    pg::care::record(&mut c, &referral, &change)
-                })
-            })
-            .collect();
-        let results: Vec<Recorded> = clicks
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .collect::<anyhow::Result<_>>()?;
-        let done = results.iter().filter(|r| **r == Recorded::Done).count();
-        assert_eq!(done, 1, "round {round}: {results:?}");
-        let events = pg::care::events(&mut c, id)?;
-        assert_eq!(events.len(), 1, "round {round}");
-    }
-    Ok(())
-}
-
-/// Click `i`: a final "non di competenza" or a "presa in carico"; each
-/// excludes every other from "in attesa".
-fn change(i: usize) -> Change {
-    let mut c = Change {
-        state: State::PresaInCarico,
-        staff_name: Some(format!("Staff {i}")),
-        planned_contact: None,
-        target: None,
-        outcome: None,
-    };
-    if i % 2 == 1 {
-        c.state = State::NonDiCompetenza;
-        c.staff_name = None;
-        c.target = Some("servizi-territoriali".into());
-    }
-    c
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_due_reminder_is_mailed_once_by_two_replicas() -> anyhow::Result<()> {
     let s = tokio::task::block_in_place(setup)?;
@@ -406,6 +345,75 @@ async fn a_due_reminder_is_mailed_once_by_two_replicas() -> anyhow::Result<()> {
         assert_eq!(audit("referral.escalated"), 1, "{r}");
     }
     assert_eq!(mails.len(), refs.len() * 4, "{ids:?}");
+    drop((a, b));
+    Ok(())
+}
+
+const TWO: &str = r#"
+[[municipality]]
+slug = "cremona"
+name = "Comune di Cremona"
+desks = ["condivisa"]
+to = ["Staff Cremona <staff@comune.cremona.example>"]
+admin = "admin@comune.cremona.example"
+
+[[municipality]]
+slug = "castelverde"
+name = "Comune di Castelverde"
+desks = ["condivisa"]
+to = ["Servizi sociali <sociale@comune.castelverde.example>"]
+admin = "admin@comune.castelverde.example"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_municipality_s_link_opens_only_its_referral_on_either_replica() -> anyhow::Result<()>
+{
+    let s = tokio::task::block_in_place(|| {
+        setup_with(TWO, &["--municipality", "cremona"], "condivisa")
+    })?;
+    let other = staff_keys();
+    let key = s.fx.dir.path().join("castelverde.asc");
+    std::fs::write(&key, &other.public_armored)?;
+    let cfg = s.fx.config_str();
+    bin(&[
+        "staff",
+        "add",
+        "--config",
+        cfg,
+        "--municipality",
+        "castelverde",
+        "--name",
+        "Staff Castelverde",
+        "--key",
+        key.to_str().unwrap(),
+    ])?;
+    let a = s.start("replica-a")?;
+    let b = s.start("replica-b")?;
+    let mut c = connect(a.https, &s.fx.ca, Some(&s.op)).await?;
+    let comuni = [
+        ("cremona", "Comune di Cremona"),
+        ("castelverde", "Comune di Castelverde"),
+    ];
+    let mut refs = Vec::new();
+    for (slug, _) in comuni {
+        let mut f = valid_fields("", "");
+        f.push(("municipality".into(), slug.into()));
+        refs.push(submit(&mut c, f).await?);
+    }
+    let tokens = s.tokens_for(&refs, &[&s.fx.staff.secret, &other.secret])?;
+    for server in [&a, &b] {
+        let mut st = connect(server.staff.unwrap(), &s.fx.ca, None).await?;
+        for (i, (_, name)) in comuni.iter().enumerate() {
+            let (theirs, their_name) = (&refs[1 - i], comuni[1 - i].1);
+            let page = st
+                .get(&format!("/presa-in-carico/{}", tokens[&refs[i]]))
+                .await?;
+            assert_eq!(page.status, 200, "{}", page.body);
+            assert!(page.body.contains(refs[i].as_str()) && page.body.contains(name));
+            assert!(!page.body.contains(theirs.as_str()), "{}", page.body);
+            assert!(!page.body.contains(their_name), "{}", page.body);
+        }
+    }
     drop((a, b));
     Ok(())
 }
