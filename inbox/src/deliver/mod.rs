@@ -10,6 +10,7 @@
 
 pub mod backoff;
 pub mod mime;
+mod pg_remind;
 mod replica;
 pub mod smtp;
 mod worker;
@@ -129,6 +130,7 @@ pub fn start(cfg: &Config, wake: Arc<Notify>) -> Result<Option<Handle>> {
             addresses,
             health,
             heartbeat_limit,
+            reminders,
         })
         .map(Some);
     }

@@ -42,6 +42,8 @@ pub(super) struct Settings {
     pub addresses: Arc<BTreeMap<String, Mail>>,
     pub health: Arc<Health>,
     pub heartbeat_limit: Duration,
+    /// From `[staff]`: the first worker of each replica runs the rounds.
+    pub reminders: Option<super::worker::Reminders>,
 }
 
 pub(super) fn start(s: Settings) -> Result<Handle> {
@@ -60,7 +62,7 @@ pub(super) fn start(s: Settings) -> Result<Handle> {
                 // A worker that panics is started again, as on SQLite.
                 while !*stop.borrow() {
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run(&s, &stop)
+                        run(&s, &stop, n)
                     }));
                     match r {
                         Ok(Ok(())) => {}
@@ -93,7 +95,7 @@ pub(super) fn start(s: Settings) -> Result<Handle> {
 }
 
 /// One worker until `stop`; `Err` only when it cannot start.
-fn run(s: &Settings, stop: &watch::Receiver<bool>) -> Result<()> {
+fn run(s: &Settings, stop: &watch::Receiver<bool>, n: usize) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -102,6 +104,10 @@ fn run(s: &Settings, stop: &watch::Receiver<bool>) -> Result<()> {
     let mut listener = pg::connect(&s.pg)?;
     pg::listen(&mut listener)?;
     let mut notices = Notices::default();
+    let mut reminders = s
+        .reminders
+        .filter(|_| n == 0)
+        .map(super::pg_remind::Round::new);
     while !*stop.borrow() {
         s.health.beat();
         let now = OffsetDateTime::now_utc();
@@ -130,6 +136,11 @@ fn run(s: &Settings, stop: &watch::Receiver<bool>) -> Result<()> {
                 s.health.store_ok(true);
                 if let Err(e) = notices.send(s, &rt, &transport, &mut backend, stop) {
                     tracing::error!(error = %format!("{e:#}"), "admin notices failed");
+                }
+                if let Some(r) = reminders.as_mut() {
+                    if let Err(e) = r.run(s, &rt, &transport, &mut backend, stop) {
+                        tracing::error!(error = %format!("{e:#}"), "reminders failed");
+                    }
                 }
                 if listener.is_closed() {
                     listener = pg::connect(&s.pg)?;

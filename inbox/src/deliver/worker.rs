@@ -38,6 +38,22 @@ pub(super) struct Reminders {
     pub working_days: bool,
 }
 
+impl Reminders {
+    /// Whether the next reminder of `p` is due at `now`: `remind_after_hours`
+    /// (of working time, if so configured) since delivery or the last one.
+    pub(super) fn due(&self, p: &store::remind::Pending, now: OffsetDateTime) -> bool {
+        let base = p.last_reminder_at.unwrap_or(p.delivered_at);
+        let wait = time::Duration::try_from(self.after.for_urgency(p.urgency))
+            .unwrap_or(time::Duration::DAY);
+        let due = if self.working_days {
+            crate::workdays::add_working_time(base, wait)
+        } else {
+            base + wait
+        };
+        now >= due
+    }
+}
+
 pub(super) struct Worker {
     mail: Mail,
     drop_at_delivery: bool,
@@ -308,15 +324,7 @@ impl Worker {
             }
             let reference = p.reference.as_str();
             if p.reminders_sent < 2 {
-                let base = p.last_reminder_at.unwrap_or(p.delivered_at);
-                let wait = time::Duration::try_from(cfg.after.for_urgency(p.urgency))
-                    .unwrap_or(time::Duration::DAY);
-                let due = if cfg.working_days {
-                    crate::workdays::add_working_time(base, wait)
-                } else {
-                    base + wait
-                };
-                if now < due {
+                if !cfg.due(&p, now) {
                     continue;
                 }
                 let n = p.reminders_sent + 1;

@@ -1,8 +1,8 @@
 //! The configured store as one value for `serve`'s reads and the admin
 //! commands: the SQLite file of the data directory, or a connection to the
 //! shared PostgreSQL database. What only SQLite has yet (the register of
-//! contacts, the report, the staff site) asks for [`Db::sqlite`], which
-//! names what is missing on PostgreSQL.
+//! contacts, the report) asks for [`Db::sqlite`], which names what is
+//! missing on PostgreSQL.
 
 use anyhow::{bail, Result};
 use rusqlite::Connection;
@@ -127,6 +127,34 @@ impl Db {
         match self {
             Db::Sqlite(_) => Ok(None),
             Db::Pg(p) => blocking(|| p.next_sequence(year).map(Some)),
+        }
+    }
+
+    /// The referral a staff link's token hash opens (`store::care::by_token`).
+    pub fn care_by_token(&mut self, hash: &str) -> Result<Option<super::care::Referral>> {
+        match self {
+            Db::Sqlite(c) => super::care::by_token(c, hash),
+            Db::Pg(p) => blocking(|| pg::care::by_token(Self::pg(p)?, hash)),
+        }
+    }
+
+    pub fn care_events(&mut self, referral_id: i64) -> Result<Vec<super::care::Event>> {
+        match self {
+            Db::Sqlite(c) => super::care::events(c, referral_id),
+            Db::Pg(p) => blocking(|| pg::care::events(Self::pg(p)?, referral_id)),
+        }
+    }
+
+    /// A state change by the staff, or the conflict with the current state
+    /// (on PostgreSQL also across replicas: the referral's row is locked).
+    pub fn care_record(
+        &mut self,
+        referral: &super::care::Referral,
+        change: &crate::care::Change,
+    ) -> Result<super::care::Recorded> {
+        match self {
+            Db::Sqlite(c) => super::care::record(c, referral, change),
+            Db::Pg(p) => blocking(|| pg::care::record(Self::pg(p)?, referral, change)),
         }
     }
 

@@ -26,6 +26,9 @@ const RECHECK: Duration = Duration::from_secs(5);
 /// Read connections of a replica on PostgreSQL (operator look-ups, the
 /// reference counter, the operators' lists).
 const PG_READERS: usize = 4;
+/// Connections of the staff site on PostgreSQL (a state change holds one
+/// while it waits for another replica's change to the same referral).
+const STAFF_PG_CONNECTIONS: usize = 2;
 /// At shutdown, how long requests in flight may take to finish.
 const DRAIN: Duration = Duration::from_secs(20);
 
@@ -52,13 +55,6 @@ async fn run(cfg: &Config) -> Result<()> {
         None => Some(lock_data_dir(cfg)?),
         Some(_) => None,
     };
-    if postgres.is_some() && cfg.staff.is_some() {
-        bail!(
-            "[staff] (the staff site and its reminders) does not run on PostgreSQL yet: \
-             remove the [staff] section, or use [store] kind = \"sqlite\""
-        );
-    }
-
     let db = cfg.database();
     let mut reader = store::db::blocking(|| store::db::Db::open(cfg))?;
     let year = time::OffsetDateTime::now_utc().year();
@@ -333,7 +329,7 @@ fn lock_data_dir(cfg: &Config) -> Result<std::fs::File> {
 }
 
 /// The staff site's state: labels and lists from the configuration and
-/// the guide, its own database connection.
+/// the guide, its own database connection(s) to the configured store.
 fn staff_state(cfg: &Config, opts: &Options) -> Result<staff::StaffState> {
     let site = cfg.staff.as_ref().context("no [staff] section")?;
     let services: Vec<crate::config::Choice> = opts
@@ -350,7 +346,14 @@ fn staff_state(cfg: &Config, opts: &Options) -> Result<staff::StaffState> {
         need_areas: opts.need_areas.clone(),
         targets,
         services,
-        db: Mutex::new(store::open(&cfg.database())?),
+        db: store::db::Readers::new(store::db::blocking(|| -> Result<_> {
+            let n = if matches!(cfg.store_kind, StoreKind::Postgres(_)) {
+                STAFF_PG_CONNECTIONS
+            } else {
+                1
+            };
+            (0..n).map(|_| store::db::Db::open(cfg)).collect()
+        })?),
         municipalities: cfg.municipalities(),
         csrf: Csrf::load(&cfg.csrf_key())?,
         limiter: Limiter::new(site.requests_per_minute, site.burst),

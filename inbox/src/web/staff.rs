@@ -4,7 +4,7 @@
 //! the token is its only credential and the server keeps only its hash.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -16,7 +16,6 @@ use axum::routing::get;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use rusqlite::Connection;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
@@ -37,8 +36,9 @@ pub struct StaffState {
     pub targets: Vec<Choice>,
     /// The guide's services, for "chiusa: servizio attivato".
     pub services: Vec<Choice>,
-    /// Reads and the (rare) state changes.
-    pub db: Mutex<Connection>,
+    /// Reads and the (rare) state changes: the SQLite file, or a few
+    /// connections to the shared PostgreSQL database.
+    pub db: crate::store::db::Readers,
     /// For the municipality's name on the page.
     pub municipalities: Vec<crate::config::Municipality>,
     pub csrf: Csrf,
@@ -95,7 +95,7 @@ async fn limit(
 }
 
 impl StaffState {
-    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn db(&self) -> std::sync::MutexGuard<'_, crate::store::db::Db> {
         self.db.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -110,7 +110,7 @@ impl StaffState {
         r: &store::Referral,
         error: Option<&str>,
     ) -> Result<Response, AppError> {
-        let events = store::events(&self.db(), r.id).map_err(AppError::staff)?;
+        let events = self.db().care_events(r.id).map_err(AppError::staff)?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let csrf = self.csrf.issue(&Self::binding(hash), now);
         let need_label = self
@@ -143,7 +143,7 @@ impl StaffState {
     /// The referral a token opens (and the token's hash).
     fn open(&self, token: &str) -> Result<(String, store::Referral), AppError> {
         let hash = care::token_hash(token).ok_or(AppError::LinkNotValid)?;
-        match store::by_token(&self.db(), &hash).map_err(AppError::staff)? {
+        match self.db().care_by_token(&hash).map_err(AppError::staff)? {
             Some(r) => Ok((hash, r)),
             None => Err(AppError::LinkNotValid),
         }
@@ -264,10 +264,7 @@ async fn change(
         Ok(c) => c,
         Err(msg) => return st.render(StatusCode::UNPROCESSABLE_ENTITY, &hash, &r, Some(&msg)),
     };
-    let result = {
-        let mut db = st.db();
-        store::record(&mut db, &r, &change)
-    };
+    let result = st.db().care_record(&r, &change);
     match result.map_err(|e| {
         tracing::error!(reference = %r.reference, "staff site: state NOT recorded");
         AppError::staff(e)

@@ -4,10 +4,12 @@
 //! file, never from the URL in `inbox.toml`.
 
 mod admin;
+pub mod care;
 mod keys;
 mod maint;
 mod notices;
 mod queue;
+pub mod remind;
 mod schema;
 mod snapshot;
 
