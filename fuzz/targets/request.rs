@@ -77,11 +77,13 @@ pub fn target() -> Target {
     let writer = rt.block_on(async { store::Writer::start(&db) }).unwrap();
     let state = Arc::new(AppState {
         opts: super::form::options(),
-        recipients: [(
-            sportello_inbox::config::IMPLICIT_MUNICIPALITY.to_string(),
-            Recipients::new(vec![staff_key()]).unwrap(),
-        )]
-        .into(),
+        recipients: Arc::new(sportello_inbox::web::keys::StaffKeys::new(
+            [(
+                sportello_inbox::config::IMPLICIT_MUNICIPALITY.to_string(),
+                Recipients::new(vec![staff_key()]).unwrap(),
+            )]
+            .into(),
+        )),
         // One municipality, as a configuration without `[[municipality]]`.
         municipalities: vec![sportello_inbox::config::Municipality {
             slug: sportello_inbox::config::IMPLICIT_MUNICIPALITY.into(),

@@ -199,7 +199,7 @@ enum StaffCmd {
     },
     /// List recipients.
     List(ConfigArg),
-    /// Remove a recipient (restart `serve` to apply).
+    /// Remove a recipient (a running `serve` stops sealing to it within seconds).
     Remove {
         #[command(flatten)]
         config: ConfigArg,

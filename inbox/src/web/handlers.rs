@@ -379,8 +379,8 @@ async fn seal_and_commit(
     content_mac: String,
     year: i32,
 ) -> anyhow::Result<store::Accepted> {
-    let recipients = st
-        .recipients
+    let keys = st.recipients.get();
+    let recipients = keys
         .get(municipality)
         .with_context(|| format!("no staff keys for municipality {municipality}"))?;
     let reference = st.next_reference(year)?;

@@ -6,6 +6,7 @@ mod contacts;
 pub mod csrf;
 pub mod error;
 mod handlers;
+pub mod keys;
 pub mod pages;
 pub mod ratelimit;
 mod replica;
@@ -22,7 +23,6 @@ use axum::Router;
 use rusqlite::Connection;
 
 use crate::form::Options;
-use crate::seal::Recipients;
 use crate::store::{Operator, Writer};
 
 pub use server::serve;
@@ -40,8 +40,8 @@ pub struct Identity {
 
 pub struct AppState {
     pub opts: Options,
-    /// Each municipality's staff keys, by slug.
-    pub recipients: std::collections::BTreeMap<String, Recipients>,
+    /// Each municipality's staff keys, by slug, kept equal to the store's.
+    pub recipients: std::sync::Arc<keys::StaffKeys>,
     /// Every municipality (the implicit one included), for the form's choice.
     pub municipalities: Vec<crate::config::Municipality>,
     pub writer: Writer,

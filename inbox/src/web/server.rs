@@ -96,6 +96,8 @@ async fn run(cfg: &Config) -> Result<()> {
         None => Some(store::open(&cfg.database())?),
         Some(_) => None,
     };
+    let recipients = Arc::new(super::keys::StaffKeys::new(recipients));
+    super::keys::start_reload(cfg.clone(), recipients.clone())?;
     let state = Arc::new(AppState {
         opts: Options::from_config(&cfg.form)?,
         recipients,
@@ -138,7 +140,7 @@ async fn run(cfg: &Config) -> Result<()> {
         Some((l, _)) => format!(" staff https://{}", l.local_addr()?),
         None => String::new(),
     };
-    tracing::info!(%https_addr, %health_addr, staff = %staff_addr, staff_keys = state.recipients.values().map(Recipients::len).sum::<usize>(), municipalities = state.recipients.len(), "serving");
+    tracing::info!(%https_addr, %health_addr, staff = %staff_addr, staff_keys = state.recipients.get().values().map(Recipients::len).sum::<usize>(), municipalities = state.recipients.get().len(), "serving");
     // A stable line on stdout for scripts and tests (ports may be 0 in config).
     {
         let mut out = std::io::stdout().lock();

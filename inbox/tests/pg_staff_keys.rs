@@ -1,0 +1,147 @@
+//! On PostgreSQL, `staff add` and `staff remove` through the command line
+//! of any machine reach every running replica without a restart: each
+//! seals the next referrals to the new keys only.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use common::pg::Postgres;
+use common::*;
+
+struct Setup {
+    pg: Postgres,
+    url: String,
+    fx: Fixture,
+}
+
+impl Setup {
+    fn client(&self) -> anyhow::Result<postgres::Client> {
+        let mut cfg = self.pg.config.clone();
+        cfg.url = self.url.clone();
+        sportello_inbox::store::pg::connect(&cfg)
+    }
+
+    fn ciphertext(&self, reference: &str) -> anyhow::Result<Vec<u8>> {
+        tokio::task::block_in_place(|| {
+            Ok(self
+                .client()?
+                .query_one(
+                    "SELECT ciphertext FROM inbox.referrals WHERE reference = $1",
+                    &[&reference],
+                )?
+                .get(0))
+        })
+    }
+
+    fn staff_ids(&self) -> anyhow::Result<Vec<i64>> {
+        tokio::task::block_in_place(|| {
+            Ok(self
+                .client()?
+                .query("SELECT id FROM inbox.staff ORDER BY id", &[])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+        })
+    }
+
+    fn staff_add(&self, name: &str, armored: &str) -> anyhow::Result<()> {
+        let key = self
+            .fx
+            .dir
+            .path()
+            .join(format!("{}.asc", name.replace(' ', "-")));
+        std::fs::write(&key, armored)?;
+        let config = self.fx.config_str();
+        bin(&[
+            "staff",
+            "add",
+            "--config",
+            config,
+            "--name",
+            name,
+            "--key",
+            key.to_str().unwrap(),
+        ])?;
+        Ok(())
+    }
+}
+
+fn setup() -> anyhow::Result<Setup> {
+    let pg = Postgres::start()?;
+    pg.client()?.batch_execute("CREATE DATABASE keys")?;
+    let fx = Fixture::new(100_000, 100_000)?;
+    let pw = fx.dir.path().join("pg-password");
+    std::fs::copy(pg.config.password_file.as_ref().unwrap(), &pw)?;
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600))?;
+    let url = format!("postgresql://inbox@127.0.0.1:{}/keys", pg.port);
+    fx.configure(
+        &[],
+        &format!(
+            "\n[store]\nkind = \"postgres\"\nurl = \"{url}\"\npassword_file = \"{}\"\nca_file = \"{}\"\n",
+            pw.display(),
+            pg.config.ca_file.display()
+        ),
+    )?;
+    let s = Setup { pg, url, fx };
+    s.staff_add("Staff Esempio", &s.fx.staff.public_armored)?;
+    Ok(s)
+}
+
+/// Submits on `c` until a referral decrypts with `secret`, at most 20 s.
+async fn first_sealed_to(
+    s: &Setup,
+    c: &mut Conn,
+    secret: &pgp::composed::SignedSecretKey,
+) -> anyhow::Result<Vec<u8>> {
+    let start = Instant::now();
+    loop {
+        let reference = submit(c, valid_fields("", "")).await?;
+        let ct = s.ciphertext(&reference)?;
+        if decrypt(secret, &ct).is_ok() {
+            return Ok(ct);
+        }
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(20),
+            "no referral sealed to the new key after 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_replica_seals_to_the_staff_keys_of_the_database() -> anyhow::Result<()> {
+    // The sync PostgreSQL client must not run on the test's async threads.
+    let s = tokio::task::block_in_place(setup)?;
+    let giulia = s.fx.add_operator("Giulia Esempio", "via-mantova")?;
+    let dir = s.fx.dir.path();
+    let one = Server::start(&s.fx.config, &dir.join("one.log"))?;
+    let two = Server::start(&s.fx.config, &dir.join("two.log"))?;
+    let mut c1 = connect(one.https, &s.fx.ca, Some(&giulia)).await?;
+    let mut c2 = connect(two.https, &s.fx.ca, Some(&giulia)).await?;
+    for c in [&mut c1, &mut c2] {
+        let r = submit(c, valid_fields("", "")).await?;
+        assert!(decrypt(&s.fx.staff.secret, &s.ciphertext(&r)?).is_ok());
+    }
+
+    let old = s.staff_ids()?;
+    let new = staff_keys();
+    s.staff_add("Staff Due", &new.public_armored)?;
+    bin(&[
+        "staff",
+        "remove",
+        "--config",
+        s.fx.config_str(),
+        &old[0].to_string(),
+    ])?;
+
+    for c in [&mut c2, &mut c1] {
+        let ct = first_sealed_to(&s, c, &new.secret).await?;
+        assert!(
+            decrypt(&s.fx.staff.secret, &ct).is_err(),
+            "a removed staff key can still read a new referral"
+        );
+    }
+    Ok(())
+}
