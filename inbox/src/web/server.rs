@@ -96,10 +96,7 @@ async fn run(cfg: &Config) -> Result<()> {
             None
         }
     };
-    let register = match &postgres {
-        None => Some(store::open(&cfg.database())?),
-        Some(_) => None,
-    };
+    let register = store::db::blocking(|| store::db::Db::open(cfg))?;
     let state = Arc::new(AppState {
         opts: Options::from_config(&cfg.form)?,
         recipients,

@@ -4,6 +4,7 @@
 //! file, never from the URL in `inbox.toml`.
 
 mod admin;
+pub mod contacts;
 mod keys;
 mod maint;
 mod notices;
