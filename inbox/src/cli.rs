@@ -480,7 +480,7 @@ fn run(cli: Cli) -> Result<()> {
                 println!("  {table}: {n} rows");
             }
             println!(
-                "Keep the SQLite file as it is until the replicas serve; then move it offline."
+                "Next: start serve. The SQLite file still holds the same data: keep it like a backup, or delete it."
             );
         }
         Command::Backup { config, file } => {
