@@ -100,7 +100,7 @@ pub fn target() -> Target {
         sequence: Mutex::new((2026, 0)),
         body_timeout: Duration::from_secs(1),
         staff: None,
-        register: Mutex::new(Some(store::open(&db).unwrap())),
+        register: Mutex::new(store::db::Db::Sqlite(store::open(&db).unwrap())),
         contact_limiter: Limiter::new(1_000_000, 1_000_000),
         contact_lists: Default::default(),
         report_names: Default::default(),

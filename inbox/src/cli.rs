@@ -64,6 +64,9 @@ enum Command {
     Queue(QueueCmd),
     /// Apply the retention rules now (`serve` also does it at start and hourly).
     Purge(ConfigArg),
+    /// Move the store: copy the SQLite inbox into PostgreSQL.
+    #[command(subcommand)]
+    Store(StoreCmd),
     /// Write a consistent copy of the database to FILE, also while `serve` runs.
     Backup {
         #[command(flatten)]
@@ -204,6 +207,20 @@ enum StaffCmd {
         #[command(flatten)]
         config: ConfigArg,
         id: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum StoreCmd {
+    /// Copy every table of the data directory's SQLite inbox (stop `serve`
+    /// first) into the empty PostgreSQL of `[store] kind = "postgres"`, in
+    /// one transaction; a target holding any row is refused.
+    CopyToPostgres {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The SQLite file (default: inbox.sqlite of the data directory).
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
     },
 }
 
@@ -450,6 +467,20 @@ fn run(cli: Cli) -> Result<()> {
             println!(
                 "purged: {} ciphertexts of delivered referrals, {} referral rows, {} audit rows, {} contacts",
                 p.ciphertexts, p.referrals, p.audit, p.contacts
+            );
+        }
+        Command::Store(StoreCmd::CopyToPostgres { config, from }) => {
+            let cfg = Config::load(&config.config)?;
+            let (source, copied) = store::pg::copy_to_postgres(&cfg, from.as_deref())?;
+            println!(
+                "copied {} into PostgreSQL (one transaction):",
+                source.display()
+            );
+            for (table, n) in copied {
+                println!("  {table}: {n} rows");
+            }
+            println!(
+                "Next: start serve. The SQLite file still holds the same data: keep it like a backup, or delete it."
             );
         }
         Command::Backup { config, file } => {

@@ -2,6 +2,8 @@
 //! a real PostgreSQL started for the test (several replicas).
 
 mod common;
+#[path = "store_backends/register.rs"]
+mod register;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

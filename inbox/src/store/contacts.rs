@@ -53,6 +53,11 @@ pub enum ContactError {
     UnknownReferral(String),
     #[error(transparent)]
     Db(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Pg(#[from] postgres::Error),
+    /// No connection to the store (PostgreSQL could not be reached).
+    #[error(transparent)]
+    Store(anyhow::Error),
 }
 
 /// A stored contact.
@@ -93,6 +98,29 @@ fn atomically<T>(
         }
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK TO contact; RELEASE contact");
+            Err(e)
+        }
+    }
+}
+
+/// Runs a change of the register in an IMMEDIATE transaction: it waits
+/// for another writer's commit instead of failing on a stale snapshot.
+/// Inside a caller's transaction it just runs (`atomically` nests).
+pub fn immediate<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, ContactError>,
+) -> Result<T, ContactError> {
+    if !conn.is_autocommit() {
+        return f(conn);
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    match f(conn) {
+        Ok(v) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
             Err(e)
         }
     }

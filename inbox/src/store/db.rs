@@ -1,15 +1,16 @@
 //! The configured store as one value for `serve`'s reads and the admin
 //! commands: the SQLite file of the data directory, or a connection to the
-//! shared PostgreSQL database. What only SQLite has yet (the register of
-//! contacts, the report) asks for [`Db::sqlite`], which names what is
-//! missing on PostgreSQL.
+//! shared PostgreSQL database. Every part of the inbox runs on both.
 
 use anyhow::{bail, Result};
 use rusqlite::Connection;
+use time::Date;
 
+use super::contacts::{self, Contact, ContactError};
 use super::pg::{self, Pg};
 use super::{Operator, ReferralSummary, Role, Staff};
 use crate::config::{Config, StoreKind};
+use crate::contact::NewContact;
 use crate::municipality::{Municipality, IMPLICIT_MUNICIPALITY};
 
 pub enum Db {
@@ -305,5 +306,87 @@ impl Readers {
         }
         let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.dbs.len();
         self.dbs[i].lock()
+    }
+}
+
+/// The register of contacts (`store::contacts`, `pg::contacts`) and the
+/// statistics' reads.
+impl Db {
+    fn pg_register(p: &mut Pg) -> Result<&mut postgres::Client, ContactError> {
+        p.client().map_err(ContactError::Store)
+    }
+
+    pub fn insert_contact(
+        &mut self,
+        operator_id: i64,
+        c: &NewContact,
+    ) -> Result<i64, ContactError> {
+        match self {
+            Db::Sqlite(conn) => {
+                contacts::immediate(conn, |t| contacts::insert_contact(t, operator_id, c))
+            }
+            Db::Pg(p) => {
+                blocking(|| pg::contacts::insert_contact(Self::pg_register(p)?, operator_id, c))
+            }
+        }
+    }
+
+    pub fn update_contact(
+        &mut self,
+        operator_id: i64,
+        id: i64,
+        c: &NewContact,
+        today: Date,
+    ) -> Result<bool, ContactError> {
+        match self {
+            Db::Sqlite(conn) => contacts::immediate(conn, |t| {
+                contacts::update_contact(t, operator_id, id, c, today)
+            }),
+            Db::Pg(p) => blocking(|| {
+                pg::contacts::update_contact(Self::pg_register(p)?, operator_id, id, c, today)
+            }),
+        }
+    }
+
+    pub fn delete_contact(
+        &mut self,
+        operator_id: i64,
+        id: i64,
+        today: Date,
+    ) -> Result<bool, ContactError> {
+        match self {
+            Db::Sqlite(conn) => contacts::immediate(conn, |t| {
+                contacts::delete_contact(t, operator_id, id, today)
+            }),
+            Db::Pg(p) => blocking(|| {
+                pg::contacts::delete_contact(Self::pg_register(p)?, operator_id, id, today)
+            }),
+        }
+    }
+
+    pub fn contacts_of_day(
+        &mut self,
+        operator_id: i64,
+        day: Date,
+    ) -> Result<Vec<Contact>, ContactError> {
+        match self {
+            Db::Sqlite(conn) => contacts::contacts_of_day(conn, operator_id, day),
+            Db::Pg(p) => {
+                blocking(|| pg::contacts::contacts_of_day(Self::pg_register(p)?, operator_id, day))
+            }
+        }
+    }
+
+    /// Runs a reader written against SQLite (the report, the statistics)
+    /// on the file itself, or on a fresh in-memory copy of PostgreSQL's
+    /// metadata (`pg::snapshot`, one consistent snapshot per call).
+    pub fn with_metadata<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        match self {
+            Db::Sqlite(conn) => f(conn),
+            Db::Pg(p) => {
+                let copy = blocking(|| pg::snapshot(Self::pg(p)?))?;
+                f(&copy)
+            }
+        }
     }
 }

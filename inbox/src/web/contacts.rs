@@ -10,7 +10,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Extension;
-use rusqlite::Connection;
 use time::{Date, OffsetDateTime};
 
 use super::contact_pages::{ContactPage, StatisticsPage, Values};
@@ -19,7 +18,8 @@ use super::handlers::{check_origin, read_urlencoded, within, Op, Page};
 use super::{pages, AppState, Identity};
 use crate::contact::{format_date, parse_date, FieldErrors, NewContact};
 use crate::report::{Report, ReportError, Whose};
-use crate::store::contacts::{self, Contact, ContactError};
+use crate::store::contacts::{Contact, ContactError};
+use crate::store::db::Db;
 use crate::store::Operator;
 
 fn today() -> Date {
@@ -33,47 +33,23 @@ fn query(uri: &Uri) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Runs a change of the register in an IMMEDIATE transaction: it waits for
-/// the referral writer's commit instead of failing on a stale snapshot.
-fn immediate<T>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> Result<T, ContactError>,
-) -> Result<T, ContactError> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    match f(conn) {
-        Ok(v) => {
-            conn.execute_batch("COMMIT")?;
-            Ok(v)
-        }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
-}
-
 /// Runs `f` on the register's connection off the async threads (a commit
-/// waits for the disk). The outer error: the task itself failed.
+/// waits for the disk or the database). The outer error: the task failed.
 async fn on_register<T: Send + 'static>(
     st: &Arc<AppState>,
-    f: impl FnOnce(&Connection) -> Result<T, ContactError> + Send + 'static,
+    f: impl FnOnce(&mut Db) -> Result<T, ContactError> + Send + 'static,
 ) -> Result<Result<T, ContactError>, AppError> {
     let st = st.clone();
     tokio::task::spawn_blocking(move || {
-        let conn = st.register.lock().unwrap_or_else(|e| e.into_inner());
-        conn.as_ref().map(|conn| immediate(conn, f))
+        let mut db = st.register.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut db)
     })
     .await
-    .map_err(|e| AppError::RegisterUnavailable(e.into()))?
-    .ok_or_else(|| {
-        AppError::RegisterUnavailable(anyhow::anyhow!(
-            "the register of contacts does not run on PostgreSQL yet"
-        ))
-    })
+    .map_err(|e| AppError::RegisterUnavailable(e.into()))
 }
 
 fn own_today(st: &AppState, op: &Operator) -> Result<Vec<Contact>, AppError> {
-    st.with_reader(|c| Ok(contacts::contacts_of_day(c, op.id, today())?))
+    st.with_db(|db| Ok(db.contacts_of_day(op.id, today())?))
         .map_err(AppError::RegisterUnavailable)
 }
 
@@ -172,11 +148,7 @@ pub async fn create(
         let errors = match NewContact::from_fields(fields, &st.contact_lists, today()) {
             Ok(c) => {
                 let operator = op.id;
-                match on_register(&st, move |conn| {
-                    contacts::insert_contact(conn, operator, &c)
-                })
-                .await?
-                {
+                match on_register(&st, move |db| db.insert_contact(operator, &c)).await? {
                     Ok(n) => {
                         tracing::info!(operator = op.id, contact = n, "contact recorded");
                         return Ok(Redirect::to("/contatti?fatto=registrato").into_response());
@@ -254,11 +226,9 @@ pub async fn change(
         let operator = op.id;
         let day = today();
         if values.get("azione") == "elimina" {
-            let done = on_register(&st, move |conn| {
-                contacts::delete_contact(conn, operator, n, day)
-            })
-            .await?
-            .map_err(|e| AppError::RegisterUnavailable(e.into()))?;
+            let done = on_register(&st, move |db| db.delete_contact(operator, n, day))
+                .await?
+                .map_err(|e| AppError::RegisterUnavailable(e.into()))?;
             if !done {
                 return Err(AppError::ContactNotFound);
             }
@@ -267,18 +237,16 @@ pub async fn change(
         }
         let fields = values.0.iter().map(|(k, v)| (k.as_str(), v.as_str()));
         let errors = match NewContact::from_fields(fields, &st.contact_lists, day) {
-            Ok(c) => match on_register(&st, move |conn| {
-                contacts::update_contact(conn, operator, n, &c, day)
-            })
-            .await?
-            {
-                Ok(true) => {
-                    tracing::info!(operator = op.id, contact = n, "contact corrected");
-                    return Ok(Redirect::to("/contatti?fatto=corretto").into_response());
+            Ok(c) => {
+                match on_register(&st, move |db| db.update_contact(operator, n, &c, day)).await? {
+                    Ok(true) => {
+                        tracing::info!(operator = op.id, contact = n, "contact corrected");
+                        return Ok(Redirect::to("/contatti?fatto=corretto").into_response());
+                    }
+                    Ok(false) => return Err(AppError::ContactNotFound),
+                    Err(e) => referral_error(e)?,
                 }
-                Ok(false) => return Err(AppError::ContactNotFound),
-                Err(e) => referral_error(e)?,
-            },
+            }
             Err(errors) => errors,
         };
         show(
@@ -362,45 +330,59 @@ pub async fn statistics(State(st): State<Arc<AppState>>, Op(op): Op, uri: Uri) -
         } else {
             Vec::new()
         };
+        let choose = several && whose.is_none();
+        let period = match (from, to) {
+            (Some(from), Some(to)) if !choose => Some((from, to)),
+            _ => None,
+        };
+        // One read of the metadata for the desks and the report (on
+        // PostgreSQL one snapshot copied into memory).
+        let desks_from_db = whose.is_none() && !several;
+        let (listed, built) = if desks_from_db || period.is_some() {
+            st.with_db(|db| {
+                db.with_metadata(|c| {
+                    let listed = if desks_from_db {
+                        crate::report::desks(c)?
+                    } else {
+                        Vec::new()
+                    };
+                    let built = period.map(|(from, to)| {
+                        Report::build_for(
+                            c,
+                            from,
+                            to,
+                            desk.as_deref(),
+                            whose.as_ref(),
+                            st.min_cell,
+                            &st.report_names,
+                        )
+                    });
+                    Ok((listed, built))
+                })
+            })
+            .map_err(AppError::ReadUnavailable)?
+        } else {
+            (Vec::new(), None)
+        };
         let known = match &whose {
             Some(w) => w.desks.clone(),
-            None if several => Vec::new(),
-            None => st
-                .with_reader(|c| Ok(crate::report::desks(c)?))
-                .map_err(AppError::ReadUnavailable)?,
+            None => listed,
         };
         let mut error = None;
         let mut report = None;
-        match (from, to) {
-            _ if several && whose.is_none() => {
-                error = Some("Scegliere il comune dall'elenco.".to_string())
+        match built {
+            _ if choose => error = Some("Scegliere il comune dall'elenco.".to_string()),
+            Some(Ok(r)) => {
+                report = Some(
+                    r.html_section_in_page()
+                        .map_err(|e| AppError::ReadUnavailable(e.into()))?,
+                )
             }
-            (Some(from), Some(to)) => {
-                let built = st.with_reader(|c| {
-                    Ok(Report::build_for(
-                        c,
-                        from,
-                        to,
-                        desk.as_deref(),
-                        whose.as_ref(),
-                        st.min_cell,
-                        &st.report_names,
-                    ))
-                });
-                match built.map_err(AppError::ReadUnavailable)? {
-                    Ok(r) => {
-                        report = Some(
-                            r.html_section_in_page()
-                                .map_err(|e| AppError::ReadUnavailable(e.into()))?,
-                        )
-                    }
-                    Err(e) => match period_error(&e) {
-                        Some(msg) => error = Some(msg),
-                        None => return Err(AppError::ReadUnavailable(e.into())),
-                    },
-                }
-            }
-            _ => error = Some("Indicare le date come AAAA-MM-GG.".to_string()),
+            Some(Err(e)) => match period_error(&e) {
+                Some(msg) => error = Some(msg),
+                None => return Err(AppError::ReadUnavailable(e.into())),
+            },
+            None => error = Some("Indicare le date come AAAA-MM-GG.".to_string()),
         }
         let (from_v, to_v) = (
             from.map_or(from_s.clone(), format_date),

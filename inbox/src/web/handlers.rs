@@ -490,8 +490,8 @@ pub async fn not_found(Extension(id): Extension<Identity>) -> WithOperator {
 }
 
 impl AppState {
-    /// Reads of what only the SQLite store has yet (the register, the
-    /// statistics); on PostgreSQL an error that says so.
+    /// Reads of what only the SQLite store has (the last reference number
+    /// of the year); on PostgreSQL an error that says so.
     pub fn with_reader<T>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> anyhow::Result<T>,

@@ -20,7 +20,6 @@ use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use rusqlite::Connection;
 
 use crate::form::Options;
 use crate::store::{Operator, Writer};
@@ -56,8 +55,8 @@ pub struct AppState {
     /// The staff site, whose link each referral carries.
     pub staff: Option<crate::config::StaffSite>,
     /// The register of contacts: its own connection for its (small)
-    /// writes. `None` on PostgreSQL, where the register does not run yet.
-    pub register: Mutex<Option<Connection>>,
+    /// writes, on either store.
+    pub register: Mutex<crate::store::db::Db>,
     /// Contacts per operator: their own budget, three times the referrals'
     /// (recording a contact takes seconds, a referral minutes).
     pub contact_limiter: ratelimit::Limiter,

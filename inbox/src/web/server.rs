@@ -92,10 +92,7 @@ async fn run(cfg: &Config) -> Result<()> {
             None
         }
     };
-    let register = match &postgres {
-        None => Some(store::open(&cfg.database())?),
-        Some(_) => None,
-    };
+    let register = store::db::blocking(|| store::db::Db::open(cfg))?;
     let recipients = Arc::new(super::keys::StaffKeys::new(recipients));
     super::keys::start_reload(cfg.clone(), recipients.clone())?;
     let state = Arc::new(AppState {

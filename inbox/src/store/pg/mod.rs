@@ -5,6 +5,8 @@
 
 mod admin;
 pub mod care;
+pub mod contacts;
+mod copy;
 mod keys;
 mod maint;
 mod notices;
@@ -28,6 +30,7 @@ pub use admin::{
     audit, insert_staff, oldest_queued, operator_by_id, operators, probe_write, reference_for_key,
     referral_of, referrals_of, remove_staff, set_role,
 };
+pub use copy::{copy_from_sqlite, copy_to_postgres, Copied};
 pub use keys::{insert_operator, operator_by_cert, revoke_operator, revoked_serials, staff};
 pub use maint::{backup, purge, tool};
 pub use notices::{notify_next, NoticeSent};
