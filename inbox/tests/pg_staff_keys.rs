@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use common::pg::Postgres;
@@ -70,20 +69,8 @@ impl Setup {
 
 fn setup() -> anyhow::Result<Setup> {
     let pg = Postgres::start()?;
-    pg.client()?.batch_execute("CREATE DATABASE keys")?;
     let fx = Fixture::new(100_000, 100_000)?;
-    let pw = fx.dir.path().join("pg-password");
-    std::fs::copy(pg.config.password_file.as_ref().unwrap(), &pw)?;
-    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600))?;
-    let url = format!("postgresql://inbox@127.0.0.1:{}/keys", pg.port);
-    fx.configure(
-        &[],
-        &format!(
-            "\n[store]\nkind = \"postgres\"\nurl = \"{url}\"\npassword_file = \"{}\"\nca_file = \"{}\"\n",
-            pw.display(),
-            pg.config.ca_file.display()
-        ),
-    )?;
+    let url = common::pg::use_postgres(&fx, &pg, "keys")?;
     let s = Setup { pg, url, fx };
     s.staff_add("Staff Esempio", &s.fx.staff.public_armored)?;
     Ok(s)

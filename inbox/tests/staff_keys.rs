@@ -288,3 +288,49 @@ fn the_admin_hears_of_a_staff_key_about_to_expire() {
     // The fixture's own key never expires: no notice about it.
     assert_eq!(got.len(), 1, "one notice, for the expiring key only");
 }
+
+/// The same on PostgreSQL with two replicas: one notice for the key, not
+/// one per replica (the advisory lock and the audit line of the first).
+#[test]
+fn two_postgres_replicas_send_the_admin_one_notice_of_an_expiring_key() {
+    let pg = common::pg::Postgres::start().unwrap();
+    let fx = Fixture::new(60, 10).unwrap();
+    common::pg::use_postgres(&fx, &pg, "expiry").unwrap();
+    let dir = fx.dir.path().join("keys");
+    std::fs::create_dir(&dir).unwrap();
+    let lasting = dir.join("lasting.asc");
+    std::fs::write(&lasting, &fx.staff.public_armored).unwrap();
+    let (ok, err) = staff_add(&fx, &lasting);
+    assert!(ok, "{err}");
+    let gpg = Gpg::new(&dir);
+    let fpr = gpg.key(
+        "Breve <breve@comune.example>",
+        "ed25519",
+        Some(("cv25519", "20d")),
+        None,
+    );
+    let file = dir.join("short.asc");
+    gpg.export(&fpr, &file);
+    let (ok, err) = staff_add(&fx, &file);
+    assert!(ok, "{err}");
+    let (_smtp, maildir) = smtp::start_mailbox(&fx, "Staff <staff@comune.example>").unwrap();
+    let _one = Server::start(&fx.config, &fx.dir.path().join("one.log")).unwrap();
+    let _two = Server::start(&fx.config, &fx.dir.path().join("two.log")).unwrap();
+    let notices = |m: &[(PathBuf, String)]| {
+        m.iter()
+            .filter(|(_, t)| {
+                smtp::header(t, "Subject")
+                    .is_some_and(|s| s.starts_with("Chiave dello staff in scadenza"))
+            })
+            .count()
+    };
+    let got = smtp::wait_for_mails(&maildir, std::time::Duration::from_secs(20), |m| {
+        notices(m) > 0
+    })
+    .unwrap();
+    assert!(got.iter().any(|(_, t)| t.contains(&fpr)), "names the key");
+    // Both replicas have looked by now (each at its start).
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let all = smtp::wait_for_mails(&maildir, std::time::Duration::from_secs(1), |_| true).unwrap();
+    assert_eq!(notices(&all), 1, "one notice, not one per replica");
+}

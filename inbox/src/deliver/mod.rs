@@ -9,6 +9,7 @@
 //! silent mail server cannot hold it.
 
 pub mod backoff;
+mod key_expiry;
 pub mod mime;
 mod pg_remind;
 mod replica;

@@ -81,7 +81,7 @@ impl Round {
 
 /// The addresses of a municipality's reminders: a municipality no longer
 /// configured gets `[mail]`'s admin only (as on SQLite).
-fn mail_of(s: &Settings, municipality: Option<&str>) -> Mail {
+pub(super) fn mail_of(s: &Settings, municipality: Option<&str>) -> Mail {
     match municipality {
         None => s.mail.clone(),
         Some(m) => s.addresses.get(m).cloned().unwrap_or_else(|| Mail {

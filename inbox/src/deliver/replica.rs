@@ -108,6 +108,7 @@ fn run(s: &Settings, stop: &watch::Receiver<bool>, n: usize) -> Result<()> {
         .reminders
         .filter(|_| n == 0)
         .map(super::pg_remind::Round::new);
+    let mut key_expiry = (n == 0).then(super::key_expiry::PgRound::new);
     while !*stop.borrow() {
         s.health.beat();
         let now = OffsetDateTime::now_utc();
@@ -140,6 +141,11 @@ fn run(s: &Settings, stop: &watch::Receiver<bool>, n: usize) -> Result<()> {
                 if let Some(r) = reminders.as_mut() {
                     if let Err(e) = r.run(s, &rt, &transport, &mut backend, stop) {
                         tracing::error!(error = %format!("{e:#}"), "reminders failed");
+                    }
+                }
+                if let Some(k) = key_expiry.as_mut() {
+                    if let Err(e) = k.run(s, &rt, &transport, &mut backend) {
+                        tracing::error!(error = %format!("{e:#}"), "staff key expiry check failed");
                     }
                 }
                 if listener.is_closed() {

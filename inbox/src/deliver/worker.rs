@@ -375,24 +375,12 @@ impl Worker {
         self.key_check_at = Instant::now() + Duration::from_secs(86_400);
         let now = OffsetDateTime::now_utc();
         let today = now.date().to_string();
-        for staff in store::staff(&self.conn)? {
-            let Ok(key) = crate::seal::StaffKey::parse(staff.public_key.as_bytes()) else {
-                continue;
-            };
-            let Some(t) = key.expires_at(now.unix_timestamp()) else {
-                continue;
-            };
-            if t - now.unix_timestamp() > 30 * 86_400 {
-                continue;
-            }
-            let expires = OffsetDateTime::from_unix_timestamp(t)
-                .map(|d| d.date().to_string())
-                .unwrap_or_default();
-            let to = self.mail_of(staff.municipality.as_deref());
-            let msg = mime::key_expiry(to, &key.fingerprint, &expires, &today)?;
+        for k in super::key_expiry::expiring(store::staff(&self.conn)?, now) {
+            let to = self.mail_of(k.municipality.as_deref());
+            let msg = mime::key_expiry(to, &k.fingerprint, &k.expires, &today)?;
             match smtp::send(&self.transport, &self.mail, msg).await {
                 Ok(()) => {
-                    tracing::warn!(fingerprint = %key.fingerprint, %expires, "staff key expires soon: admin notified")
+                    tracing::warn!(fingerprint = %k.fingerprint, expires = %k.expires, "staff key expires soon: admin notified")
                 }
                 Err(Failure::Permanent(err)) | Err(Failure::Transient(err)) => {
                     // Tried again in an hour rather than tomorrow.

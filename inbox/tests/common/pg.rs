@@ -198,3 +198,29 @@ impl Drop for Postgres {
         );
     }
 }
+
+/// Points `fx`'s inbox.toml at a new database `db` of `pg` (`[store] kind =
+/// "postgres"`, the password file copied with mode 0600, which `serve`
+/// requires); returns the database's URL. Staff keys and operators added
+/// afterwards through the CLI go into PostgreSQL.
+pub fn use_postgres(fx: &super::Fixture, pg: &Postgres, db: &str) -> Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    pg.client()?
+        .batch_execute(&format!("CREATE DATABASE {db}"))?;
+    let pw = fx.dir.path().join("pg-password");
+    std::fs::copy(
+        pg.config.password_file.as_ref().context("password file")?,
+        &pw,
+    )?;
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600))?;
+    let url = format!("postgresql://inbox@127.0.0.1:{}/{db}", pg.port);
+    fx.configure(
+        &[],
+        &format!(
+            "\n[store]\nkind = \"postgres\"\nurl = \"{url}\"\npassword_file = \"{}\"\nca_file = \"{}\"\n",
+            pw.display(),
+            pg.config.ca_file.display()
+        ),
+    )?;
+    Ok(url)
+}

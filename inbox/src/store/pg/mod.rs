@@ -61,6 +61,8 @@ pub enum Job {
     Purge,
     Reminders,
     Migrations,
+    /// The admin's notice of staff keys about to expire.
+    KeyExpiry,
 }
 
 impl Job {
@@ -71,6 +73,7 @@ impl Job {
                 Job::Purge => 1,
                 Job::Reminders => 2,
                 Job::Migrations => 3,
+                Job::KeyExpiry => 4,
             }
     }
 }
