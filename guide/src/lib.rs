@@ -338,6 +338,8 @@ pub struct Written {
     pub files: usize,
     /// The search index, when asked to keep it (`serve` patches it on each edit).
     pub index: Option<index::SearchIndex>,
+    /// The main edition's service cards, as rendered for its lists.
+    pub cards: render::Cards,
 }
 
 /// The stages after loading, shared by `build` and `serve`: pages, search
@@ -358,10 +360,18 @@ pub fn write_site(
         .map(|(_, ids)| ids.len())
         .sum();
     let t = Instant::now();
+    let mut cards = render::Cards::new(site);
     let (pages, index) = rayon::join(
         || -> Result<Duration> {
             for (edition, ids) in render::all_editions(site) {
-                render::render_each(edition, tera, &ids, |path, html| {
+                let fresh;
+                let cards = if std::ptr::eq(edition, site) {
+                    &cards
+                } else {
+                    fresh = render::Cards::new(edition);
+                    &fresh
+                };
+                render::render_each(edition, tera, cards, &ids, |path, html| {
                     sink.put(path, html.as_bytes())
                 })?;
             }
@@ -409,6 +419,7 @@ pub fn write_site(
     Ok(Written {
         files: pages_count + index_files + statics.len() + export::file_count(),
         index,
+        cards: std::mem::take(&mut cards),
     })
 }
 

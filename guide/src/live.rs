@@ -55,6 +55,8 @@ struct Good {
     site: Site,
     tera: Tera,
     index: SearchIndex,
+    /// The services' cards, rendered again only for the services edited.
+    cards: render::Cards,
     /// Internal links of every content file, by relative path.
     links: BTreeMap<String, (SourceFile, Vec<parse::InternalLink>)>,
 }
@@ -239,10 +241,14 @@ impl Live {
         // index so that later edits can patch its files.
         let sink = write::MemorySink::default();
         let mut timings = crate::Timings::default();
-        let index = match crate::write_site(&site, &tera, &self.opts, true, &sink, &mut timings) {
-            Ok(w) => w.index.unwrap_or_else(|| crate::index::build(&site)),
-            Err(e) => return self.theme_failed(what, &e),
-        };
+        let (index, cards) =
+            match crate::write_site(&site, &tera, &self.opts, true, &sink, &mut timings) {
+                Ok(w) => (
+                    w.index.unwrap_or_else(|| crate::index::build(&site)),
+                    w.cards,
+                ),
+                Err(e) => return self.theme_failed(what, &e),
+            };
         let new: BTreeMap<Arc<str>, Arc<[u8]>> = sink
             .into_files()
             .into_iter()
@@ -256,6 +262,7 @@ impl Live {
             site,
             tera,
             index,
+            cards,
             links: links
                 .into_iter()
                 .map(|(src, l)| (src.rel.clone(), (src, l)))
@@ -513,6 +520,7 @@ impl Live {
                 add_service_lists(&site.services[i], &mut affected);
             }
         }
+        good.cards.forget(site, &changed_services);
         for (rel, l) in new_links {
             match l {
                 Some(x) => good.links.insert(rel, x),
@@ -526,7 +534,7 @@ impl Live {
         };
 
         // 4. Render, export and index; keep only what really changed.
-        let rendered = match render::render_pages(site, &good.tera, &ids) {
+        let rendered = match render::render_pages(site, &good.tera, &good.cards, &ids) {
             Ok(r) => r,
             Err(e) => return self.theme_failed(what, &e),
         };

@@ -1,5 +1,6 @@
 //! Step 5: the theme's Tera templates turn the Site into HTML pages, in parallel.
 
+mod cards;
 mod jsonld;
 
 use std::fs;
@@ -12,11 +13,13 @@ use tera::{Context, Tera};
 
 use crate::model::{Place, Site, Term};
 use crate::urls::output_file;
+pub use cards::{Cards, Level};
 use jsonld::json_ld;
 
 /// The templates every theme must have.
-pub const TEMPLATES: [&str; 11] = [
+pub const TEMPLATES: [&str; 12] = [
     "base.html",
+    "card.html",
     "index.html",
     "service.html",
     "term.html",
@@ -128,18 +131,6 @@ fn error_chain(e: &tera::Error) -> String {
 
 /// What a list shows of a service.
 #[derive(Serialize)]
-struct Card<'a> {
-    /// The language of the entry when it is not the page's (an Italian
-    /// entry listed in the English edition), for `lang` on its link.
-    lang: Option<&'a str>,
-    title: &'a str,
-    url: &'a str,
-    summary: &'a str,
-    category: &'a str,
-    status: crate::model::Status,
-}
-
-#[derive(Serialize)]
 struct TermCount<'a> {
     #[serde(flatten)]
     term: &'a Term,
@@ -150,7 +141,7 @@ struct TermCount<'a> {
 struct Letter<'a> {
     letter: String,
     id: String,
-    services: Vec<Card<'a>>,
+    services: Vec<&'a str>,
 }
 
 /// One page of the site, by what it shows. Indexes point into the Site's lists.
@@ -254,21 +245,27 @@ pub fn page_file(site: &Site, id: PageId) -> String {
 pub fn render_each(
     site: &Site,
     tera: &Tera,
+    cards: &Cards,
     ids: &[PageId],
     sink: impl Fn(&str, &str) -> Result<()> + Sync,
 ) -> Result<()> {
     let base = base_context(site);
     ids.par_iter().try_for_each(|&id| {
-        let (path, html) = render_page(site, tera, &base, id)?;
+        let (path, html) = render_page(site, tera, cards, &base, id)?;
         sink(&path, &html)
     })
 }
 
 /// Renders the given pages in parallel.
-pub fn render_pages(site: &Site, tera: &Tera, ids: &[PageId]) -> Result<Vec<(String, String)>> {
+pub fn render_pages(
+    site: &Site,
+    tera: &Tera,
+    cards: &Cards,
+    ids: &[PageId],
+) -> Result<Vec<(String, String)>> {
     let base = base_context(site);
     ids.par_iter()
-        .map(|&id| render_page(site, tera, &base, id))
+        .map(|&id| render_page(site, tera, cards, &base, id))
         .collect()
 }
 
@@ -314,24 +311,6 @@ fn base_context(site: &Site) -> Context {
     ctx
 }
 
-fn card<'a>(site: &'a Site, i: usize) -> Card<'a> {
-    let s = &site.services[i];
-    let e = &site.edition;
-    Card {
-        lang: (e.translated && !e.services.get(i).copied().unwrap_or(false))
-            .then(|| e.other.as_ref().map_or("it", |o| o.main_code.as_str())),
-        title: &s.title,
-        url: &s.url,
-        summary: &s.summary,
-        category: &site.categories[s.category].name,
-        status: s.status,
-    }
-}
-
-fn cards<'a>(site: &'a Site, idx: &[usize]) -> Vec<Card<'a>> {
-    idx.iter().map(|&i| card(site, i)).collect()
-}
-
 fn counts(terms: &[Term]) -> Vec<TermCount<'_>> {
     terms
         .iter()
@@ -342,7 +321,13 @@ fn counts(terms: &[Term]) -> Vec<TermCount<'_>> {
         .collect()
 }
 
-fn render_page(site: &Site, tera: &Tera, base: &Context, id: PageId) -> Result<(String, String)> {
+fn render_page(
+    site: &Site,
+    tera: &Tera,
+    cards: &Cards,
+    base: &Context,
+    id: PageId,
+) -> Result<(String, String)> {
     let mut ctx = base.clone();
     let u = &site.urls;
     let t = |k: &str| site.lang.labels.get(k).cloned().unwrap_or_default();
@@ -378,7 +363,10 @@ fn render_page(site: &Site, tera: &Tera, base: &Context, id: PageId) -> Result<(
             };
             ctx.insert("kind", kind);
             ctx.insert("term", term);
-            ctx.insert("services", &cards(site, &term.services));
+            ctx.insert(
+                "services",
+                &cards.list(site, tera, &term.services, Level::H2)?,
+            );
             ("term.html", term.name.clone())
         }
         PageId::Topics => {
@@ -416,7 +404,7 @@ fn render_page(site: &Site, tera: &Tera, base: &Context, id: PageId) -> Result<(
                     });
                 }
                 if let Some(l) = letters.last_mut() {
-                    l.services.push(card(site, i));
+                    l.services.push(cards.get(site, tera, i, Level::H3)?);
                 }
             }
             ctx.insert("letters", &letters);
@@ -432,7 +420,7 @@ fn render_page(site: &Site, tera: &Tera, base: &Context, id: PageId) -> Result<(
             };
             ctx.insert("place", p);
             ctx.insert("is_desk", &is_desk);
-            ctx.insert("services", &cards(site, &p.services));
+            ctx.insert("services", &cards.list(site, tera, &p.services, Level::H3)?);
             ("place.html", p.name.clone())
         }
         PageId::Page(i) => {
