@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use common::pg::Postgres;
@@ -29,20 +28,8 @@ struct Setup {
 fn setup() -> anyhow::Result<Setup> {
     smtp::require_aiosmtpd();
     let pg = Postgres::start()?;
-    pg.client()?.batch_execute("CREATE DATABASE register")?;
     let fx = Fixture::new(100_000, 100_000)?;
-    let pw = fx.dir.path().join("pg-password");
-    std::fs::copy(pg.config.password_file.as_ref().unwrap(), &pw)?;
-    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600))?;
-    let url = format!("postgresql://inbox@127.0.0.1:{}/register", pg.port);
-    fx.configure(
-        &[],
-        &format!(
-            "\n[store]\nkind = \"postgres\"\nurl = \"{url}\"\npassword_file = \"{}\"\nca_file = \"{}\"\n",
-            pw.display(),
-            pg.config.ca_file.display()
-        ),
-    )?;
+    let url = common::pg::use_postgres(&fx, &pg, "register")?;
     let key = fx.dir.path().join("staff-pg.asc");
     std::fs::write(&key, &fx.staff.public_armored)?;
     bin(&[

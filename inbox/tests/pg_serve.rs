@@ -40,21 +40,8 @@ fn setup() -> anyhow::Result<Setup> {
 fn setup_with(handler: smtp::Handler, to: &str) -> anyhow::Result<Setup> {
     smtp::require_aiosmtpd();
     let pg = Postgres::start()?;
-    pg.client()?.batch_execute("CREATE DATABASE served")?;
     let fx = Fixture::new(100_000, 100_000)?;
-    // The password file must be private: serve refuses it otherwise.
-    let pw = fx.dir.path().join("pg-password");
-    std::fs::copy(pg.config.password_file.as_ref().unwrap(), &pw)?;
-    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600))?;
-    let url = format!("postgresql://inbox@127.0.0.1:{}/served", pg.port);
-    fx.configure(
-        &[],
-        &format!(
-            "\n[store]\nkind = \"postgres\"\nurl = \"{url}\"\npassword_file = \"{}\"\nca_file = \"{}\"\n",
-            pw.display(),
-            pg.config.ca_file.display()
-        ),
-    )?;
+    let url = common::pg::use_postgres(&fx, &pg, "served")?;
     let key = fx.dir.path().join("staff-pg.asc");
     std::fs::write(&key, &fx.staff.public_armored)?;
     bin(&[

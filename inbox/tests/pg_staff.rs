@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -49,21 +48,9 @@ fn setup() -> anyhow::Result<Setup> {
 fn setup_with(extra: &str, key_args: &[&str], desk: &str) -> anyhow::Result<Setup> {
     smtp::require_aiosmtpd();
     let pg = Postgres::start()?;
-    pg.client()?.batch_execute("CREATE DATABASE served")?;
     let fx = Fixture::new(100_000, 100_000)?;
-    let pw = fx.dir.path().join("pg-password");
-    std::fs::copy(pg.config.password_file.as_ref().unwrap(), &pw)?;
-    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600))?;
-    fx.configure(
-        &[],
-        &format!(
-            "\n[store]\nkind = \"postgres\"\nurl = \"postgresql://inbox@127.0.0.1:{}/served\"\n\
-             password_file = \"{}\"\nca_file = \"{}\"\n{STAFF}{extra}",
-            pg.port,
-            pw.display(),
-            pg.config.ca_file.display()
-        ),
-    )?;
+    common::pg::use_postgres(&fx, &pg, "served")?;
+    fx.configure(&[], &format!("{STAFF}{extra}"))?;
     let key = fx.dir.path().join("staff-pg.asc");
     std::fs::write(&key, &fx.staff.public_armored)?;
     let cfg = fx.config_str();

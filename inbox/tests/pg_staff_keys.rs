@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::pg::Postgres;
 use common::*;
 
@@ -76,27 +74,6 @@ fn setup() -> anyhow::Result<Setup> {
     Ok(s)
 }
 
-/// Submits on `c` until a referral decrypts with `secret`, at most 20 s.
-async fn first_sealed_to(
-    s: &Setup,
-    c: &mut Conn,
-    secret: &pgp::composed::SignedSecretKey,
-) -> anyhow::Result<Vec<u8>> {
-    let start = Instant::now();
-    loop {
-        let reference = submit(c, valid_fields("", "")).await?;
-        let ct = s.ciphertext(&reference)?;
-        if decrypt(secret, &ct).is_ok() {
-            return Ok(ct);
-        }
-        anyhow::ensure!(
-            start.elapsed() < Duration::from_secs(20),
-            "no referral sealed to the new key after 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_replica_seals_to_the_staff_keys_of_the_database() -> anyhow::Result<()> {
     // The sync PostgreSQL client must not run on the test's async threads.
@@ -124,7 +101,7 @@ async fn every_replica_seals_to_the_staff_keys_of_the_database() -> anyhow::Resu
     ])?;
 
     for c in [&mut c2, &mut c1] {
-        let ct = first_sealed_to(&s, c, &new.secret).await?;
+        let ct = submit_until_sealed_to(c, &new.secret, |r| s.ciphertext(r)).await?;
         assert!(
             decrypt(&s.fx.staff.secret, &ct).is_err(),
             "a removed staff key can still read a new referral"

@@ -26,28 +26,6 @@ fn staff_ids(fx: &Fixture) -> anyhow::Result<Vec<i64>> {
     Ok(ids)
 }
 
-/// Submits until a referral decrypts with `secret` (the server re-reads the
-/// staff table every few seconds), at most 20 s; returns its ciphertext.
-async fn first_sealed_to(
-    fx: &Fixture,
-    c: &mut Conn,
-    secret: &pgp::composed::SignedSecretKey,
-) -> anyhow::Result<Vec<u8>> {
-    let start = Instant::now();
-    loop {
-        let reference = submit(c, valid_fields("", "")).await?;
-        let ct = ciphertext(fx, &reference)?;
-        if decrypt(secret, &ct).is_ok() {
-            return Ok(ct);
-        }
-        anyhow::ensure!(
-            start.elapsed() < Duration::from_secs(20),
-            "no referral sealed to the new key after 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_changes_reach_a_running_server_without_a_restart() -> anyhow::Result<()> {
     let fx = Fixture::new(600, 200)?;
@@ -84,7 +62,7 @@ async fn staff_changes_reach_a_running_server_without_a_restart() -> anyhow::Res
         &old[0].to_string(),
     ])?;
 
-    let ct = first_sealed_to(&fx, &mut c, &new.secret).await?;
+    let ct = submit_until_sealed_to(&mut c, &new.secret, |r| ciphertext(&fx, r)).await?;
     assert!(
         decrypt(&fx.staff.secret, &ct).is_err(),
         "a removed staff key can still read a new referral"

@@ -568,6 +568,28 @@ pub async fn submit(c: &mut Conn, mut fields: Vec<(String, String)>) -> Result<S
         .to_string())
 }
 
+/// Submits on `c` until a referral decrypts with `secret` (a server re-reads
+/// the staff table every few seconds), at most 20 s; returns its
+/// ciphertext, read with `ciphertext` from the store.
+pub async fn submit_until_sealed_to(
+    c: &mut Conn,
+    secret: &SignedSecretKey,
+    ciphertext: impl Fn(&str) -> Result<Vec<u8>>,
+) -> Result<Vec<u8>> {
+    let start = std::time::Instant::now();
+    loop {
+        let reference = submit(c, valid_fields("", "")).await?;
+        let ct = ciphertext(&reference)?;
+        if decrypt(secret, &ct).is_ok() {
+            return Ok(ct);
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            bail!("no referral sealed to the new key after 20 s");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
 pub fn set(fields: &mut [(String, String)], name: &str, value: &str) {
     for (k, v) in fields.iter_mut() {
         if k == name {
