@@ -477,3 +477,21 @@ fn the_sitemap_feed_and_robots_are_theme_templates_a_theme_may_override() {
     assert!(feed.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed "));
     assert!(!feed.contains("{#"));
 }
+
+#[test]
+fn the_search_client_comes_from_the_search_crate_unless_the_theme_has_its_own() {
+    let site = Site::copy_of("valid");
+    let (_tmp, default) = build(&site);
+    assert_eq!(read(&default, "search.js"), sportello_search::CLIENT_JS);
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("theme");
+    common::copy_dir(&theme(), &own);
+    let theirs = "export class SearchEngine {}\n";
+    std::fs::write(own.join("static/search.js"), theirs).unwrap();
+    let mut opts = site.options();
+    opts.theme = own;
+    let out = dir.path().join("public");
+    let report = sportello_guide::build(&opts, &out).unwrap();
+    assert!(!report.diagnostics.has_errors());
+    assert_eq!(read(&out, "search.js"), theirs);
+}

@@ -410,7 +410,17 @@ pub fn write_site(
     let (index_files, index, index_time) = index?;
     timings.index = index_time;
     let t = Instant::now();
-    let statics = write::read_static(&opts.theme.join("static"))?;
+    let mut statics = write::read_static(&opts.theme.join("static"))?;
+    // The search client comes with the search crate; a theme may bring its own.
+    if !statics
+        .iter()
+        .any(|(p, _)| p == sportello_search::CLIENT_PATH)
+    {
+        statics.push((
+            sportello_search::CLIENT_PATH.to_string(),
+            sportello_search::CLIENT_JS.as_bytes().to_vec(),
+        ));
+    }
     for (path, bytes) in &statics {
         sink.put(path, bytes)?;
     }

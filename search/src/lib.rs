@@ -54,6 +54,13 @@ pub use lexicon::Lexicon;
 pub use text::Lang;
 use text::Pipeline;
 
+/// The browser's side: `search.js`, a dependency-free ES2017 module that
+/// reads these files with the same pipeline as [`text`] (tested against it
+/// word for word by the repository's `tests/search/`).
+pub const CLIENT_JS: &str = include_str!("../js/search.js");
+/// Where a site serves [`CLIENT_JS`], relative to its root.
+pub const CLIENT_PATH: &str = "search.js";
+
 /// Directory of the index in the output.
 pub const DIR: &str = "search";
 /// Result fragments per file.

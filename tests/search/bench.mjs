@@ -24,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { pathToFileURL } from 'node:url';
-import { SearchEngine } from '../../themes/default/static/search.js';
+import { SearchEngine } from '../../search/js/search.js';
 import { HERE, CONTENT, THEME, sportelloBin } from './lib.mjs';
 import { QUERIES, evaluate } from './quality.mjs';
 
@@ -123,7 +123,7 @@ function ours(site) {
   return {
     read,
     // the results' CSS is part of style.css, which every page has already
-    client: [path.join(THEME, 'static/search.js')],
+    client: [path.join(HERE, '../../search/js/search.js')],
     async search(q, typing = false) {
       const res = await engine.search(q, { typing });
       const frags = await engine.fragments(res.ids.slice(0, SHOWN));

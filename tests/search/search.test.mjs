@@ -23,7 +23,7 @@ import zlib from 'node:zlib';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { launchOptions } from '../browser/chromium.mjs';
-import { Pipeline, snowball, snowballEnglish, fold, rawWords, statedAge, statedIsee, statedInvalidity, decodeShard, decodeEndings, fileName, reversed } from '../../themes/default/static/search.js';
+import { Pipeline, snowball, snowballEnglish, fold, rawWords, statedAge, statedIsee, statedInvalidity, decodeShard, decodeEndings, fileName, reversed } from '../../search/js/search.js';
 
 import { buildGuide, engineFor, top, sportelloBin, HERE, CONTENT } from './lib.mjs';
 import { QUERIES, evaluate, report } from './quality.mjs';
