@@ -119,8 +119,8 @@ impl Cards {
         let mut html = tera
             .render("card.html", &ctx)
             .map_err(|e| anyhow::anyhow!("{}", super::error_chain(&e)))?;
-        // Tera's buffer is sized for the template, not for this card: kept
-        // for every service, the spare room would be most of their memory.
+        // Tera's output buffer has room to spare; kept for every service
+        // until the build ends, it added about 20 MiB at 10,000 services.
         html.shrink_to_fit();
         // Another thread may have set it meanwhile, with the same bytes.
         Ok(cell.get_or_init(|| html))
