@@ -26,7 +26,7 @@ pub fn write_files(
     tera: &tera::Tera,
     sink: &dyn crate::write::Sink,
 ) -> anyhow::Result<()> {
-    for (path, bytes) in machine_files(site, tera)? {
+    for (path, bytes) in machine_files(site, tera, &mut Sitemap::default())? {
         sink.put(&path, &bytes)?;
     }
     crate::opendata::write(site, sink)
@@ -35,36 +35,58 @@ pub fn write_files(
 /// The files of this step but the open data, which is the whole list again
 /// on every change: `serve` makes it only when it is asked for. The
 /// sitemap, the feed and robots.txt are the theme's templates.
-pub fn machine_files(site: &Site, tera: &tera::Tera) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+pub fn machine_files(
+    site: &Site,
+    tera: &tera::Tera,
+    last_sitemap: &mut Sitemap,
+) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let render = |name: &str, ctx: &tera::Context| -> anyhow::Result<Vec<u8>> {
         tera.render(name, ctx)
             .map(String::into_bytes)
             .map_err(|e| anyhow::anyhow!("rendering the theme's {name}: {e}"))
     };
-    let mut sitemap_ctx = tera::Context::new();
-    sitemap_ctx.insert("urls", &sitemap(site));
+    let urls = sitemap(site);
+    let sitemap_xml = match &last_sitemap.last {
+        Some((made_of, bytes)) if *made_of == urls => bytes.clone(),
+        _ => {
+            let mut ctx = tera::Context::new();
+            ctx.insert("urls", &urls);
+            let bytes = render("sitemap.xml", &ctx)?;
+            last_sitemap.last = Some((urls, bytes.clone()));
+            bytes
+        }
+    };
     let mut robots = tera::Context::new();
     robots.insert(
         "sitemap",
         &site.urls.permalink(&site.urls.file("sitemap.xml")),
     );
     Ok(vec![
-        ("sitemap.xml".into(), render("sitemap.xml", &sitemap_ctx)?),
+        ("sitemap.xml".into(), sitemap_xml),
         ("robots.txt".into(), render("robots.txt", &robots)?),
         ("feed.xml".into(), render("feed.xml", &feed(site))?),
         ("services.json".into(), services_json(site)),
     ])
 }
 
+/// The last sitemap made and the addresses it was made of: `serve` renders
+/// it again only when an address, a date or a pair of editions changed (a
+/// text edit changes none, and at 10,000 services the sitemap took 8-12 ms
+/// of a 50 ms rebuild).
+#[derive(Debug, Default)]
+pub struct Sitemap {
+    last: Option<(Vec<SitemapUrl>, Vec<u8>)>,
+}
+
 /// One address of the sitemap.
-#[derive(Serialize)]
+#[derive(Debug, PartialEq, Serialize)]
 struct SitemapUrl {
     loc: String,
     lastmod: Option<String>,
     alternates: Vec<Alternate>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, PartialEq, Serialize)]
 struct Alternate {
     hreflang: String,
     href: String,

@@ -57,6 +57,8 @@ struct Good {
     index: SearchIndex,
     /// The services' cards, rendered again only for the services edited.
     cards: render::Cards,
+    /// The sitemap, rendered again only when its addresses change.
+    sitemap: export::Sitemap,
     /// Internal links of every content file, by relative path.
     links: BTreeMap<String, (SourceFile, Vec<parse::InternalLink>)>,
 }
@@ -263,6 +265,7 @@ impl Live {
             tera,
             index,
             cards,
+            sitemap: export::Sitemap::default(),
             links: links
                 .into_iter()
                 .map(|(src, l)| (src.rel.clone(), (src, l)))
@@ -396,9 +399,17 @@ impl Live {
             }
         }
         let known = known_paths(site, entries);
-        for (rel, (src, links)) in &good.links {
-            if !new_links.contains_key(rel) {
-                diags.extend(check_links(src, links, &known));
+        // Only a file added or removed can break or mend the links of the
+        // others (an entry's address comes from its file name): an edit of
+        // files that stay checks only their own links.
+        let same_files = new_links
+            .iter()
+            .all(|(rel, l)| l.is_some() && good.links.contains_key(rel));
+        if !same_files {
+            for (rel, (src, links)) in &good.links {
+                if !new_links.contains_key(rel) {
+                    diags.extend(check_links(src, links, &known));
+                }
             }
         }
         for (src, links) in new_links.values().flatten() {
@@ -552,7 +563,7 @@ impl Live {
             .collect();
         // The open data lists every service: made again only when asked for,
         // so that a save stays as fast as the pages it changes.
-        match export::machine_files(site, &good.tera) {
+        match export::machine_files(site, &good.tera, &mut good.sitemap) {
             Ok(files) => updates.extend(files),
             Err(e) => return self.theme_failed(what, &e),
         }
