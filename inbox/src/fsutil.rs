@@ -60,3 +60,17 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     f.sync_all()?;
     Ok(())
 }
+
+/// The lock of `serve` on SQLite (one server per data directory, which
+/// counts references in memory): `None` if another process holds it. Held
+/// until the file is dropped.
+pub fn try_lock_data_dir(data_dir: &Path) -> Result<Option<File>> {
+    let lock_path = data_dir.join("serve.lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    Ok(lock.try_lock().is_ok().then_some(lock))
+}

@@ -30,19 +30,7 @@ fn setup() -> anyhow::Result<Setup> {
     let pg = Postgres::start()?;
     let fx = Fixture::new(100_000, 100_000)?;
     let url = common::pg::use_postgres(&fx, &pg, "register")?;
-    let key = fx.dir.path().join("staff-pg.asc");
-    std::fs::write(&key, &fx.staff.public_armored)?;
-    bin(&[
-        "staff",
-        "add",
-        "--config",
-        fx.config_str(),
-        "--name",
-        "Staff Esempio",
-        "--key",
-        key.to_str().unwrap(),
-    ])?;
-    std::fs::remove_file(&key)?;
+    fx.add_staff("Staff Esempio", &fx.staff.public_armored, &[])?;
     let giulia = fx.add_operator("Giulia Esempio", "via-mantova")?;
     let marco = fx.add_operator("Marco Esempio", "via-mantova")?;
     let (smtp, _) = smtp::start_server(

@@ -42,19 +42,7 @@ fn setup_with(handler: smtp::Handler, to: &str) -> anyhow::Result<Setup> {
     let pg = Postgres::start()?;
     let fx = Fixture::new(100_000, 100_000)?;
     let url = common::pg::use_postgres(&fx, &pg, "served")?;
-    let key = fx.dir.path().join("staff-pg.asc");
-    std::fs::write(&key, &fx.staff.public_armored)?;
-    bin(&[
-        "staff",
-        "add",
-        "--config",
-        fx.config_str(),
-        "--name",
-        "Staff Esempio",
-        "--key",
-        key.to_str().unwrap(),
-    ])?;
-    std::fs::remove_file(&key)?;
+    fx.add_staff("Staff Esempio", &fx.staff.public_armored, &[])?;
     let ops = vec![
         fx.add_operator("Giulia Esempio", "via-mantova")?,
         fx.add_operator("Marta Esempio", "via-mantova")?,

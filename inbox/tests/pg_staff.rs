@@ -51,14 +51,7 @@ fn setup_with(extra: &str, key_args: &[&str], desk: &str) -> anyhow::Result<Setu
     let fx = Fixture::new(100_000, 100_000)?;
     common::pg::use_postgres(&fx, &pg, "served")?;
     fx.configure(&[], &format!("{STAFF}{extra}"))?;
-    let key = fx.dir.path().join("staff-pg.asc");
-    std::fs::write(&key, &fx.staff.public_armored)?;
-    let cfg = fx.config_str();
-    let mut args = vec!["staff", "add", "--config", cfg, "--name", "Staff Esempio"];
-    args.extend_from_slice(key_args);
-    args.extend(["--key", key.to_str().unwrap()]);
-    bin(&args)?;
-    std::fs::remove_file(&key)?;
+    fx.add_staff("Staff Esempio", &fx.staff.public_armored, key_args)?;
     let op = fx.add_operator("Giulia Esempio", desk)?;
     let (smtp, maildir) = smtp::start_mailbox(&fx, "Staff <staff@comune.example>")?;
     Ok(Setup {

@@ -42,27 +42,6 @@ impl Setup {
                 .collect())
         })
     }
-
-    fn staff_add(&self, name: &str, armored: &str) -> anyhow::Result<()> {
-        let key = self
-            .fx
-            .dir
-            .path()
-            .join(format!("{}.asc", name.replace(' ', "-")));
-        std::fs::write(&key, armored)?;
-        let config = self.fx.config_str();
-        bin(&[
-            "staff",
-            "add",
-            "--config",
-            config,
-            "--name",
-            name,
-            "--key",
-            key.to_str().unwrap(),
-        ])?;
-        Ok(())
-    }
 }
 
 fn setup() -> anyhow::Result<Setup> {
@@ -70,7 +49,7 @@ fn setup() -> anyhow::Result<Setup> {
     let fx = Fixture::new(100_000, 100_000)?;
     let url = common::pg::use_postgres(&fx, &pg, "keys")?;
     let s = Setup { pg, url, fx };
-    s.staff_add("Staff Esempio", &s.fx.staff.public_armored)?;
+    s.fx.add_staff("Staff Esempio", &s.fx.staff.public_armored, &[])?;
     Ok(s)
 }
 
@@ -91,7 +70,7 @@ async fn every_replica_seals_to_the_staff_keys_of_the_database() -> anyhow::Resu
 
     let old = s.staff_ids()?;
     let new = staff_keys();
-    s.staff_add("Staff Due", &new.public_armored)?;
+    s.fx.add_staff("Staff Due", &new.public_armored, &[])?;
     bin(&[
         "staff",
         "remove",

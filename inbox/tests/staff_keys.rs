@@ -251,10 +251,9 @@ fn unusable_staff_keys_are_refused_with_the_reason() {
     assert_eq!(list.matches("Prova").count(), 1, "{list}");
 }
 
-/// A staff key expiring within 30 days: `serve` mails the admin about it.
-#[test]
-fn the_admin_hears_of_a_staff_key_about_to_expire() {
-    let fx = Fixture::new(60, 10).unwrap();
+/// Adds a GnuPG key whose encryption subkey expires in 20 days; its
+/// fingerprint.
+fn add_short_lived_key(fx: &Fixture) -> String {
     let dir = fx.dir.path().join("keys");
     std::fs::create_dir(&dir).unwrap();
     let gpg = Gpg::new(&dir);
@@ -266,8 +265,16 @@ fn the_admin_hears_of_a_staff_key_about_to_expire() {
     );
     let file = dir.join("short.asc");
     gpg.export(&fpr, &file);
-    let (ok, err) = staff_add(&fx, &file);
+    let (ok, err) = staff_add(fx, &file);
     assert!(ok, "{err}");
+    fpr
+}
+
+/// A staff key expiring within 30 days: `serve` mails the admin about it.
+#[test]
+fn the_admin_hears_of_a_staff_key_about_to_expire() {
+    let fx = Fixture::new(60, 10).unwrap();
+    let fpr = add_short_lived_key(&fx);
     let (_smtp, maildir) = smtp::start_mailbox(&fx, "Staff <staff@comune.example>").unwrap();
     let _server = fx.start(&fx.dir.path().join("server.log")).unwrap();
     let got = smtp::wait_for_mails(&maildir, std::time::Duration::from_secs(20), |m| {
@@ -296,23 +303,9 @@ fn two_postgres_replicas_send_the_admin_one_notice_of_an_expiring_key() {
     let pg = common::pg::Postgres::start().unwrap();
     let fx = Fixture::new(60, 10).unwrap();
     common::pg::use_postgres(&fx, &pg, "expiry").unwrap();
-    let dir = fx.dir.path().join("keys");
-    std::fs::create_dir(&dir).unwrap();
-    let lasting = dir.join("lasting.asc");
-    std::fs::write(&lasting, &fx.staff.public_armored).unwrap();
-    let (ok, err) = staff_add(&fx, &lasting);
-    assert!(ok, "{err}");
-    let gpg = Gpg::new(&dir);
-    let fpr = gpg.key(
-        "Breve <breve@comune.example>",
-        "ed25519",
-        Some(("cv25519", "20d")),
-        None,
-    );
-    let file = dir.join("short.asc");
-    gpg.export(&fpr, &file);
-    let (ok, err) = staff_add(&fx, &file);
-    assert!(ok, "{err}");
+    fx.add_staff("Staff Esempio", &fx.staff.public_armored, &[])
+        .unwrap();
+    let fpr = add_short_lived_key(&fx);
     let (_smtp, maildir) = smtp::start_mailbox(&fx, "Staff <staff@comune.example>").unwrap();
     let _one = Server::start(&fx.config, &fx.dir.path().join("one.log")).unwrap();
     let _two = Server::start(&fx.config, &fx.dir.path().join("two.log")).unwrap();

@@ -41,19 +41,7 @@ async fn staff_changes_reach_a_running_server_without_a_restart() -> anyhow::Res
     let old = staff_ids(&fx)?;
     assert_eq!(old.len(), 1);
     let new = staff_keys();
-    let key_file = fx.dir.path().join("new.asc");
-    std::fs::write(&key_file, &new.public_armored)?;
-    let key_path = key_file.to_str().unwrap();
-    bin(&[
-        "staff",
-        "add",
-        "--config",
-        fx.config_str(),
-        "--name",
-        "Staff Due",
-        "--key",
-        key_path,
-    ])?;
+    fx.add_staff("Staff Due", &new.public_armored, &[])?;
     bin(&[
         "staff",
         "remove",

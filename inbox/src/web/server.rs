@@ -311,20 +311,13 @@ async fn run(cfg: &Config) -> Result<()> {
 
 /// Takes the lock on the data directory (SQLite: one server per file).
 fn lock_data_dir(cfg: &Config) -> Result<std::fs::File> {
-    let lock_path = cfg.paths.data_dir.join("serve.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("cannot open {}", lock_path.display()))?;
-    if lock.try_lock().is_err() {
-        bail!(
+    match crate::fsutil::try_lock_data_dir(&cfg.paths.data_dir)? {
+        Some(lock) => Ok(lock),
+        None => bail!(
             "another sportello-inbox serve is using {}",
             cfg.paths.data_dir.display()
-        );
+        ),
     }
-    Ok(lock)
 }
 
 /// The staff site's state: labels and lists from the configuration and

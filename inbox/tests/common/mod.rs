@@ -222,6 +222,28 @@ impl Fixture {
         })
     }
 
+    /// `staff add` through the binary (so into the configured store) of
+    /// the armored public key `armored`, with `extra` arguments such as
+    /// `--municipality`; the key file is removed afterwards (the canary
+    /// test scans the folder).
+    pub fn add_staff(&self, name: &str, armored: &str, extra: &[&str]) -> Result<String> {
+        let key = self.dir.path().join("staff-key.asc");
+        std::fs::write(&key, armored)?;
+        let mut args = vec![
+            "staff",
+            "add",
+            "--config",
+            self.config_str(),
+            "--name",
+            name,
+        ];
+        args.extend_from_slice(extra);
+        args.extend(["--key", key.to_str().context("utf-8")?]);
+        let out = bin(&args);
+        std::fs::remove_file(&key)?;
+        out
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }

@@ -173,19 +173,13 @@ pub fn copy_to_postgres(cfg: &Config, from: Option<&Path>) -> Result<(PathBuf, C
     if !source.is_file() {
         bail!("no SQLite inbox at {}", source.display());
     }
-    let lock_path = cfg.paths.data_dir.join("serve.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("cannot open {}", lock_path.display()))?;
-    if lock.try_lock().is_err() {
+    // Held to the end of the copy.
+    let Some(_lock) = crate::fsutil::try_lock_data_dir(&cfg.paths.data_dir)? else {
         bail!(
             "a sportello-inbox serve is using {}: stop it before copying",
             cfg.paths.data_dir.display()
         );
-    }
+    };
     let conn = crate::store::open(&source)?;
     let mut client = super::connect(pg)?;
     super::migrate(&mut client)?;
