@@ -61,15 +61,6 @@ impl Db {
         }
     }
 
-    pub fn sqlite_mut(&mut self, what: &str) -> Result<&mut Connection> {
-        match self {
-            Db::Sqlite(c) => Ok(c),
-            Db::Pg(_) => {
-                bail!("{what} does not run on PostgreSQL yet ([store] kind = \"postgres\")")
-            }
-        }
-    }
-
     /// A connection for the readers written against SQLite (`stats`,
     /// `report`): the file itself, or an in-memory copy of PostgreSQL's
     /// metadata (`pg::snapshot`).

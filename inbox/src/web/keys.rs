@@ -14,6 +14,7 @@ use anyhow::Result;
 use crate::config::Config;
 use crate::seal::Recipients;
 use crate::store::db::Db;
+use crate::store::Staff;
 
 /// How often the staff table is compared with the keys in use.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(3);
@@ -48,12 +49,11 @@ impl StaffKeys {
 }
 
 /// What identifies a set of staff rows: a change of any reloads the keys.
-fn signature(db: &mut Db) -> Result<Vec<(i64, String, Option<String>)>> {
-    Ok(db
-        .staff()?
-        .into_iter()
-        .map(|s| (s.id, s.fingerprint, s.municipality))
-        .collect())
+fn signature(staff: &[Staff]) -> Vec<(i64, String, Option<String>)> {
+    staff
+        .iter()
+        .map(|s| (s.id, s.fingerprint.clone(), s.municipality.clone()))
+        .collect()
 }
 
 /// Starts the thread that keeps `keys` equal to the store's staff table.
@@ -80,7 +80,7 @@ fn reload_loop(cfg: &Config, keys: &StaffKeys) {
                 }
             },
         };
-        let sig = match signature(conn) {
+        let staff = match conn.staff() {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "staff keys: cannot read the staff table");
@@ -88,16 +88,16 @@ fn reload_loop(cfg: &Config, keys: &StaffKeys) {
                 continue;
             }
         };
+        let sig = signature(&staff);
         // The first look reloads too: `staff add` may have run between the
         // start of `serve` and now.
         if last.as_ref() == Some(&sig) {
             continue;
         }
         // A municipality left without keys is refused here, as at start.
-        let fresh = conn.staff().and_then(|staff| {
-            let operators = conn.operators()?;
-            crate::municipality::recipients_from(staff, &operators, cfg)
-        });
+        let fresh = conn
+            .operators()
+            .and_then(|operators| crate::municipality::recipients_from(staff, &operators, cfg));
         match fresh {
             Ok(set) => {
                 if last.is_some() {
