@@ -371,6 +371,7 @@ pub fn write_site(
                     fresh = render::Cards::new(edition);
                     &fresh
                 };
+                cards.fill(edition, tera)?;
                 render::render_each(edition, tera, cards, &ids, |path, html| {
                     sink.put(path, html.as_bytes())
                 })?;

@@ -7,6 +7,7 @@
 use std::sync::OnceLock;
 
 use anyhow::Result;
+use rayon::prelude::*;
 use serde::Serialize;
 use tera::{Context, Tera};
 
@@ -106,6 +107,27 @@ impl Cards {
         }
     }
 
+    /// Renders, in parallel, every card not rendered yet, at both levels: a
+    /// build lists every service at both (A-Z and its category). The labels
+    /// go into each thread's context once, not once per card: copying them
+    /// into a card's context cost more than rendering it.
+    pub fn fill(&self, site: &Site, tera: &Tera) -> Result<()> {
+        let mut base = Context::new();
+        base.insert("t", &site.lang.labels);
+        self.cells.par_iter().enumerate().try_for_each_init(
+            || base.clone(),
+            |ctx, (i, cells)| {
+                for (cell, level) in cells.iter().zip([Level::H2, Level::H3]) {
+                    if cell.get().is_none() {
+                        let html = render(site, tera, ctx, i, level)?;
+                        let _ = cell.set(html);
+                    }
+                }
+                Ok(())
+            },
+        )
+    }
+
     /// The card of service `i` at `level`.
     pub fn get(&self, site: &Site, tera: &Tera, i: usize, level: Level) -> Result<&str> {
         let cell = &self.cells[i][usize::from(level == Level::H3)];
@@ -113,15 +135,8 @@ impl Cards {
             return Ok(html);
         }
         let mut ctx = Context::new();
-        ctx.insert("s", &card(site, i));
         ctx.insert("t", &site.lang.labels);
-        ctx.insert("level", &level.number());
-        let mut html = tera
-            .render("card.html", &ctx)
-            .map_err(|e| anyhow::anyhow!("{}", super::error_chain(&e)))?;
-        // Tera's output buffer has room to spare; kept for every service
-        // until the build ends, it added about 20 MiB at 10,000 services.
-        html.shrink_to_fit();
+        let html = render(site, tera, &mut ctx, i, level)?;
         // Another thread may have set it meanwhile, with the same bytes.
         Ok(cell.get_or_init(|| html))
     }
@@ -139,6 +154,19 @@ impl Cards {
             .map(|&i| self.get(site, tera, i, level))
             .collect()
     }
+}
+
+/// Card `i` at `level`, with `ctx` holding the labels (`t`).
+fn render(site: &Site, tera: &Tera, ctx: &mut Context, i: usize, level: Level) -> Result<String> {
+    ctx.insert("s", &card(site, i));
+    ctx.insert("level", &level.number());
+    let mut html = tera
+        .render("card.html", ctx)
+        .map_err(|e| anyhow::anyhow!("{}", super::error_chain(&e)))?;
+    // Tera's output buffer has room to spare; kept for every service
+    // until the build ends, it added about 20 MiB at 10,000 services.
+    html.shrink_to_fit();
+    Ok(html)
 }
 
 #[cfg(test)]
