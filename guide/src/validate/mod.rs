@@ -469,10 +469,16 @@ fn content_path_form(link: &InternalLink, suggestion: &str) -> Option<String> {
 pub fn derive_lists(site: &mut Site) {
     let services = &site.services;
     let mut az: Vec<usize> = (0..services.len()).collect();
-    let keys: Vec<String> = services.iter().map(|s| title_sort_key(&s.title)).collect();
+    debug_assert!(
+        services
+            .iter()
+            .all(|s| s.sort_key == title_sort_key(&s.title)),
+        "a title changed without its sort key"
+    );
     az.sort_by(|&a, &b| {
-        keys[a]
-            .cmp(&keys[b])
+        services[a]
+            .sort_key
+            .cmp(&services[b].sort_key)
             .then_with(|| services[a].slug.cmp(&services[b].slug))
     });
     for list in [&mut site.categories, &mut site.topics, &mut site.audiences] {
