@@ -61,8 +61,9 @@ struct Good {
     index: SearchIndex,
     /// The services' cards, rendered again only for the services edited.
     cards: render::Cards,
-    /// The sitemap, rendered again only when its addresses change.
-    sitemap: export::Sitemap,
+    /// The sitemap and the objects of services.json, made again only when
+    /// what they show changes.
+    machine: export::Kept,
     /// Internal links of every content file, by relative path.
     links: BTreeMap<String, (SourceFile, Vec<parse::InternalLink>)>,
 }
@@ -261,7 +262,7 @@ impl Live {
             tera,
             index,
             cards,
-            sitemap: export::Sitemap::default(),
+            machine: export::Kept::default(),
             links: links
                 .into_iter()
                 .map(|(src, l)| (src.rel.clone(), (src, l)))
@@ -559,7 +560,7 @@ impl Live {
             .collect();
         // The open data lists every service: made again only when asked for,
         // so that a save stays as fast as the pages it changes.
-        match export::machine_files(site, &good.tera, &mut good.sitemap) {
+        match export::machine_files(site, &good.tera, &mut good.machine) {
             Ok(files) => updates.extend(files),
             Err(e) => return self.theme_failed(what, &e),
         }
