@@ -422,6 +422,9 @@ impl Live {
         .collect();
         let mut removed: Vec<String> = Vec::new();
         let mut changed_services: Vec<String> = Vec::new();
+        // Services edited in place, with where they were listed; `None`
+        // once one is added or removed (positions shift).
+        let mut edited: Option<Vec<(usize, validate::Listed)>> = Some(Vec::new());
         let mut footer_changed = false;
         // An office or desk edit may change what other services index.
         let others_changed = !places.is_empty();
@@ -433,9 +436,18 @@ impl Live {
                 add_service_lists(&site.services[i], &mut affected);
             }
             match (pos, new) {
-                (Ok(i), Some(s)) => site.services[i] = s,
-                (Err(i), Some(s)) => site.services.insert(i, s),
+                (Ok(i), Some(s)) => {
+                    let old = std::mem::replace(&mut site.services[i], s);
+                    if let Some(e) = &mut edited {
+                        e.push((i, validate::Listed::of(&old)));
+                    }
+                }
+                (Err(i), Some(s)) => {
+                    site.services.insert(i, s);
+                    edited = None;
+                }
                 (Ok(i), None) => {
+                    edited = None;
                     removed.push(crate::urls::output_file(
                         urls.site_root(),
                         &site.services[i].url,
@@ -479,7 +491,10 @@ impl Live {
                 }
             }
         }
-        derive_lists(site);
+        match &edited {
+            Some(edited) => validate::relist(site, edited),
+            None => derive_lists(site),
+        }
         // Tests of `serve` make a rebuild panic half-way, with the model
         // already changed; release builds have no such switch.
         #[cfg(debug_assertions)]

@@ -4,9 +4,11 @@
 //! `service` checks one service entry, `places` offices and desks; this
 //! module assembles the site, checks links and derives the lists.
 
+mod lists;
 pub mod places;
 mod service;
 
+pub use lists::{relist, Listed};
 pub use places::{desk_place, office_place};
 pub use service::ServiceContext;
 
