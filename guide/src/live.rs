@@ -534,10 +534,11 @@ impl Live {
         };
 
         // 4. Render, export and index; keep only what really changed.
-        let outputs = match outputs::make(good, &ids, &changed_services, others_changed) {
-            Ok(o) => o,
-            Err(e) => return self.theme_failed(what, &e),
-        };
+        let outputs =
+            match outputs::make(good, &self.files, &ids, &changed_services, others_changed) {
+                Ok(o) => o,
+                Err(e) => return self.theme_failed(what, &e),
+            };
         removed.extend(outputs.removed);
         // The open data lists every service: made again only when asked for,
         // so that a save stays as fast as the pages it changes.
@@ -546,13 +547,10 @@ impl Live {
         for path in removed {
             count += usize::from(self.files.remove(path.as_str()).is_some());
         }
-        for (path, bytes) in outputs.written {
-            if self
-                .files
-                .get(path.as_str())
-                .is_none_or(|old| **old != *bytes)
-            {
-                self.files.insert(Arc::from(path), Arc::from(bytes));
+        for (path, bytes, differs) in outputs.written {
+            // Compared before the removals: a file removed and made again is new.
+            if differs || !self.files.contains_key(path.as_str()) {
+                self.files.insert(Arc::from(path), bytes);
                 count += 1;
             }
         }
