@@ -12,16 +12,21 @@ use tera::Tera;
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::index::SearchIndex;
-use crate::load::{self, Kind, SourceFile};
+use crate::load::{self, Kind};
 use crate::model::{Page, Place, Service, Site};
 use crate::parse::{self, Parsed};
 use crate::render::{self, PageId};
-use crate::validate::{self, check_links, derive_lists, known_paths, ServiceContext};
+use crate::validate::{self, derive_lists, ServiceContext};
 use crate::{export, write, Options};
 
 mod changes;
+mod links;
+mod outputs;
+#[cfg(test)]
+mod tests;
 use changes::classify;
 pub use changes::{describe, Change};
+use links::slug_of;
 
 /// The start of the note that marks the page of a draft while previewing;
 /// `build` never writes it.
@@ -61,10 +66,13 @@ struct Good {
     index: SearchIndex,
     /// The services' cards, rendered again only for the services edited.
     cards: render::Cards,
-    /// The sitemap, rendered again only when its addresses change.
-    sitemap: export::Sitemap,
+    /// The sitemap and the objects of services.json, made again only when
+    /// what they show changes.
+    machine: export::Kept,
     /// Internal links of every content file, by relative path.
-    links: BTreeMap<String, (SourceFile, Vec<parse::InternalLink>)>,
+    links: links::Links,
+    /// Every address a link may point to, as of the last good edit.
+    known: Option<HashSet<String>>,
 }
 
 pub struct Live {
@@ -261,11 +269,12 @@ impl Live {
             tera,
             index,
             cards,
-            sitemap: export::Sitemap::default(),
+            machine: export::Kept::default(),
             links: links
                 .into_iter()
                 .map(|(src, l)| (src.rel.clone(), (src, l)))
                 .collect(),
+            known: None,
         });
         Outcome::Updated {
             what,
@@ -295,8 +304,7 @@ impl Live {
         let mut services: Vec<(String, Option<Service>)> = Vec::new();
         let mut places: Vec<(Kind, usize, Place)> = Vec::new();
         let mut pages: Vec<(Option<usize>, Page)> = Vec::new();
-        let mut new_links: BTreeMap<String, Option<(SourceFile, Vec<parse::InternalLink>)>> =
-            BTreeMap::new();
+        let mut new_links = links::NewLinks::new();
         let ctx = ServiceContext::of_site(site, self.opts.today);
         for rel in &self.dirty {
             let path = self.opts.content.join(rel);
@@ -377,40 +385,9 @@ impl Live {
             diags.extend(local.into_vec());
         }
 
-        // 2. Links of every file, against the addresses the site would have.
-        let mut entries: HashSet<String> = good
-            .links
-            .keys()
-            .filter_map(|rel| entry_url(&urls, rel))
-            .collect();
-        for (rel, l) in &new_links {
-            match (l, entry_url(&urls, rel)) {
-                (Some(_), Some(u)) => {
-                    entries.insert(u);
-                }
-                (None, Some(u)) => {
-                    entries.remove(&u);
-                }
-                _ => {}
-            }
-        }
-        let known = known_paths(site, entries);
-        // Only a file added or removed can break or mend the links of the
-        // others (an entry's address comes from its file name): an edit of
-        // files that stay checks only their own links.
-        let same_files = new_links
-            .iter()
-            .all(|(rel, l)| l.is_some() && good.links.contains_key(rel));
-        if !same_files {
-            for (rel, (src, links)) in &good.links {
-                if !new_links.contains_key(rel) {
-                    diags.extend(check_links(src, links, &known));
-                }
-            }
-        }
-        for (src, links) in new_links.values().flatten() {
-            diags.extend(check_links(src, links, &known));
-        }
+        // 2. Links, against the addresses the site would have.
+        let (links_diags, known) = links::check(site, &good.links, &new_links, good.known.take());
+        diags.extend(links_diags);
 
         if diags.iter().any(Diagnostic::is_error) {
             let mut all = Diagnostics::default();
@@ -445,6 +422,9 @@ impl Live {
         .collect();
         let mut removed: Vec<String> = Vec::new();
         let mut changed_services: Vec<String> = Vec::new();
+        // Services edited in place, with where they were listed; `None`
+        // once one is added or removed (positions shift).
+        let mut edited: Option<Vec<(usize, validate::Listed)>> = Some(Vec::new());
         let mut footer_changed = false;
         // An office or desk edit may change what other services index.
         let others_changed = !places.is_empty();
@@ -456,9 +436,18 @@ impl Live {
                 add_service_lists(&site.services[i], &mut affected);
             }
             match (pos, new) {
-                (Ok(i), Some(s)) => site.services[i] = s,
-                (Err(i), Some(s)) => site.services.insert(i, s),
+                (Ok(i), Some(s)) => {
+                    let old = std::mem::replace(&mut site.services[i], s);
+                    if let Some(e) = &mut edited {
+                        e.push((i, validate::Listed::of(&old)));
+                    }
+                }
+                (Err(i), Some(s)) => {
+                    site.services.insert(i, s);
+                    edited = None;
+                }
                 (Ok(i), None) => {
+                    edited = None;
                     removed.push(crate::urls::output_file(
                         urls.site_root(),
                         &site.services[i].url,
@@ -502,7 +491,10 @@ impl Live {
                 }
             }
         }
-        derive_lists(site);
+        match &edited {
+            Some(edited) => validate::relist(site, edited),
+            None => derive_lists(site),
+        }
         // Tests of `serve` make a rebuild panic half-way, with the model
         // already changed; release builds have no such switch.
         #[cfg(debug_assertions)]
@@ -528,6 +520,7 @@ impl Live {
             }
         }
         good.cards.forget(site, &changed_services);
+        good.known = Some(known);
         for (rel, l) in new_links {
             match l {
                 Some(x) => good.links.insert(rel, x),
@@ -541,41 +534,23 @@ impl Live {
         };
 
         // 4. Render, export and index; keep only what really changed.
-        let rendered = match render::render_pages(site, &good.tera, &good.cards, &ids) {
-            Ok(r) => r,
-            Err(e) => return self.theme_failed(what, &e),
-        };
-        // Only the changed services are tokenised again, and only the index
-        // files they touch are encoded again.
-        let index = good.index.edit(
-            &crate::index::collection(site),
-            &changed_services,
-            others_changed,
-        );
-        removed.extend(index.removed);
-        let mut updates: Vec<write::OutputFile> = rendered
-            .into_iter()
-            .map(|(p, h)| (p, h.into_bytes()))
-            .collect();
+        let outputs =
+            match outputs::make(good, &self.files, &ids, &changed_services, others_changed) {
+                Ok(o) => o,
+                Err(e) => return self.theme_failed(what, &e),
+            };
+        removed.extend(outputs.removed);
         // The open data lists every service: made again only when asked for,
         // so that a save stays as fast as the pages it changes.
-        match export::machine_files(site, &good.tera, &mut good.sitemap) {
-            Ok(files) => updates.extend(files),
-            Err(e) => return self.theme_failed(what, &e),
-        }
         self.open_data_stale = true;
-        updates.extend(index.written);
         let mut count = 0;
         for path in removed {
             count += usize::from(self.files.remove(path.as_str()).is_some());
         }
-        for (path, bytes) in updates {
-            if self
-                .files
-                .get(path.as_str())
-                .is_none_or(|old| **old != *bytes)
-            {
-                self.files.insert(Arc::from(path), Arc::from(bytes));
+        for (path, bytes, differs) in outputs.written {
+            // Compared before the removals: a file removed and made again is new.
+            if differs || !self.files.contains_key(path.as_str()) {
+                self.files.insert(Arc::from(path), bytes);
                 count += 1;
             }
         }
@@ -608,19 +583,6 @@ fn add_service_lists(s: &Service, affected: &mut BTreeSet<PageId>) {
     affected.extend(s.audiences.iter().map(|&i| PageId::Audience(i)));
     affected.insert(PageId::Office(s.office));
     affected.extend(s.desks.iter().map(|&i| PageId::Desk(i)));
-}
-
-fn slug_of(rel: &str) -> String {
-    rel.rsplit('/')
-        .next()
-        .unwrap_or(rel)
-        .trim_end_matches(".md")
-        .to_string()
-}
-
-fn entry_url(urls: &crate::urls::Urls, rel: &str) -> Option<String> {
-    let (dir, _) = rel.split_once('/')?;
-    urls.for_content_path(&format!("{dir}/{}.md", slug_of(rel)))
 }
 
 fn count_changes(

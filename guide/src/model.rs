@@ -59,6 +59,10 @@ pub struct Section {
 pub struct Service {
     pub slug: String,
     pub title: String,
+    /// [`title_sort_key`] of `title`, kept so that re-sorting the A-Z list
+    /// after an edit does not fold every title again; set it with the title.
+    #[serde(skip)]
+    pub sort_key: String,
     pub summary: String,
     pub url: String,
     pub permalink: String,

@@ -117,7 +117,10 @@ pub fn attach(
                 return false;
             };
             let f = &t.front;
-            s.title = f.title.clone().unwrap_or_else(|| s.title.clone());
+            if let Some(title) = &f.title {
+                s.title = title.clone();
+                s.sort_key = title_sort_key(title);
+            }
             s.summary = f.summary.clone().unwrap_or_else(|| s.summary.clone());
             if let Some(k) = &f.keywords {
                 s.keywords = k.clone();
@@ -201,7 +204,7 @@ pub fn attach(
     }
     terms(&mut en, taxonomy, diags);
     let mut az = en.az.clone();
-    az.sort_by_cached_key(|&i| title_sort_key(&en.services[i].title));
+    az.sort_by(|&a, &b| en.services[a].sort_key.cmp(&en.services[b].sort_key));
     en.az = az;
     en.lang = lang;
     diags.extend(ds);

@@ -378,16 +378,13 @@ fn render_page(
         PageId::AllServices => {
             let mut letters: Vec<Letter<'_>> = Vec::new();
             for &i in &site.az {
-                let first = crate::model::title_sort_key(&site.services[i].title)
-                    .chars()
-                    .next()
-                    .map_or('#', |c| {
-                        if c.is_ascii_alphabetic() {
-                            c.to_ascii_uppercase()
-                        } else {
-                            '#'
-                        }
-                    });
+                let first = site.services[i].sort_key.chars().next().map_or('#', |c| {
+                    if c.is_ascii_alphabetic() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '#'
+                    }
+                });
                 let letter = first.to_string();
                 if letters.last().map(|l| &l.letter) != Some(&letter) {
                     letters.push(Letter {

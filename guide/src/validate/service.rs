@@ -189,6 +189,7 @@ impl<'a> ServiceContext<'a> {
             url,
             slug: d.src.slug.clone(),
             title: title.to_string(),
+            sort_key: title_sort_key(title),
             summary: summary.to_string(),
             category,
             topics,

@@ -1,0 +1,156 @@
+//! The lists derived from the services, moved rather than made again when
+//! an edit changed some services but added or removed none: at 10,000
+//! services [`derive_lists`](super::derive_lists) took 3-5 ms of an edit in `serve`, mostly
+//! waiting on memory, for the few entries that move.
+
+use crate::model::{Service, Site};
+
+/// Where a service was listed, to take it out of those lists.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    category: usize,
+    topics: Vec<usize>,
+    audiences: Vec<usize>,
+    office: usize,
+    desks: Vec<usize>,
+}
+
+/// One of the lists of services.
+#[derive(Debug, Clone, Copy)]
+enum List {
+    Category(usize),
+    Topic(usize),
+    Audience(usize),
+    Office(usize),
+    Desk(usize),
+}
+
+impl Listed {
+    pub fn of(s: &Service) -> Listed {
+        Listed {
+            category: s.category,
+            topics: s.topics.clone(),
+            audiences: s.audiences.clone(),
+            office: s.office,
+            desks: s.desks.clone(),
+        }
+    }
+
+    fn lists(&self) -> Vec<List> {
+        let mut out = vec![List::Category(self.category), List::Office(self.office)];
+        out.extend(self.topics.iter().map(|&t| List::Topic(t)));
+        out.extend(self.audiences.iter().map(|&t| List::Audience(t)));
+        out.extend(self.desks.iter().map(|&d| List::Desk(d)));
+        out
+    }
+}
+
+fn list_mut(site: &mut Site, l: List) -> &mut Vec<usize> {
+    match l {
+        List::Category(i) => &mut site.categories[i].services,
+        List::Topic(i) => &mut site.topics[i].services,
+        List::Audience(i) => &mut site.audiences[i].services,
+        List::Office(i) => &mut site.offices[i].services,
+        List::Desk(i) => &mut site.desks[i].services,
+    }
+}
+
+/// The lists as [`derive_lists`](super::derive_lists) would make them, after the services at
+/// the positions of `edited` changed, each listed as it says before; no
+/// service was added or removed, so the others keep their positions.
+pub fn relist(site: &mut Site, edited: &[(usize, Listed)]) {
+    #[cfg(debug_assertions)]
+    let mut expected = site.clone();
+    let services = &site.services;
+    let before = |a: usize, b: usize| {
+        let (x, y) = (&services[a], &services[b]);
+        (&x.sort_key, &x.slug) < (&y.sort_key, &y.slug)
+    };
+    let az = &mut site.az;
+    for (i, _) in edited {
+        az.retain(|j| j != i);
+    }
+    for &(i, _) in edited {
+        let at = az.partition_point(|&j| before(j, i));
+        az.insert(at, i);
+    }
+    // The others keep their order: each list is sorted by the new rank.
+    let mut rank = vec![0; az.len()];
+    for (k, &i) in az.iter().enumerate() {
+        rank[i] = k;
+    }
+    // Out of where they were first, so that the lists hold only services
+    // in their new order; then each into where it is now.
+    for (i, old) in edited {
+        for l in old.lists() {
+            list_mut(site, l).retain(|j| j != i);
+        }
+    }
+    for &(i, _) in edited {
+        for l in Listed::of(&site.services[i]).lists() {
+            let list = list_mut(site, l);
+            let at = list.partition_point(|&j| rank[j] < rank[i]);
+            list.insert(at, i);
+        }
+    }
+    #[cfg(debug_assertions)]
+    {
+        super::derive_lists(&mut expected);
+        assert_eq!(site.az, expected.az, "relist: the A-Z order");
+        let lists = |s: &Site| -> Vec<Vec<usize>> {
+            s.categories
+                .iter()
+                .chain(&s.topics)
+                .chain(&s.audiences)
+                .map(|t| t.services.clone())
+                .chain(s.offices.iter().chain(&s.desks).map(|p| p.services.clone()))
+                .collect()
+        };
+        assert_eq!(lists(site), lists(&expected), "relist: the lists");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::title_sort_key;
+
+    /// Two services edited at once, one moved in the A-Z order and to
+    /// another category, topic and desk, the other only retitled: the
+    /// lists are those `derive_lists` makes.
+    #[test]
+    fn relisted_services_land_where_derive_lists_puts_them() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let opts = crate::Options::new(root.join("content"), root.join("themes/default"));
+        let mut diags = crate::diagnostics::Diagnostics::default();
+        let mut site = crate::load_site(&opts, &mut diags).expect("the example guide loads");
+        let edited = vec![
+            (3, Listed::of(&site.services[3])),
+            (7, Listed::of(&site.services[7])),
+        ];
+        let s = &mut site.services[3];
+        s.title = "Zzz ultimo in elenco".into();
+        s.sort_key = title_sort_key(&s.title);
+        s.category = (s.category + 1) % site.categories.len();
+        s.topics = vec![0];
+        s.desks.clear();
+        let s = &mut site.services[7];
+        s.title = "Aaa primo in elenco".into();
+        s.sort_key = title_sort_key(&s.title);
+        let mut fresh = site.clone();
+        relist(&mut site, &edited);
+        super::super::derive_lists(&mut fresh);
+        assert_eq!(site.az, fresh.az);
+        assert_eq!(site.az.first(), Some(&7));
+        assert_eq!(site.az.last(), Some(&3));
+        for (a, b) in site.categories.iter().zip(&fresh.categories) {
+            assert_eq!(a.services, b.services, "{}", a.slug);
+        }
+        for (a, b) in site.topics.iter().zip(&fresh.topics) {
+            assert_eq!(a.services, b.services, "{}", a.slug);
+        }
+        for (a, b) in site.desks.iter().zip(&fresh.desks) {
+            assert_eq!(a.services, b.services, "{}", a.slug);
+        }
+    }
+}
