@@ -1,6 +1,7 @@
 //! Step 5: the theme's Tera templates turn the Site into HTML pages, in parallel.
 
 mod cards;
+mod context;
 mod jsonld;
 
 use std::fs;
@@ -14,6 +15,7 @@ use tera::{Context, Tera};
 use crate::model::{Place, Site, Term};
 use crate::urls::output_file;
 pub use cards::{Cards, Level};
+use context::PageContext;
 use jsonld::json_ld;
 
 /// The templates every theme must have.
@@ -250,10 +252,13 @@ pub fn render_each(
     sink: impl Fn(&str, &str) -> Result<()> + Sync,
 ) -> Result<()> {
     let base = base_context(site);
-    ids.par_iter().try_for_each(|&id| {
-        let (path, html) = render_page(site, tera, cards, &base, id)?;
-        sink(&path, &html)
-    })
+    ids.par_iter().try_for_each_init(
+        || base.clone(),
+        |ctx, &id| {
+            let (path, html) = render_page(site, tera, cards, ctx, id)?;
+            sink(&path, &html)
+        },
+    )
 }
 
 /// Renders the given pages in parallel.
@@ -265,7 +270,10 @@ pub fn render_pages(
 ) -> Result<Vec<(String, String)>> {
     let base = base_context(site);
     ids.par_iter()
-        .map(|&id| render_page(site, tera, cards, &base, id))
+        .map_init(
+            || base.clone(),
+            |ctx, &id| render_page(site, tera, cards, ctx, id),
+        )
         .collect()
 }
 
@@ -325,10 +333,10 @@ fn render_page(
     site: &Site,
     tera: &Tera,
     cards: &Cards,
-    base: &Context,
+    shared: &mut Context,
     id: PageId,
 ) -> Result<(String, String)> {
-    let mut ctx = base.clone();
+    let mut ctx = PageContext::new(shared);
     let u = &site.urls;
     let t = |k: &str| site.lang.labels.get(k).cloned().unwrap_or_default();
     let url = page_url(site, id);
@@ -478,7 +486,7 @@ fn render_page(
     ctx.insert("permalink", &u.permalink(&url));
     ctx.insert("page_title", &title);
     let html = tera
-        .render(template, &ctx)
+        .render(template, ctx.get())
         .map_err(|e| anyhow::anyhow!("rendering {url} with {template}: {}", error_chain(&e)))?;
     Ok((output_file(u.site_root(), &url), html))
 }
