@@ -7,25 +7,14 @@ fn crc32(data: &[u8]) -> u32 {
     crc32_of(&[data])
 }
 
-/// CRC-32 of the concatenation of `parts`.
+/// CRC-32 of the concatenation of `parts`, with the processor's carry-less
+/// multiply where it has one: the byte-wise table took 3% of a build.
 fn crc32_of(parts: &[&[u8]]) -> u32 {
-    let mut table = [0u32; 256];
-    for (i, t) in table.iter_mut().enumerate() {
-        let mut c = i as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                0xedb8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-        }
-        *t = c;
+    let mut h = crc32fast::Hasher::new();
+    for p in parts {
+        h.update(p);
     }
-    let mut crc = 0xffff_ffffu32;
-    for &b in parts.iter().copied().flatten() {
-        crc = table[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    !crc
+    h.finalize()
 }
 
 /// 1 January 2026, 00:00, in MS-DOS format.
