@@ -506,3 +506,15 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
         timings,
     })
 }
+
+/// For unit tests: the options of the example guide in `content/` with the
+/// default theme, and the guide loaded, free of errors.
+#[cfg(test)]
+pub(crate) fn example_guide() -> (Options, Site) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let opts = Options::new(root.join("content"), root.join("themes/default"));
+    let mut diags = Diagnostics::default();
+    let site = load_site(&opts, &mut diags).expect("the example guide loads");
+    assert!(!diags.has_errors(), "{diags:?}");
+    (opts, site)
+}

@@ -109,10 +109,7 @@ mod tests {
     use crate::model::title_sort_key;
 
     fn example_site() -> Site {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let opts = crate::Options::new(root.join("content"), root.join("themes/default"));
-        let mut diags = crate::diagnostics::Diagnostics::default();
-        crate::load_site(&opts, &mut diags).expect("the example guide loads")
+        crate::example_guide().1
     }
 
     /// The kept objects give the file a fresh print would, after an edit

@@ -187,10 +187,7 @@ mod tests {
     /// a date, a removal, a rename, a page's pair in the other edition.
     #[test]
     fn the_kept_sitemap_follows_edits() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let opts = crate::Options::new(root.join("content"), root.join("themes/default"));
-        let mut diags = crate::diagnostics::Diagnostics::default();
-        let mut site = crate::load_site(&opts, &mut diags).expect("the example guide loads");
+        let (_, mut site) = crate::example_guide();
         assert!(site.translation.is_some(), "pairs are part of the test");
         let renders = std::cell::Cell::new(0);
         let render = |urls: &[SitemapUrl]| {

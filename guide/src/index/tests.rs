@@ -6,15 +6,9 @@ use std::collections::BTreeMap;
 use sportello_search::{shard, Delta, OutputFile, GROUP};
 
 use super::*;
-use crate::{load_site, Options};
 
 fn example_site() -> Site {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let opts = Options::new(root.join("content"), root.join("themes/default"));
-    let mut diags = Diagnostics::default();
-    let site = load_site(&opts, &mut diags).expect("the example guide loads");
-    assert!(!diags.has_errors(), "{diags:?}");
-    site
+    crate::example_guide().1
 }
 
 fn file<'a>(files: &'a [OutputFile], name: &str) -> &'a [u8] {
@@ -223,11 +217,7 @@ fn edits_patch_exactly_the_files_of_a_full_build() {
 /// nowhere finds nothing.
 #[test]
 fn every_target_is_in_the_example_guide() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let opts = crate::Options::new(root.join("content"), root.join("themes/default"));
-    let mut diags = Diagnostics::default();
-    let site = crate::load_site(&opts, &mut diags).expect("the example guide loads");
-    assert!(!diags.has_errors(), "{diags:?}");
+    let site = example_site();
     assert!(site.lexicon.len() >= 400, "{} entries", site.lexicon.len());
     assert!(site.lexicon.frames.len() >= 20);
     let index = build(&site);

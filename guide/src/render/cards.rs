@@ -177,10 +177,7 @@ mod tests {
     /// and shift the others: each card must follow its service.
     #[test]
     fn cards_follow_their_services_when_positions_shift() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let opts = crate::Options::new(root.join("content"), root.join("themes/default"));
-        let mut diags = crate::diagnostics::Diagnostics::default();
-        let mut site = crate::load_site(&opts, &mut diags).expect("the example guide loads");
+        let (opts, mut site) = crate::example_guide();
         let tera = super::super::load_templates(&opts.theme).unwrap();
         let mut cards = Cards::new(&site);
         for i in 0..site.services.len() {

@@ -120,10 +120,7 @@ mod tests {
     /// lists are those `derive_lists` makes.
     #[test]
     fn relisted_services_land_where_derive_lists_puts_them() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let opts = crate::Options::new(root.join("content"), root.join("themes/default"));
-        let mut diags = crate::diagnostics::Diagnostics::default();
-        let mut site = crate::load_site(&opts, &mut diags).expect("the example guide loads");
+        let (_, mut site) = crate::example_guide();
         let edited = vec![
             (3, Listed::of(&site.services[3])),
             (7, Listed::of(&site.services[7])),
