@@ -105,6 +105,14 @@ pub struct Service {
     pub file: String,
 }
 
+impl Service {
+    /// Sets the title and its sort key, which must follow it.
+    pub fn set_title(&mut self, title: String) {
+        self.sort_key = title_sort_key(&title);
+        self.title = title;
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct OpeningHours {
     pub days: Vec<Day>,

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::language::Language;
 use crate::load::{Kind, SourceFile};
-use crate::model::{title_sort_key, OtherEdition, Site};
+use crate::model::{OtherEdition, Site};
 use crate::parse::front::TaxonomyFile;
 use crate::render::{all_pages, page_url, PageId};
 use parse::Translation;
@@ -118,8 +118,7 @@ pub fn attach(
             };
             let f = &t.front;
             if let Some(title) = &f.title {
-                s.title = title.clone();
-                s.sort_key = title_sort_key(title);
+                s.set_title(title.clone());
             }
             s.summary = f.summary.clone().unwrap_or_else(|| s.summary.clone());
             if let Some(k) = &f.keywords {

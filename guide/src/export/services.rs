@@ -106,7 +106,6 @@ fn services_json(site: &Site) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::title_sort_key;
 
     fn example_site() -> Site {
         crate::example_guide().1
@@ -126,8 +125,7 @@ mod tests {
             assert_eq!(made, fresh, "after {what}");
         };
 
-        site.services[2].title = "Un titolo \"nuovo\" con à".into();
-        site.services[2].sort_key = title_sort_key(&site.services[2].title);
+        site.services[2].set_title("Un titolo \"nuovo\" con à".into());
         check(&mut site, "a title edit");
         site.services[3].permalink.push_str("altro/");
         check(&mut site, "an address edit");

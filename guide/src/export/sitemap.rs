@@ -203,7 +203,7 @@ mod tests {
             assert_eq!(String::from_utf8(made), String::from_utf8(fresh), "{what}");
         };
         check(&site, "the first", true);
-        site.services[0].title = "Un altro titolo".into();
+        site.services[0].set_title("Un altro titolo".into());
         site.services[0].sections.clear();
         check(&site, "a text edit", false);
         site.services[1].updated_iso = "2030-01-01".into();

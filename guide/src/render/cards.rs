@@ -186,7 +186,7 @@ mod tests {
         let removed = site.services.remove(5).slug;
         let mut added = site.services[0].clone();
         added.slug = "aaa-nuovo".into();
-        added.title = "Un servizio nuovo".into();
+        added.set_title("Un servizio nuovo".into());
         site.services.insert(0, added);
         cards.forget(&site, &["aaa-nuovo", removed.as_str()]);
         let fresh = Cards::new(&site);

@@ -113,7 +113,6 @@ pub fn relist(site: &mut Site, edited: &[(usize, Listed)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::title_sort_key;
 
     /// Two services edited at once, one moved in the A-Z order and to
     /// another category, topic and desk, the other only retitled: the
@@ -126,14 +125,12 @@ mod tests {
             (7, Listed::of(&site.services[7])),
         ];
         let s = &mut site.services[3];
-        s.title = "Zzz ultimo in elenco".into();
-        s.sort_key = title_sort_key(&s.title);
+        s.set_title("Zzz ultimo in elenco".into());
         s.category = (s.category + 1) % site.categories.len();
         s.topics = vec![0];
         s.desks.clear();
         let s = &mut site.services[7];
-        s.title = "Aaa primo in elenco".into();
-        s.sort_key = title_sort_key(&s.title);
+        s.set_title("Aaa primo in elenco".into());
         let mut fresh = site.clone();
         relist(&mut site, &edited);
         super::super::derive_lists(&mut fresh);
