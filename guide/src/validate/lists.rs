@@ -1,9 +1,59 @@
-//! The lists derived from the services, moved rather than made again when
-//! an edit changed some services but added or removed none: at 10,000
-//! services [`derive_lists`](super::derive_lists) took 3-5 ms of an edit in `serve`, mostly
-//! waiting on memory, for the few entries that move.
+//! The lists derived from the services: the A-Z order and the services of
+//! each term, office and desk ([`derive_lists`]). After an edit that changed
+//! some services but added or removed none, they are moved rather than made
+//! again ([`relist`]): at 10,000 services `derive_lists` took 3-5 ms of an
+//! edit in `serve`, mostly waiting on memory, for the few entries that move.
 
-use crate::model::{Service, Site};
+use crate::model::{title_sort_key, Service, Site};
+
+/// Recomputes every list derived from the services (A-Z, by term, by office
+/// and desk), each in A-Z order. `services` must be sorted by slug.
+pub fn derive_lists(site: &mut Site) {
+    let services = &site.services;
+    // The last order, when it still numbers every service, is nearly
+    // sorted after an edit: the sort then merges a few runs instead of
+    // sorting 10,000 afresh. The result is the same: slugs are unique.
+    let mut az = if site.az.len() == services.len() {
+        std::mem::take(&mut site.az)
+    } else {
+        (0..services.len()).collect()
+    };
+    debug_assert!(
+        services
+            .iter()
+            .all(|s| s.sort_key == title_sort_key(&s.title)),
+        "a title changed without its sort key"
+    );
+    az.sort_by(|&a, &b| {
+        services[a]
+            .sort_key
+            .cmp(&services[b].sort_key)
+            .then_with(|| services[a].slug.cmp(&services[b].slug))
+    });
+    for list in [&mut site.categories, &mut site.topics, &mut site.audiences] {
+        for t in list.iter_mut() {
+            t.services.clear();
+        }
+    }
+    for p in site.offices.iter_mut().chain(site.desks.iter_mut()) {
+        p.services.clear();
+    }
+    for &i in &az {
+        let s = &services[i];
+        site.categories[s.category].services.push(i);
+        for &t in &s.topics {
+            site.topics[t].services.push(i);
+        }
+        for &t in &s.audiences {
+            site.audiences[t].services.push(i);
+        }
+        site.offices[s.office].services.push(i);
+        for &d in &s.desks {
+            site.desks[d].services.push(i);
+        }
+    }
+    site.az = az;
+}
 
 /// Where a service was listed, to take it out of those lists.
 #[derive(Debug, Clone)]
@@ -55,7 +105,7 @@ fn list_mut(site: &mut Site, l: List) -> &mut Vec<usize> {
     }
 }
 
-/// The lists as [`derive_lists`](super::derive_lists) would make them, after the services at
+/// The lists as [`derive_lists`] would make them, after the services at
 /// the positions of `edited` changed, each listed as it says before; no
 /// service was added or removed, so the others keep their positions.
 pub fn relist(site: &mut Site, edited: &[(usize, Listed)]) {
@@ -95,7 +145,7 @@ pub fn relist(site: &mut Site, edited: &[(usize, Listed)]) {
     }
     #[cfg(debug_assertions)]
     {
-        super::derive_lists(&mut expected);
+        derive_lists(&mut expected);
         assert_eq!(site.az, expected.az, "relist: the A-Z order");
         let lists = |s: &Site| -> Vec<Vec<usize>> {
             s.categories
@@ -133,7 +183,7 @@ mod tests {
         s.set_title("Aaa primo in elenco".into());
         let mut fresh = site.clone();
         relist(&mut site, &edited);
-        super::super::derive_lists(&mut fresh);
+        derive_lists(&mut fresh);
         assert_eq!(site.az, fresh.az);
         assert_eq!(site.az.first(), Some(&7));
         assert_eq!(site.az.last(), Some(&3));

@@ -2,13 +2,16 @@
 //! producing the [`Site`]. Every problem is reported, not just the first.
 //!
 //! `service` checks one service entry, `places` offices and desks; this
-//! module assembles the site, checks links and derives the lists.
+//! module assembles the site; `links` checks internal links, `lists` derives
+//! the lists of services.
 
+mod links;
 mod lists;
 pub mod places;
 mod service;
 
-pub use lists::{relist, Listed};
+pub use links::{check_links, known_paths};
+pub use lists::{derive_lists, relist, Listed};
 pub use places::{desk_place, office_place};
 pub use service::ServiceContext;
 
@@ -390,129 +393,6 @@ pub fn page_of(d: &mut Doc<front::PageFront>, urls: &Urls) -> Page {
         // The home page is always published.
         draft: d.draft && !is_home,
     }
-}
-
-/// Every address the site has: `entries` (pages of content files) and the
-/// pages and files generated from the model.
-pub fn known_paths(site: &Site, entries: HashSet<String>) -> HashSet<String> {
-    let urls = &site.urls;
-    let mut known = entries;
-    known.insert(urls.home());
-    known.insert(urls.services_index());
-    known.insert(urls.topics_index());
-    known.insert(urls.search());
-    known.insert(urls.offices_index());
-    known.insert(urls.desks_index());
-    for t in site
-        .categories
-        .iter()
-        .chain(&site.topics)
-        .chain(&site.audiences)
-    {
-        known.insert(t.url.clone());
-    }
-    for name in crate::urls::ROOT_FILES {
-        known.insert(urls.file(name));
-    }
-    known
-}
-
-/// Errors for the links of one file that point nowhere.
-pub fn check_links(
-    src: &SourceFile,
-    links: &[InternalLink],
-    known: &HashSet<String>,
-) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for l in links {
-        if known.contains(&l.path) {
-            continue;
-        }
-        let stem = l.path.trim_end_matches('/');
-        let longer = known
-            .iter()
-            .filter(|k| k.starts_with(stem))
-            .min_by_key(|k| k.len());
-        let suggestion = longer
-            .map(String::as_str)
-            .or_else(|| did_you_mean(&l.path, known.iter().map(String::as_str)));
-        let hint = match suggestion {
-            // Answer in the form the editor used.
-            Some(s) => match content_path_form(l, s) {
-                Some(p) => format!("no entry has this path; did you mean `{p}`?"),
-                None => format!("no page has this address; did you mean `{s}`?"),
-            },
-            None => "link another entry as `@/services/<slug>.md` and check the slug".into(),
-        };
-        out.push(
-            Diagnostic::error(&src.rel, format!("broken link `{}`", l.written))
-                .at(&src.text, l.span.clone())
-                .hint(hint),
-        );
-    }
-    out
-}
-
-/// A suggested address written as `@/folder/slug.md`, when the link was
-/// written that way and the suggestion is in the same folder.
-fn content_path_form(link: &InternalLink, suggestion: &str) -> Option<String> {
-    let rest = link.written.strip_prefix("@/")?;
-    let (folder, _) = rest.split_once('/')?;
-    let parent = link.path.trim_end_matches('/').rsplit_once('/')?.0;
-    let slug = suggestion
-        .strip_prefix(parent)?
-        .strip_prefix('/')?
-        .strip_suffix('/')?;
-    (!slug.is_empty() && !slug.contains('/')).then(|| format!("@/{folder}/{slug}.md"))
-}
-
-/// Recomputes every list derived from the services (A-Z, by term, by office
-/// and desk), each in A-Z order. `services` must be sorted by slug.
-pub fn derive_lists(site: &mut Site) {
-    let services = &site.services;
-    // The last order, when it still numbers every service, is nearly
-    // sorted after an edit: the sort then merges a few runs instead of
-    // sorting 10,000 afresh. The result is the same: slugs are unique.
-    let mut az = if site.az.len() == services.len() {
-        std::mem::take(&mut site.az)
-    } else {
-        (0..services.len()).collect()
-    };
-    debug_assert!(
-        services
-            .iter()
-            .all(|s| s.sort_key == title_sort_key(&s.title)),
-        "a title changed without its sort key"
-    );
-    az.sort_by(|&a, &b| {
-        services[a]
-            .sort_key
-            .cmp(&services[b].sort_key)
-            .then_with(|| services[a].slug.cmp(&services[b].slug))
-    });
-    for list in [&mut site.categories, &mut site.topics, &mut site.audiences] {
-        for t in list.iter_mut() {
-            t.services.clear();
-        }
-    }
-    for p in site.offices.iter_mut().chain(site.desks.iter_mut()) {
-        p.services.clear();
-    }
-    for &i in &az {
-        let s = &services[i];
-        site.categories[s.category].services.push(i);
-        for &t in &s.topics {
-            site.topics[t].services.push(i);
-        }
-        for &t in &s.audiences {
-            site.audiences[t].services.push(i);
-        }
-        site.offices[s.office].services.push(i);
-        for &d in &s.desks {
-            site.desks[d].services.push(i);
-        }
-    }
-    site.az = az;
 }
 
 /// Lowercase without accents, for forgiving comparisons.
