@@ -233,14 +233,6 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
     };
     let tera = render::load_templates(&opts.theme)?;
     let target = write::Output::open(output, opts.full_write)?;
-    if let write::Output::Staging(..) = target {
-        // The folders of the pages at once, before they are written in parallel.
-        let paths: Vec<String> = render::all_editions(&site)
-            .iter()
-            .flat_map(|(edition, ids)| ids.iter().map(|&id| render::page_file(edition, id)))
-            .collect();
-        target.create_dirs(paths.iter().map(String::as_str))?;
-    }
     let written = write_site(&site, &tera, opts, false, &target, &mut timings)?;
     let t = Instant::now();
     let outcome = target

@@ -182,14 +182,6 @@ impl Output {
         Ok(Output::Staging(Staging::new(output)?, owner))
     }
 
-    /// Creates ahead the folders of these files, when writing everything.
-    pub fn create_dirs<'a>(&self, paths: impl IntoIterator<Item = &'a str>) -> Result<()> {
-        match self {
-            Output::Staging(s, _) => s.create_dirs(paths),
-            Output::Swap(_) => Ok(()),
-        }
-    }
-
     /// Puts the new site in place (or leaves it, when nothing changed).
     pub fn commit(self, files: usize) -> Result<Outcome> {
         match self {
