@@ -21,7 +21,7 @@ pub fn document<'a>(site: &'a Site, s: &'a Service) -> DocInput<'a> {
         url: &s.url,
         summary: &s.summary,
         keywords: &s.keywords,
-        sections: s.sections.iter().map(|x| x.text.as_str()).collect(),
+        sections: s.sections.iter().map(|x| x.html.as_str()).collect(),
         category: s.category,
         category_name: &site.categories[s.category].name,
         audiences: &s.audiences,

@@ -51,8 +51,14 @@ pub struct Section {
     pub data_element: &'static str,
     pub label: String,
     pub html: String,
-    #[serde(skip)]
-    pub text: String,
+}
+
+impl Section {
+    /// The section's plain text (for the search index and the open data),
+    /// read from its HTML: it is not kept twice.
+    pub fn text(&self) -> String {
+        sportello_search::html::text(&self.html)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

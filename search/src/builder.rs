@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
+use super::html;
 use super::text::{self, FastMap, Pipeline};
 
 /// Field weights: a word in the title counts as twelve in the body.
@@ -32,7 +33,8 @@ pub struct DocInput<'a> {
     pub summary: &'a str,
     /// Words an editor chose to be found by.
     pub keywords: &'a [String],
-    /// The body, one text per section.
+    /// The body, one HTML fragment per section as pulldown-cmark writes
+    /// it ([`crate::html::text`] reads its words).
     pub sections: Vec<&'a str>,
     /// Position of its category in [`crate::Collection::categories`].
     pub category: usize,
@@ -264,6 +266,8 @@ impl Tokenizer {
 /// Tokenises one service.
 pub fn index_doc(input: &DocInput<'_>, tok: &mut Tokenizer) -> Doc {
     let mut len = 0u32;
+    // Sections come as HTML: their text exists only while they are read.
+    let bodies: Vec<String> = input.sections.iter().map(|h| html::text(h)).collect();
     let mut segments: Vec<(&str, u32, bool)> = vec![(input.title, W_TITLE, true)];
     segments.extend(
         input
@@ -272,7 +276,7 @@ pub fn index_doc(input: &DocInput<'_>, tok: &mut Tokenizer) -> Doc {
             .map(|k| (k.as_str(), W_KEYWORDS, false)),
     );
     segments.push((input.summary, W_SUMMARY, false));
-    segments.extend(input.sections.iter().map(|t| (*t, W_BODY, false)));
+    segments.extend(bodies.iter().map(|t| (t.as_str(), W_BODY, false)));
     segments.push((input.category_name, W_LABEL, false));
     segments.extend(input.audience_names.iter().map(|a| (*a, W_LABEL, false)));
     segments.push((input.office_name, W_LABEL, false));

@@ -39,6 +39,7 @@
 mod builder;
 mod english;
 mod files;
+pub mod html;
 pub mod lexicon;
 pub mod shard;
 pub mod text;

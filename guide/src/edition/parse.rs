@@ -160,7 +160,7 @@ pub fn sections(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    if !t.body.intro_text.trim().is_empty() {
+    if !sportello_search::html::is_blank(&t.body.intro_html) {
         diags.push(
             Diagnostic::error(&src.rel, "text before the first section")
                 .at(&src.text, t.body.intro_span.clone())
@@ -214,7 +214,6 @@ pub fn sections(
             data_element: key.data_element(),
             label: labels.label(key).to_string(),
             html: raw.html.clone(),
-            text: raw.text.clone(),
         });
     }
     for s in original {

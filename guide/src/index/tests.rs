@@ -94,8 +94,8 @@ fn update_equals_a_full_build() {
         .unwrap();
     edited.services[i].title = "ISEE: come ottenerlo al CAF".into();
     edited.services[i].sections[0]
-        .text
-        .push_str(" Nuova frase sulla dichiarazione.");
+        .html
+        .push_str("<p>Nuova frase sulla dichiarazione.</p>\n");
     assert_eq!(idx.update(&collection(&edited), &["isee"]), 1);
     assert_eq!(idx.files(), build(&edited).files());
 
@@ -166,8 +166,8 @@ fn edits_patch_exactly_the_files_of_a_full_build() {
     // Rewrite a service's text: words appear and disappear, some only in it.
     let i = slug(&site, "telesoccorso");
     site.services[i].title = "Telesoccorso zzyzxparola".into();
-    site.services[i].sections[0].text =
-        "Testo nuovissimo con parole inedite: qwertyuiop asdfgh.".into();
+    site.services[i].sections[0].html =
+        "<p>Testo nuovissimo con parole inedite: qwertyuiop asdfgh.</p>\n".into();
     let d = idx.edit(&collection(&site), &["telesoccorso"], false);
     assert!(!d.written.is_empty());
     apply(&mut served, d);
@@ -182,7 +182,7 @@ fn edits_patch_exactly_the_files_of_a_full_build() {
     let before = version(&served);
     let original = (site.services[a].clone(), site.services[b].clone());
     let many: String = (0..3000).map(|n| format!("parola{n} ")).collect();
-    site.services[a].sections[1].text = many.clone();
+    site.services[a].sections[1].html = format!("<p>{many}</p>\n");
     site.services[b].summary = many;
     apply(
         &mut served,

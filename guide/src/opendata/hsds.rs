@@ -262,7 +262,7 @@ pub(super) fn service(site: &Site, s: &Service, term_ids: &TermIds) -> Value {
         s.sections
             .iter()
             .find(|x| x.key == k)
-            .map(|x| x.text.trim().to_string())
+            .map(|x| x.text().trim().to_string())
     };
     let mut svc = Map::new();
     svc.insert("id".into(), json!(id));

@@ -28,15 +28,12 @@ pub struct RawSection {
     pub heading: String,
     pub heading_span: Range<usize>,
     pub html: String,
-    /// Plain text, for search and for "is this section empty?".
-    pub text: String,
 }
 
 #[derive(Debug, Default)]
 pub struct RenderedBody {
     /// What comes before the first `##` (the whole body when not split).
     pub intro_html: String,
-    pub intro_text: String,
     pub intro_span: Range<usize>,
     pub sections: Vec<RawSection>,
     pub links: Vec<InternalLink>,
@@ -65,26 +62,19 @@ pub fn render_body(
     };
     // Events of the part being collected; flushed to HTML at each `##`.
     let mut events: Vec<Event<'_>> = Vec::with_capacity(256);
-    let mut text = String::new();
     let mut in_h2: Option<(usize, String)> = None;
     let mut intro_end = body_offset + body.len();
 
-    let flush = |events: &mut Vec<Event<'_>>, text: &mut String, out: &mut RenderedBody| {
+    // Each part is kept once, as HTML: its text is read from that when
+    // needed (`sportello_search::html::text`).
+    let flush = |events: &mut Vec<Event<'_>>, out: &mut RenderedBody| {
         let mut html_out = String::with_capacity(events.len() * 16);
         html::push_html(&mut html_out, events.drain(..));
         // Kept until the build ends: no spare capacity.
         html_out.shrink_to_fit();
-        let mut t = std::mem::take(text);
-        t.shrink_to_fit();
         match out.sections.last_mut() {
-            Some(section) => {
-                section.html = html_out;
-                section.text = t;
-            }
-            None => {
-                out.intro_html = html_out;
-                out.intro_text = t;
-            }
+            Some(section) => section.html = html_out,
+            None => out.intro_html = html_out,
         }
     };
 
@@ -98,7 +88,7 @@ pub fn render_body(
                 if out.sections.is_empty() {
                     intro_end = span.start;
                 }
-                flush(&mut events, &mut text, &mut out);
+                flush(&mut events, &mut out);
                 in_h2 = Some((span.start, String::new()));
             }
             Event::End(TagEnd::Heading(HeadingLevel::H2)) if split => {
@@ -107,7 +97,6 @@ pub fn render_body(
                         heading: heading.trim().to_string(),
                         heading_span: start..span.end,
                         html: String::new(),
-                        text: String::new(),
                     });
                 }
             }
@@ -141,24 +130,7 @@ pub fn render_body(
                         .at(source, span.clone())
                         .hint("write Markdown instead: lists, tables, **bold**, [links](…)"),
                 );
-                text.push_str(&h);
                 events.push(Event::Text(h));
-            }
-            Event::Text(t) => {
-                text.push_str(&t);
-                events.push(Event::Text(t));
-            }
-            Event::Code(t) => {
-                text.push_str(&t);
-                events.push(Event::Code(t));
-            }
-            Event::SoftBreak | Event::HardBreak => {
-                text.push(' ');
-                events.push(event);
-            }
-            Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::TableCell) => {
-                text.push(' ');
-                events.push(event);
             }
             other => events.push(other),
         }
@@ -166,7 +138,7 @@ pub fn render_body(
     if out.sections.is_empty() {
         intro_end = body_offset + body.len();
     }
-    flush(&mut events, &mut text, &mut out);
+    flush(&mut events, &mut out);
     out.intro_span = body_offset..intro_end;
     out
 }
@@ -268,6 +240,85 @@ pub fn join_url_path(base_dir: &str, rel: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each part of `body` as (HTML, the text built from its events the way
+    /// the guide built it before keeping only the HTML).
+    fn parts_with_reference_text(body: &str) -> Vec<(String, String)> {
+        let mut parts = vec![(Vec::new(), String::new())];
+        let mut in_h2 = false;
+        for event in Parser::new_ext(body, OPTIONS) {
+            let (events, text) = parts.last_mut().unwrap();
+            match event {
+                Event::Start(Tag::Heading {
+                    level: HeadingLevel::H2,
+                    ..
+                }) => in_h2 = true,
+                Event::End(TagEnd::Heading(HeadingLevel::H2)) => {
+                    in_h2 = false;
+                    parts.push((Vec::new(), String::new()));
+                }
+                _ if in_h2 => {}
+                Event::Html(h) | Event::InlineHtml(h) => {
+                    text.push_str(&h);
+                    events.push(Event::Text(h));
+                }
+                Event::Text(ref t) | Event::Code(ref t) => {
+                    text.push_str(t);
+                    events.push(event);
+                }
+                Event::SoftBreak
+                | Event::HardBreak
+                | Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::TableCell) => {
+                    text.push(' ');
+                    events.push(event);
+                }
+                other => events.push(other),
+            }
+        }
+        parts
+            .into_iter()
+            .map(|(events, text)| {
+                let mut out = String::new();
+                html::push_html(&mut out, events.into_iter());
+                (out, text)
+            })
+            .collect()
+    }
+
+    const TRICKY: &str = "Intro *corsivo*\ncon a capo  \nduro e `codice` & <b>html</b>.\n\n\
+## A chi è rivolto\n\n- uno\n- due\n  - annidato **forte**\n\n1. primo\n\n2. sciolto\n\n\
+### Sotto\nTesto dopo il titolo.\n\n> citazione\n> su due righe\n\n\
+| Fase | Tempo |\n|:-----|------:|\n| A & B | 3 \"giorni\" |\n\n\
+![una \"foto\" *bella*](a.png \"titolo\")\n\n```\nriga <1>\n  riga 2\n```\n\n---\n\n\
+[link](https://example.org/) ~~via~~ l'ISEE\u{2019}s\n";
+
+    #[test]
+    fn text_read_from_the_html_equals_the_text_of_the_markdown() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../content");
+        let mut bodies = vec![TRICKY.to_string()];
+        for dir in ["services", "offices", "desks", "pages"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap().flatten() {
+                bodies.push(std::fs::read_to_string(entry.path()).unwrap());
+            }
+        }
+        let mut parts = 0;
+        for body in &bodies {
+            for (html, text) in parts_with_reference_text(body) {
+                // Raw HTML blocks keep their own line breaks in the old text;
+                // the new one has spaces there (the same words).
+                if !html.contains("&lt;div") {
+                    assert_eq!(sportello_search::html::text(&html), text, "{html}");
+                }
+                assert_eq!(
+                    sportello_search::html::is_blank(&html),
+                    text.trim().is_empty(),
+                    "{html}"
+                );
+                parts += 1;
+            }
+        }
+        assert!(parts > 150, "{parts} parts compared");
+    }
 
     #[test]
     fn relative_paths_resolve_like_a_browser() {

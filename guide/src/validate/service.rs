@@ -221,7 +221,6 @@ impl<'a> ServiceContext<'a> {
             .map(|(i, mut s)| {
                 let raw = &mut d.body.sections[i];
                 s.html = std::mem::take(&mut raw.html);
-                s.text = std::mem::take(&mut raw.text);
                 s
             })
             .collect();
@@ -259,7 +258,7 @@ impl<'a> ServiceContext<'a> {
     ) -> Vec<(usize, Section)> {
         let labels = &self.lang.sections;
         let src = &d.src;
-        if !d.body.intro_text.trim().is_empty() {
+        if !sportello_search::html::is_blank(&d.body.intro_html) {
             diags.push(
                 Diagnostic::error(&src.rel, "text before the first section")
                     .at(&src.text, d.body.intro_span.clone())
@@ -328,7 +327,7 @@ impl<'a> ServiceContext<'a> {
                     );
                 }
             }
-            if raw.text.trim().is_empty() {
+            if sportello_search::html::is_blank(&raw.html) {
                 diags.push(
                     Diagnostic::error(
                         &src.rel,
@@ -346,7 +345,6 @@ impl<'a> ServiceContext<'a> {
                     data_element: key.data_element(),
                     label: labels.label(key).to_string(),
                     html: String::new(),
-                    text: String::new(),
                 },
             ));
         }
