@@ -229,7 +229,7 @@ pub fn run(cli: Cli) -> ExitCode {
                     if timings {
                         let t = &report.timings;
                         eprintln!(
-                            "  load+parse+validate {:.1?}, render+write pages {:.1?} (search index alongside {:.1?}), other files {:.1?}, commit {:.1?}",
+                            "  load+parse+validate {:.1?}, render+write pages {:.1?} (alongside: search index {:.1?}, then the other files {:.1?}), commit {:.1?}",
                             t.load_parse_validate, t.render, t.index, t.export, t.write
                         );
                     }

@@ -110,7 +110,57 @@ pub fn write_site(
         .sum();
     let t = Instant::now();
     let mut cards = render::Cards::new(site);
-    let (pages, index) = rayon::join(
+    let index_files = || -> Result<(usize, Option<index::SearchIndex>, Duration)> {
+        let t = Instant::now();
+        if !opts.search_index {
+            return Ok((0, None, t.elapsed()));
+        }
+        let mut index = index::build(site);
+        let files = if keep_index {
+            // Encoded through `edit` so that later edits can patch the files.
+            index
+                .edit(&index::collection(site), &[] as &[&str], true)
+                .written
+        } else {
+            index.files()
+        };
+        for (path, bytes) in &files {
+            sink.put(path, bytes)?;
+        }
+        // The English edition's own index, of its English text, under
+        // `search/en/` (serve rebuilds it whole with the edition).
+        let mut count = files.len();
+        if let Some(en) = &site.translation {
+            for (path, bytes) in &index::build(en).files() {
+                sink.put(path, bytes)?;
+                count += 1;
+            }
+        }
+        Ok((count, keep_index.then_some(index), t.elapsed()))
+    };
+    // The files for machines and the open data after the index (whose
+    // memory is then free), on the same threads as the pages, so that no
+    // core waits for the export's serial parts.
+    let machine_files = || -> Result<(usize, Duration)> {
+        let t = Instant::now();
+        let mut statics = write::read_static(&opts.theme.join("static"))?;
+        // The search client comes with the search crate; a theme may bring its own.
+        if !statics
+            .iter()
+            .any(|(p, _)| p == sportello_search::CLIENT_PATH)
+        {
+            statics.push((
+                sportello_search::CLIENT_PATH.to_string(),
+                sportello_search::CLIENT_JS.as_bytes().to_vec(),
+            ));
+        }
+        for (path, bytes) in &statics {
+            sink.put(path, bytes)?;
+        }
+        export::write_files(site, tera, sink)?;
+        Ok((statics.len(), t.elapsed()))
+    };
+    let (pages, (index, machine)) = rayon::join(
         || -> Result<Duration> {
             for (edition, ids) in render::all_editions(site) {
                 let fresh;
@@ -127,57 +177,18 @@ pub fn write_site(
             }
             Ok(t.elapsed())
         },
-        || -> Result<(usize, Option<index::SearchIndex>, Duration)> {
-            let t = Instant::now();
-            if !opts.search_index {
-                return Ok((0, None, t.elapsed()));
-            }
-            let mut index = index::build(site);
-            let files = if keep_index {
-                // Encoded through `edit` so that later edits can patch the files.
-                index
-                    .edit(&index::collection(site), &[] as &[&str], true)
-                    .written
-            } else {
-                index.files()
-            };
-            for (path, bytes) in &files {
-                sink.put(path, bytes)?;
-            }
-            // The English edition's own index, of its English text, under
-            // `search/en/` (serve rebuilds it whole with the edition).
-            let mut count = files.len();
-            if let Some(en) = &site.translation {
-                for (path, bytes) in &index::build(en).files() {
-                    sink.put(path, bytes)?;
-                    count += 1;
-                }
-            }
-            Ok((count, keep_index.then_some(index), t.elapsed()))
+        || {
+            let index = index_files();
+            (index, machine_files())
         },
     );
     timings.render = pages?;
     let (index_files, index, index_time) = index?;
     timings.index = index_time;
-    let t = Instant::now();
-    let mut statics = write::read_static(&opts.theme.join("static"))?;
-    // The search client comes with the search crate; a theme may bring its own.
-    if !statics
-        .iter()
-        .any(|(p, _)| p == sportello_search::CLIENT_PATH)
-    {
-        statics.push((
-            sportello_search::CLIENT_PATH.to_string(),
-            sportello_search::CLIENT_JS.as_bytes().to_vec(),
-        ));
-    }
-    for (path, bytes) in &statics {
-        sink.put(path, bytes)?;
-    }
-    export::write_files(site, tera, sink)?;
-    timings.export = t.elapsed();
+    let (statics, export_time) = machine?;
+    timings.export = export_time;
     Ok(Written {
-        files: pages_count + index_files + statics.len() + export::file_count(),
+        files: pages_count + index_files + statics + export::file_count(),
         index,
         cards: std::mem::take(&mut cards),
     })
