@@ -6,8 +6,9 @@
 //!
 //! `SPORTELLO_BENCH_KEEP=1` keeps the generated guide for profiling.
 //!
-//! These builds write every file (`--full-write`, the cost of a first
-//! build). Then rebuilds into an existing output, on tmpfs and on the real
+//! These are first builds: each goes into a folder that does not exist
+//! (the previous run's output is removed before the clock starts, for
+//! Hugo's builds too) and writes every file. Then rebuilds into an existing output, on tmpfs and on the real
 //! disk (`SPORTELLO_BENCH_DISK`, default the target directory's tmp folder):
 //! a rebuild that changes nothing and one after a one-entry change, each
 //! with the staging path (`--full-write`, every file written, as before)
@@ -82,8 +83,8 @@ fn main() {
     let dir = synth::scratch_dir("sportello-bench-");
     let content = dir.path().join("content");
     let output = dir.path().join("public");
-    // Each variant rebuilds over its own previous output, as an editor's
-    // rebuild does: removing the old site is part of the build's time.
+    // First builds: the previous run's output is removed before each is
+    // timed (an editor's rebuild over it is measured by `rebuilds`).
     let bare_output = dir.path().join("public-without-index");
     let t = Instant::now();
     synth::write_guide(&content, n);
@@ -110,6 +111,7 @@ fn main() {
         if !index {
             cmd.arg("--no-search-index");
         }
+        remove_output(if index { &output } else { &bare_output });
         let t = Instant::now();
         let m = run_measured(&mut cmd);
         let elapsed = t.elapsed().as_secs_f64();
@@ -135,6 +137,7 @@ fn main() {
         eprintln!("hugo: not available, the comparison is skipped");
     }
     let hugo_build = |bin: &std::path::Path| {
+        remove_output(&dir.path().join("hugo-public"));
         let t = Instant::now();
         let out = Command::new(bin)
             .arg("--quiet")
@@ -209,6 +212,13 @@ fn main() {
     rebuilds(&content, n, &dir);
     if std::env::var_os("SPORTELLO_BENCH_KEEP").is_some() {
         eprintln!("kept {}", dir.keep().display());
+    }
+}
+
+/// Removes a previous run's output, so the next build is a first build.
+fn remove_output(dir: &Path) {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).expect("remove the previous output");
     }
 }
 
