@@ -119,7 +119,13 @@ pub fn load(content: &Path, diags: &mut Diagnostics) -> Loaded {
                 continue;
             }
             let path = entry.path();
-            if path.is_dir() {
+            // The entry's type from the listing: no stat per file; a
+            // symbolic link is followed.
+            let is_dir = match entry.file_type() {
+                Ok(t) if !t.is_symlink() => t.is_dir(),
+                _ => path.is_dir(),
+            };
+            if is_dir {
                 diags.push(
                     Diagnostic::warning(
                         format!("{folder}/{name}/"),
