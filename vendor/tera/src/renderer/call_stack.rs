@@ -28,9 +28,16 @@ impl<'a> UserContext<'a> {
     }
 
     pub fn find_value_by_dotted_pointer(&self, pointer: &str) -> Option<&'a Value> {
-        let root = pointer.split('.').next().unwrap().replace("~1", "/").replace("~0", "~");
+        // Patched for Sportello (see vendor/README.md): no new string unless
+        // the first segment holds an escape.
+        let first = pointer.split('.').next().unwrap();
+        let root: Cow<'_, str> = if first.contains('~') {
+            Cow::Owned(first.replace("~1", "/").replace("~0", "~"))
+        } else {
+            Cow::Borrowed(first)
+        };
         let rest = &pointer[root.len() + 1..];
-        self.inner.get(&root).and_then(|val| dotted_pointer(val, rest))
+        self.inner.get(root.as_ref()).and_then(|val| dotted_pointer(val, rest))
     }
 }
 
