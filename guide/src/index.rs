@@ -75,6 +75,12 @@ pub fn collection(site: &Site) -> Collection<'_> {
     }
 }
 
+/// The search index's files of one edition, for a one-off build (the
+/// index is not kept: see [`SearchIndex::build_files`]).
+pub fn files(site: &Site) -> Vec<sportello_search::OutputFile> {
+    SearchIndex::build_files(&collection(site))
+}
+
 /// The search index of one edition.
 pub fn build(site: &Site) -> SearchIndex {
     SearchIndex::build(&collection(site))

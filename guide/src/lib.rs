@@ -115,14 +115,15 @@ pub fn write_site(
         if !opts.search_index {
             return Ok((0, None, t.elapsed()));
         }
-        let mut index = index::build(site);
-        let files = if keep_index {
+        let (files, index) = if keep_index {
             // Encoded through `edit` so that later edits can patch the files.
-            index
+            let mut index = index::build(site);
+            let files = index
                 .edit(&index::collection(site), &[] as &[&str], true)
-                .written
+                .written;
+            (files, Some(index))
         } else {
-            index.files()
+            (index::files(site), None)
         };
         for (path, bytes) in &files {
             sink.put(path, bytes)?;
@@ -131,12 +132,12 @@ pub fn write_site(
         // `search/en/` (serve rebuilds it whole with the edition).
         let mut count = files.len();
         if let Some(en) = &site.translation {
-            for (path, bytes) in &index::build(en).files() {
+            for (path, bytes) in &index::files(en) {
                 sink.put(path, bytes)?;
                 count += 1;
             }
         }
-        Ok((count, keep_index.then_some(index), t.elapsed()))
+        Ok((count, index, t.elapsed()))
     };
     // The files for machines and the open data after the index (whose
     // memory is then free), on the same threads as the pages, so that no

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::ops::Bound::{Excluded, Included, Unbounded};
+use std::sync::Arc;
 
 use serde_json::json;
 
@@ -113,21 +114,40 @@ fn posting_of(id: usize, d: &Doc, t: &super::builder::DocTerm) -> Posting {
     }
 }
 
+/// Term -> its postings (by document id) and written forms with their
+/// counts: what the files are encoded from.
+#[derive(Debug, Default)]
+pub struct Inverted(FastMap<Arc<str>, (Vec<Posting>, FastMap<Arc<str>, u32>)>);
+
+impl Inverted {
+    /// Adds document `id`'s terms; ids must come in increasing order.
+    pub fn add(&mut self, id: usize, d: &Doc) {
+        let bucket = shard::length_bucket(d.len);
+        for (term, t) in &d.terms {
+            let e = self.0.entry(term.clone()).or_default();
+            e.0.push(Posting {
+                doc: id as u32,
+                payload: shard::payload_in_bucket(t.title, t.weight, bucket),
+            });
+            *e.1.entry(t.surface.clone()).or_default() += t.surface_count;
+        }
+    }
+}
+
 impl Encoded {
     /// Inverts every document and encodes every file.
     pub fn full(index: &SearchIndex) -> Encoded {
-        let mut inverted: FastMap<&str, (Vec<Posting>, FastMap<&str, u32>)> = FastMap::default();
+        let mut inverted = Inverted::default();
         for (id, d) in index.docs.iter().enumerate() {
-            let bucket = shard::length_bucket(d.len);
-            for (term, t) in &d.terms {
-                let e = inverted.entry(term).or_default();
-                e.0.push(Posting {
-                    doc: id as u32,
-                    payload: shard::payload_in_bucket(t.title, t.weight, bucket),
-                });
-                *e.1.entry(&t.surface).or_default() += t.surface_count;
-            }
+            inverted.add(id, d);
         }
+        Encoded::of(index, inverted)
+    }
+
+    /// Encodes every file from `inverted`, the terms of `index`'s
+    /// documents (which need not keep them).
+    pub fn of(index: &SearchIndex, inverted: Inverted) -> Encoded {
+        let inverted = inverted.0;
         let mut enc = Encoded::default();
         for (term, (postings, surfaces)) in inverted {
             let bytes = shard::encode_postings(&postings);

@@ -349,6 +349,49 @@ impl SearchIndex {
         out
     }
 
+    /// The files of `c`'s index, for a one-off build: the documents are
+    /// tokenised a few thousand at a time and their terms folded into the
+    /// inverted index at once, so that the terms of all of them (most of
+    /// an index's memory) are never held together. The same files as
+    /// `SearchIndex::build(c).files()`.
+    pub fn build_files(c: &Collection<'_>) -> Vec<OutputFile> {
+        // Each tokeniser stems its vocabulary again (see `build`): large
+        // chunks keep that rare, small ones keep the memory low.
+        Self::build_files_in_chunks(c, 2048)
+    }
+
+    fn build_files_in_chunks(c: &Collection<'_>, chunk_len: usize) -> Vec<OutputFile> {
+        let mut index = SearchIndex::build(&Collection {
+            dir: c.dir.clone(),
+            docs: Vec::new(),
+            categories: c.categories.clone(),
+            audiences: c.audiences.clone(),
+            ..*c
+        });
+        let mut inverted = files::Inverted::default();
+        index.docs.reserve_exact(c.docs.len());
+        for chunk in c.docs.chunks(chunk_len) {
+            let docs: Vec<Doc> = chunk
+                .par_iter()
+                .with_min_len(128)
+                .map_init(
+                    || Tokenizer::new(index.pipeline.clone(), &index.syn),
+                    |tok, d| index_doc(d, tok),
+                )
+                .collect();
+            for mut d in docs {
+                inverted.add(index.docs.len(), &d);
+                d.terms = Vec::new();
+                index.docs.push(d);
+            }
+        }
+        files::Encoded::of(&index, inverted)
+            .files
+            .into_iter()
+            .map(|(path, bytes)| (index.own_path(path), bytes))
+            .collect()
+    }
+
     /// The files of the index, relative to the output directory, sorted.
     pub fn files(&self) -> Vec<OutputFile> {
         files::Encoded::full(self)

@@ -144,6 +144,29 @@ fn the_files_are_deterministic_and_every_posting_decodes() {
 }
 
 #[test]
+fn a_one_off_build_in_chunks_makes_the_files_of_a_kept_index() {
+    let t = texts(300);
+    let c = collection(&t);
+    let kept = SearchIndex::build(&c).files();
+    // Chunks that end inside the collection, one that holds it all.
+    for chunk in [7, 128, 1000] {
+        assert_eq!(
+            SearchIndex::build_files_in_chunks(&c, chunk),
+            kept,
+            "{chunk}"
+        );
+    }
+    let en = Collection {
+        dir: format!("{DIR}/en"),
+        ..c.clone()
+    };
+    assert_eq!(
+        SearchIndex::build_files(&en),
+        SearchIndex::build(&en).files()
+    );
+}
+
+#[test]
 fn an_edit_patches_exactly_the_files_of_a_full_build_under_its_own_folder() {
     let mut t = texts(300);
     let mut c = collection(&t);
