@@ -117,7 +117,10 @@ fn posting_of(id: usize, d: &Doc, t: &super::builder::DocTerm) -> Posting {
 /// Term -> its postings (by document id) and written forms with their
 /// counts: what the files are encoded from.
 #[derive(Debug, Default)]
-pub struct Inverted(FastMap<Arc<str>, (Vec<Posting>, FastMap<Arc<str>, u32>)>);
+pub struct Inverted(FastMap<Arc<str>, TermPostings>);
+
+/// A term's postings and its written forms with their counts.
+type TermPostings = (Vec<Posting>, FastMap<Arc<str>, u32>);
 
 impl Inverted {
     /// Adds document `id`'s terms; ids must come in increasing order.

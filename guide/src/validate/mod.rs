@@ -344,7 +344,6 @@ pub fn build_site(
         })
         .collect();
     let mut services = Vec::with_capacity(checked.len());
-    let mut local = Vec::new();
     for (service, ds, file_links) in checked {
         if let Some(s) = service {
             if left_out(s.draft) {
@@ -353,10 +352,9 @@ pub fn build_site(
                 services.push(s);
             }
         }
-        local.extend(ds);
+        diags.extend(ds);
         links.push(file_links);
     }
-    diags.extend(local);
     services.sort_by(|a, b| a.slug.cmp(&b.slug));
 
     let mut site = Site {

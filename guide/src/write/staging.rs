@@ -49,10 +49,12 @@ impl Staging {
             .into_iter()
             .filter_map(|p| p.rsplit_once('/').map(|(d, _)| d))
         {
-            let made = |m: &Mutex<BTreeSet<String>>| {
-                m.lock().unwrap_or_else(|e| e.into_inner()).contains(f)
-            };
-            if made(&self.made) {
+            if self
+                .made
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(f)
+            {
                 continue;
             }
             let d = self.dir.join(f);
