@@ -7,6 +7,15 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc.h (the Rust bindings do not name it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // Freed memory goes back to the system after 10 ms, not mimalloc's
+    // default second: a guide's sources and parse buffers are freed when
+    // loading ends, and were otherwise still counted at the build's peak
+    // (10,000 services: 184 → 141 MiB peak RSS, wall 1.04x).
+    // SAFETY: sets a plain integer option; no other thread runs yet.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
     sportello::cli::run(sportello::cli::Cli::parse())
 }
