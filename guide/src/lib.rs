@@ -94,8 +94,10 @@ pub struct Written {
 /// The stages after loading, shared by `build` and `serve`: pages, search
 /// index, the theme's static files and the files for machines, into `sink`
 /// (a staging folder on disk, or memory). Pages are handed to the sink as
-/// they are rendered and the search index is built meanwhile on the other
-/// threads of the pool, so a build never holds the whole site in memory.
+/// they are rendered; meanwhile, on the same pool, the search index is
+/// built and then the static files and the files for machines are
+/// written, so a build never holds the whole site in memory and no core
+/// waits for a serial step.
 pub fn write_site(
     site: &Site,
     tera: &tera::Tera,
