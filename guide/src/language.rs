@@ -106,6 +106,12 @@ impl SectionKey {
             SectionKey::Conditions => "service-file",
         }
     }
+
+    /// Whether the sheet shows it before "Accedi al servizio" (Designers
+    /// Italia's order: all but "Ulteriori informazioni" and the conditions).
+    pub fn before_access(self) -> bool {
+        !matches!(self, SectionKey::More | SectionKey::Conditions)
+    }
 }
 
 impl SectionLabels {

@@ -49,11 +49,24 @@ pub struct Term {
 pub struct Section {
     pub key: SectionKey,
     pub data_element: &'static str,
+    /// [`SectionKey::before_access`], for templates: one lookup where
+    /// testing the key against a list took several on every page.
+    pub before_access: bool,
     pub label: String,
     pub html: String,
 }
 
 impl Section {
+    pub fn new(key: SectionKey, label: String, html: String) -> Section {
+        Section {
+            key,
+            data_element: key.data_element(),
+            before_access: key.before_access(),
+            label,
+            html,
+        }
+    }
+
     /// The section's plain text (for the search index and the open data),
     /// read from its HTML: it is not kept twice.
     pub fn text(&self) -> String {

@@ -209,12 +209,11 @@ pub fn sections(
             );
             continue;
         }
-        out.push(Section {
+        out.push(Section::new(
             key,
-            data_element: key.data_element(),
-            label: labels.label(key).to_string(),
-            html: raw.html.clone(),
-        });
+            labels.label(key).to_string(),
+            raw.html.clone(),
+        ));
     }
     for s in original {
         if !out.iter().any(|o| o.key == s.key) {

@@ -340,12 +340,7 @@ impl<'a> ServiceContext<'a> {
             headings.push((key, raw.heading_span.start));
             out.push((
                 raw_index,
-                Section {
-                    key,
-                    data_element: key.data_element(),
-                    label: labels.label(key).to_string(),
-                    html: String::new(),
-                },
+                Section::new(key, labels.label(key).to_string(), String::new()),
             ));
         }
         // With `cost` missing or wrong (already reported), `## Quanto costa` is not required.
