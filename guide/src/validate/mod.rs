@@ -2,18 +2,21 @@
 //! producing the [`Site`]. Every problem is reported, not just the first.
 //!
 //! `service` checks one service entry, `places` offices and desks; this
-//! module assembles the site; `links` checks internal links, `lists` derives
-//! the lists of services.
+//! module assembles the site; `vocabulary` checks the taxonomy's terms,
+//! `links` internal links, and `lists` derives the lists of services.
 
 mod links;
 mod lists;
 pub mod places;
 mod service;
+mod vocabulary;
 
 pub use links::{check_links, known_paths};
 pub use lists::{derive_lists, relist, Listed};
 pub use places::{desk_place, office_place};
 pub use service::ServiceContext;
+pub use vocabulary::SlugIndex;
+use vocabulary::{vocabulary_share, Vocabulary};
 
 use std::collections::{HashMap, HashSet};
 
@@ -26,11 +29,11 @@ use crate::diagnostics::{did_you_mean, Diagnostic, Diagnostics};
 use crate::language::{Language, SectionKey};
 use crate::load::SourceFile;
 use crate::model::{
-    title_sort_key, Cost, OpeningHours, Page, Place, Section, Service, Site, SiteInfo, Status, Term,
+    title_sort_key, Cost, OpeningHours, Page, Place, Section, Service, Site, SiteInfo, Status,
 };
 use crate::parse::front::{self, DeskFront, Hours, OfficeFront, ServiceFront, TaxonomyFile};
 use crate::parse::{Doc, InternalLink, Parsed};
-use crate::slug::{is_valid_slug, suggest_slug};
+use crate::slug::suggest_slug;
 use crate::urls::Urls;
 
 pub const TITLE_MAX: usize = 80;
@@ -53,126 +56,6 @@ pub struct Settings<'a> {
     pub entry_paths: HashSet<String>,
     /// Publish drafts too (`--drafts`, and `serve`).
     pub drafts: bool,
-}
-
-/// A vocabulary with its slug index, while checking references.
-struct Vocabulary {
-    terms: Vec<Term>,
-    slugs: SlugIndex,
-}
-
-/// Slug to position in a list, with the words for error messages.
-#[derive(Debug, Clone)]
-pub struct SlugIndex {
-    label: &'static str,
-    key: &'static str,
-    index: HashMap<String, usize>,
-}
-
-impl SlugIndex {
-    fn of_terms(label: &'static str, key: &'static str, terms: &[Term]) -> Self {
-        SlugIndex {
-            label,
-            key,
-            index: terms
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (t.slug.clone(), i))
-                .collect(),
-        }
-    }
-}
-
-impl Vocabulary {
-    fn new(
-        label: &'static str,
-        key: &'static str,
-        terms: Vec<front::Term>,
-        src: Option<&SourceFile>,
-        url: impl Fn(&str) -> String,
-        diags: &mut Diagnostics,
-    ) -> Self {
-        let mut v = Vocabulary {
-            terms: Vec::with_capacity(terms.len()),
-            slugs: SlugIndex {
-                label,
-                key,
-                index: HashMap::new(),
-            },
-        };
-        for t in terms {
-            let slug = t.slug.get_ref().clone();
-            let at = |d: Diagnostic| match src {
-                Some(s) => d.at(&s.text, t.slug.span()),
-                None => d,
-            };
-            if !is_valid_slug(&slug) {
-                diags.push(at(Diagnostic::error(
-                    "taxonomy.toml",
-                    format!("`{slug}` cannot be a slug"),
-                )
-                .hint(format!(
-                    "use lowercase letters, digits and hyphens: `{}`",
-                    suggest_slug(&slug)
-                ))));
-                continue;
-            }
-            if v.slugs.index.contains_key(&slug) {
-                diags.push(at(Diagnostic::error(
-                    "taxonomy.toml",
-                    format!("duplicate {label} slug `{slug}`"),
-                )
-                .hint("each slug may appear once in its list: remove or rename one")));
-                continue;
-            }
-            if t.description.trim().is_empty() {
-                // Required by the open data (HSDS taxonomy_term.description),
-                // which falls back to the name meanwhile.
-                diags.push(at(Diagnostic::warning(
-                    "taxonomy.toml",
-                    "the term has no description, required by the open data (HSDS taxonomy_term.description)",
-                )
-                .hint("add `description = \"…\"` (one sentence) under its `slug`")));
-            }
-            v.slugs.index.insert(slug.clone(), v.terms.len());
-            v.terms.push(Term {
-                url: url(&slug),
-                slug,
-                name: t.name,
-                description: t.description,
-                vocabulary: t.vocabulary,
-                services: Vec::new(),
-            });
-        }
-        v
-    }
-}
-
-impl SlugIndex {
-    /// Index of a referenced slug, or an error with the closest slug.
-    fn resolve<F>(
-        &self,
-        doc: &Doc<F>,
-        value: &Spanned<String>,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Option<usize> {
-        let slug = value.get_ref();
-        if let Some(&i) = self.index.get(slug) {
-            return Some(i);
-        }
-        let hint = match did_you_mean(slug, self.index.keys().map(String::as_str)) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!(
-                "use a {} slug listed under `[[{}]]` in taxonomy.toml, or add it there",
-                self.label, self.key
-            ),
-        };
-        diags.push(
-            doc.error_at(value, format!("unknown {} `{slug}`", self.label))
-                .hint(hint),
-        );
-        None
-    }
 }
 
 /// The internal links of each content file, kept to re-check them when other files change.
@@ -458,27 +341,4 @@ pub(crate) fn https_url<F>(
         );
     }
     url.to_string()
-}
-
-/// Designers Italia C.SI.1.5 asks that at least half of the topics be terms
-/// of the Modello Comuni vocabulary (its 64 "argomenti", or EuroVoc): a
-/// warning, since the guide works without it.
-fn vocabulary_share(topics: &[Term], diags: &mut Diagnostics) {
-    let with = topics.iter().filter(|t| !t.vocabulary.is_empty()).count();
-    if !topics.is_empty() && with * 2 < topics.len() {
-        diags.push(
-            Diagnostic::warning(
-                "taxonomy.toml",
-                format!(
-                    "only {with} of {} topics carry a Modello Comuni vocabulary term",
-                    topics.len()
-                ),
-            )
-            .hint(
-                "add `vocabulary = \"...\"` (an \"argomento\" of the Designers Italia model, \
-                 e.g. \"Assistenza sociale\") to at least half of the [[topics]], \
-                 and name them with it",
-            ),
-        );
-    }
 }
