@@ -187,22 +187,7 @@ fn list_items(html: &str) -> Vec<String> {
     for part in html.split("<li>").skip(1) {
         let item = part.split(['\n']).next().unwrap_or_default();
         let item = item.split("</li>").next().unwrap_or_default();
-        let mut text = String::new();
-        let mut in_tag = false;
-        for c in item.chars() {
-            match c {
-                '<' => in_tag = true,
-                '>' => in_tag = false,
-                c if !in_tag => text.push(c),
-                _ => {}
-            }
-        }
-        let text = text
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&#39;", "'")
-            .replace("&amp;", "&");
+        let text = sportello_search::html::text(item);
         let text = text.trim();
         if !text.is_empty() {
             out.push(text.to_string());
