@@ -96,7 +96,8 @@ fn main() {
 
     // Builds with and without the search index, interleaved so that both
     // see the same machine: the difference is what the index costs.
-    let peak = std::cell::Cell::new(0.0f64);
+    // Every build's peak, in order: an outlier shows which build it was.
+    let peaks = std::cell::RefCell::new(Vec::<(bool, f64)>::new());
     let build = |index: bool| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sportello"));
         cmd.arg("build")
@@ -116,7 +117,7 @@ fn main() {
         let m = run_measured(&mut cmd);
         let elapsed = t.elapsed().as_secs_f64();
         assert!(m.ok, "build failed:\n{}", m.stderr);
-        peak.set(peak.get().max(m.rss));
+        peaks.borrow_mut().push((index, m.rss));
         (elapsed, m.stderr)
     };
     let only_rebuild = std::env::var("SPORTELLO_BENCH_ONLY").as_deref() == Ok("rebuild");
@@ -194,9 +195,20 @@ fn main() {
     );
     println!("  time      best {:.3} s, median {with:.3} s", times[0]);
     println!("  speed     {:.0} pages/s (median)", pages as f64 / with);
+    let peaks = peaks.into_inner();
+    let list = |index: bool| {
+        peaks
+            .iter()
+            .filter(|p| p.0 == index)
+            .map(|p| format!("{:.0}", p.1))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     println!(
-        "  peak RSS  {:.0} MiB (of the sportello builds)",
-        peak.get()
+        "  peak RSS  {:.0} MiB, the highest of the sportello builds (MiB with the index: {}; without: {})",
+        peaks.iter().map(|p| p.1).fold(0.0, f64::max),
+        list(true),
+        list(false)
     );
     println!(
         "  search    the index adds {:+.1}% (median {with:.3} s with it, {without:.3} s without)",

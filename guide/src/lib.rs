@@ -175,7 +175,7 @@ pub fn write_site(
                 };
                 cards.fill(edition, tera)?;
                 render::render_each(edition, tera, cards, &ids, |path, html| {
-                    sink.put(path, html.as_bytes())
+                    sink.put(path, html)
                 })?;
             }
             Ok(t.elapsed())

@@ -48,12 +48,7 @@ pub(super) fn make(
     } = good;
     let (site, tera, cards) = (&*site, &*tera, &*cards);
     let (pages, (delta, machine_files)) = rayon::join(
-        || {
-            render::render_pages(site, tera, cards, ids).map(|pages| {
-                let pages = pages.into_iter().map(|(p, h)| (p, h.into_bytes()));
-                compared(served, pages.collect())
-            })
-        },
+        || render::render_pages(site, tera, cards, ids).map(|pages| compared(served, pages)),
         || {
             rayon::join(
                 // Only the changed services are tokenised again, and only
