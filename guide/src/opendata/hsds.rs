@@ -14,9 +14,8 @@ use serde_json::{json, Map, Value};
 
 use super::uuid5;
 use crate::diagnostics::Diagnostic;
-use crate::language::SectionKey;
 use crate::model::{Day, Status};
-use crate::model::{Place, Service, Site, SiteInfo};
+use crate::model::{Place, Site, SiteInfo};
 
 pub const DIR: &str = "opendata/hsds";
 pub const ZIP: &str = "opendata/hsds/hsds-csv.zip";
@@ -42,15 +41,15 @@ pub struct Hsds {
     pub taxonomy_terms: Vec<Value>,
 }
 
-fn office_org_id(p: &Place) -> String {
+pub(super) fn office_org_id(p: &Place) -> String {
     uuid5(&format!("organization:office:{}", p.slug))
 }
 
-fn provider_org_id(name: &str) -> String {
+pub(super) fn provider_org_id(name: &str) -> String {
     uuid5(&format!("organization:provider:{}", name.trim()))
 }
 
-fn location_id(kind: &str, slug: &str) -> String {
+pub(super) fn location_id(kind: &str, slug: &str) -> String {
     uuid5(&format!("location:{kind}:{slug}"))
 }
 
@@ -182,7 +181,7 @@ fn location(site: &Site, kind: &str, p: &Place) -> Value {
 
 /// The text of each `<li>` of rendered Markdown, tags removed: the items
 /// of a section's lists (nested items are their own items).
-fn list_items(html: &str) -> Vec<String> {
+pub(super) fn list_items(html: &str) -> Vec<String> {
     let mut out = Vec::new();
     for part in html.split("<li>").skip(1) {
         let item = part.split(['\n']).next().unwrap_or_default();
@@ -221,7 +220,7 @@ impl TermIds {
         )
     }
 
-    fn get(&self, voc: &str, slug: &str) -> String {
+    pub(super) fn get(&self, voc: &str, slug: &str) -> String {
         self.0
             .iter()
             .find(|(v, _)| *v == voc)
@@ -234,105 +233,7 @@ fn term_id(voc: &str, slug: &str) -> String {
     uuid5(&format!("term:{voc}:{slug}"))
 }
 
-/// One HSDS service, with its nested lists.
-pub(super) fn service(site: &Site, s: &Service, term_ids: &TermIds) -> Value {
-    let id = uuid5(&format!("service:{}", s.slug));
-    let office = &site.offices[s.office];
-    let org = if s.provider.trim().is_empty() {
-        office_org_id(office)
-    } else {
-        provider_org_id(&s.provider)
-    };
-    let text = |k: SectionKey| {
-        s.sections
-            .iter()
-            .find(|x| x.key == k)
-            .map(|x| x.text().trim().to_string())
-    };
-    let mut svc = Map::new();
-    svc.insert("id".into(), json!(id));
-    svc.insert("organization_id".into(), json!(org));
-    svc.insert("name".into(), json!(s.title));
-    svc.insert("description".into(), json!(s.summary));
-    svc.insert("url".into(), json!(s.permalink));
-    svc.insert("status".into(), json!(status(s.status)));
-    if let Some(t) = text(SectionKey::Addressed) {
-        svc.insert("eligibility_description".into(), json!(t));
-    }
-    if let Some(t) = text(SectionKey::HowTo) {
-        svc.insert("application_process".into(), json!(t));
-    }
-    // "Cosa serve": each item of its list is a required document.
-    let documents: Vec<Value> = s
-        .sections
-        .iter()
-        .filter(|x| x.key == SectionKey::Needed)
-        .flat_map(|x| list_items(&x.html))
-        .enumerate()
-        .map(|(i, d)| {
-            json!({
-                "id": uuid5(&format!("required_document:{id}:{i}")),
-                "service_id": id,
-                "document": d,
-            })
-        })
-        .collect();
-    svc.insert("required_documents".into(), Value::Array(documents));
-    if let Some(t) = text(SectionKey::Cost) {
-        svc.insert("fees_description".into(), json!(t));
-    }
-    if let Some(a) = s.age_min {
-        svc.insert("minimum_age".into(), json!(a));
-    }
-    if let Some(a) = s.age_max {
-        svc.insert("maximum_age".into(), json!(a));
-    }
-    if !s.status_reason.is_empty() {
-        svc.insert("alert".into(), json!(s.status_reason));
-    }
-    svc.insert(
-        "last_modified".into(),
-        json!(format!("{}T00:00:00Z", s.updated_iso)),
-    );
-    svc.insert("languages".into(), json!([italian("service", &id)]));
-    let mut attributes = Vec::new();
-    let mut link = |voc: &'static str, slug: &str| {
-        attributes.push(json!({
-            "id": uuid5(&format!("attribute:{id}:{voc}:{slug}")),
-            "link_id": id,
-            "link_type": voc,
-            "link_entity": "service",
-            "taxonomy_term_id": term_ids.get(voc, slug),
-        }));
-    };
-    link("categories", &site.categories[s.category].slug);
-    for &t in &s.topics {
-        link("topics", &site.topics[t].slug);
-    }
-    for &t in &s.audiences {
-        link("audiences", &site.audiences[t].slug);
-    }
-    for &t in &s.life_events {
-        link("life_events", &site.life_events[t].slug);
-    }
-    svc.insert("attributes".into(), Value::Array(attributes));
-    let mut at = Vec::new();
-    let places = std::iter::once(("office", office))
-        .chain(s.desks.iter().map(|&d| ("desk", &site.desks[d])));
-    for (kind, p) in places {
-        let loc = location_id(kind, &p.slug);
-        let sal = json!({
-            "id": uuid5(&format!("service_at_location:{id}:{loc}")),
-            "service_id": id,
-            "location_id": loc,
-        });
-        at.push(sal);
-    }
-    svc.insert("service_at_locations".into(), Value::Array(at));
-    Value::Object(svc)
-}
-
-fn status(s: Status) -> &'static str {
+pub(super) fn status(s: Status) -> &'static str {
     match s {
         Status::Active => "active",
         Status::Suspended => "temporarily closed",

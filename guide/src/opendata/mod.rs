@@ -9,6 +9,7 @@
 mod csv;
 pub mod dcat;
 pub mod hsds;
+mod service;
 mod stream;
 mod zip;
 

@@ -13,7 +13,8 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use super::csv::line;
-use super::hsds::{self, Hsds, TermIds, DIR, JSON_FILES, ZIP};
+use super::hsds::{Hsds, TermIds, DIR, JSON_FILES, ZIP};
+use super::service::{Rows, ServiceRecord};
 use super::{dcat, zip};
 use crate::model::{Service, Site};
 use crate::write::Sink;
@@ -23,7 +24,7 @@ const BATCH: usize = 512;
 /// Services one task makes.
 const CHUNK: usize = 32;
 
-const SERVICE: &[&str] = &[
+pub(super) const SERVICE: &[&str] = &[
     "id",
     "organization_id",
     "name",
@@ -77,9 +78,9 @@ const SCHEDULE: &[&str] = &[
     "notes",
 ];
 const ACCESSIBILITY: &[&str] = &["id", "location_id", "description", "details"];
-const REQUIRED_DOCUMENT: &[&str] = &["id", "service_id", "document"];
-const SERVICE_AT_LOCATION: &[&str] = &["id", "service_id", "location_id"];
-const ATTRIBUTE: &[&str] = &[
+pub(super) const REQUIRED_DOCUMENT: &[&str] = &["id", "service_id", "document"];
+pub(super) const SERVICE_AT_LOCATION: &[&str] = &["id", "service_id", "location_id"];
+pub(super) const ATTRIBUTE: &[&str] = &[
     "id",
     "link_id",
     "taxonomy_term_id",
@@ -96,7 +97,7 @@ const TAXONOMY_TERM: &[&str] = &[
     "language",
     "term_uri",
 ];
-const LANGUAGE: &[&str] = &[
+pub(super) const LANGUAGE: &[&str] = &[
     "id",
     "service_id",
     "location_id",
@@ -106,7 +107,7 @@ const LANGUAGE: &[&str] = &[
 ];
 
 /// One CSV line of `v`'s fields `cols`.
-fn row(out: &mut String, v: &Value, cols: &[&str]) {
+pub(super) fn row(out: &mut String, v: &Value, cols: &[&str]) {
     let fields: Vec<std::borrow::Cow<'_, str>> = cols
         .iter()
         .map(|c| match &v[*c] {
@@ -149,34 +150,6 @@ struct ServiceTables {
     language: Vec<String>,
 }
 
-/// The rows a few services add to each table.
-#[derive(Default)]
-struct Rows {
-    service: String,
-    required_document: String,
-    service_at_location: String,
-    attribute: String,
-    language: String,
-}
-
-impl Rows {
-    fn add(&mut self, v: &Value) {
-        row(&mut self.service, v, SERVICE);
-        for d in nested(std::slice::from_ref(v), "required_documents") {
-            row(&mut self.required_document, d, REQUIRED_DOCUMENT);
-        }
-        for d in nested(std::slice::from_ref(v), "service_at_locations") {
-            row(&mut self.service_at_location, d, SERVICE_AT_LOCATION);
-        }
-        for d in nested(std::slice::from_ref(v), "attributes") {
-            row(&mut self.attribute, d, ATTRIBUTE);
-        }
-        for d in nested(std::slice::from_ref(v), "languages") {
-            row(&mut self.language, d, LANGUAGE);
-        }
-    }
-}
-
 impl ServiceTables {
     fn append(&mut self, rows: Rows) {
         self.service.push(rows.service);
@@ -203,19 +176,19 @@ fn part(site: &Site, services: &[Service], term_ids: &TermIds) -> Part {
         tables: Rows::default(),
     };
     for s in services {
-        let v = hsds::service(site, s, term_ids);
+        let v = ServiceRecord::of(site, s, term_ids);
         if !p.services.is_empty() {
             p.services.push(b',');
         }
         // Writing to a Vec cannot fail.
         let _ = serde_json::to_writer(&mut p.services, &v);
-        for sal in nested(std::slice::from_ref(&v), "service_at_locations") {
+        for sal in &v.service_at_locations {
             if !p.at_locations.is_empty() {
                 p.at_locations.push(b',');
             }
             let _ = serde_json::to_writer(&mut p.at_locations, sal);
         }
-        p.tables.add(&v);
+        v.rows(&mut p.tables);
     }
     p
 }
