@@ -52,6 +52,9 @@ pub struct Section {
     /// [`SectionKey::before_access`], for templates: one lookup where
     /// testing the key against a list took several on every page.
     pub before_access: bool,
+    /// Whether `html` holds a table, which templates wrap in a scroll
+    /// region: most sections have none and are written as they are.
+    pub has_table: bool,
     pub label: String,
     pub html: String,
 }
@@ -62,6 +65,7 @@ impl Section {
             key,
             data_element: key.data_element(),
             before_access: key.before_access(),
+            has_table: html.contains("<table>"),
             label,
             html,
         }

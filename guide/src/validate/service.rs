@@ -218,10 +218,9 @@ impl<'a> ServiceContext<'a> {
         };
         service.sections = sections
             .into_iter()
-            .map(|(i, mut s)| {
-                let raw = &mut d.body.sections[i];
-                s.html = std::mem::take(&mut raw.html);
-                s
+            .map(|(i, s)| {
+                let html = std::mem::take(&mut d.body.sections[i].html);
+                Section::new(s.key, s.label, html)
             })
             .collect();
         Some(service)
