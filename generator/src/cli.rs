@@ -94,6 +94,18 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command keeps running (`serve`) rather than doing one
+    /// job and exiting.
+    pub fn keeps_running(&self) -> bool {
+        #[cfg(feature = "serve")]
+        if matches!(self, Command::Serve { .. }) {
+            return true;
+        }
+        false
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct Dirs {
     /// Content directory (site.toml, services/, offices/, …).

@@ -11,11 +11,16 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() -> ExitCode {
-    // Freed memory goes back to the system after 10 ms, not mimalloc's
-    // default second: a guide's sources and parse buffers are freed when
-    // loading ends, and were otherwise still counted at the build's peak
-    // (10,000 services: 184 → 141 MiB peak RSS, wall 1.04x).
-    // SAFETY: sets a plain integer option; no other thread runs yet.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
-    sportello::cli::run(sportello::cli::Cli::parse())
+    let cli = sportello::cli::Cli::parse();
+    // A build or a check gives freed memory back to the system after 10 ms, not
+    // mimalloc's default second: a guide's sources and parse buffers are
+    // freed when loading ends, and were otherwise still counted at the
+    // build's peak (10,000 services: 184 → 141 MiB peak RSS, wall 1.04x).
+    // `serve` keeps the default: it frees and takes again the same
+    // megabytes on every save, and faulting them back in cost it time.
+    if !cli.command.keeps_running() {
+        // SAFETY: sets a plain integer option; no other thread runs yet.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
+    }
+    sportello::cli::run(cli)
 }
