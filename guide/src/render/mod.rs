@@ -140,10 +140,11 @@ struct TermCount<'a> {
 }
 
 #[derive(Serialize)]
-struct Letter<'a> {
+struct Letter {
     letter: String,
     id: String,
-    services: Vec<&'a str>,
+    /// Its services' cards, one after the other.
+    cards: String,
 }
 
 /// One page of the site, by what it shows. Indexes point into the Site's lists.
@@ -388,10 +389,8 @@ fn render_page(
             };
             ctx.insert("kind", kind);
             ctx.insert("term", term);
-            ctx.insert(
-                "services",
-                &cards.list(site, tera, &term.services, Level::H2)?,
-            );
+            ctx.insert("cards", &cards.list(site, tera, &term.services, Level::H2)?);
+            ctx.insert("count", &term.services.len());
             ("term.html", term.name.clone())
         }
         PageId::Topics => {
@@ -401,7 +400,7 @@ fn render_page(
             ("topics.html", t("topics_title"))
         }
         PageId::AllServices => {
-            let mut letters: Vec<Letter<'_>> = Vec::new();
+            let mut letters: Vec<Letter> = Vec::new();
             for &i in &site.az {
                 let first = site.services[i].sort_key.chars().next().map_or('#', |c| {
                     if c.is_ascii_alphabetic() {
@@ -422,11 +421,11 @@ fn render_page(
                             }
                         ),
                         letter,
-                        services: Vec::new(),
+                        cards: String::new(),
                     });
                 }
                 if let Some(l) = letters.last_mut() {
-                    l.services.push(cards.get(site, tera, i, Level::H3)?);
+                    l.cards.push_str(cards.get(site, tera, i, Level::H3)?);
                 }
             }
             ctx.insert("letters", &letters);
@@ -442,7 +441,8 @@ fn render_page(
             };
             ctx.insert("place", p);
             ctx.insert("is_desk", &is_desk);
-            ctx.insert("services", &cards.list(site, tera, &p.services, Level::H3)?);
+            ctx.insert("cards", &cards.list(site, tera, &p.services, Level::H3)?);
+            ctx.insert("count", &p.services.len());
             ("place.html", p.name.clone())
         }
         PageId::Page(i) => {
