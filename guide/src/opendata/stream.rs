@@ -2,9 +2,10 @@
 //! guide's list is tens of megabytes of JSON and CSV, which a build never
 //! holds whole in memory.
 //!
-//! `services.json` is written as its services are made; the CSV tables of
-//! the services grow meanwhile and go into the zip once complete (stored
-//! members need their size and CRC before their bytes).
+//! `services.json` and `service_at_locations.json` are written as their
+//! services are made; the CSV tables of the services grow meanwhile and go
+//! into the zip once complete (stored members need their size and CRC
+//! before their bytes).
 
 use std::io::{self, Write};
 
@@ -227,33 +228,46 @@ pub fn write(site: &Site, sink: &dyn Sink) -> Result<()> {
         attribute: header(ATTRIBUTE),
         language: header(LANGUAGE),
     });
-    let mut at_locations: Vec<u8> = b"[".to_vec();
-    let mut first_at = true;
+    // services.json and service_at_locations.json as the services are
+    // made, both at once (a JSON array needs nothing ahead of its items).
     let path = format!("{DIR}/services.json");
-    let size = sink.stream(&path, &mut |w| {
-        w.write_all(b"[")?;
-        let mut first = true;
-        for batch in site.services.chunks(BATCH) {
-            let parts: Vec<Part> = batch
-                .par_chunks(CHUNK)
-                .map(|c| part(site, c, &term_ids))
-                .collect();
-            for p in parts {
-                items(w, &mut first, &p.services)?;
-                items(&mut at_locations, &mut first_at, &p.at_locations)?;
-                tables.append(p.tables);
-            }
-        }
-        w.write_all(b"]\n")
+    let at_path = format!("{DIR}/service_at_locations.json");
+    let mut size = 0;
+    let at_size = sink.stream(&at_path, &mut |at| {
+        at.write_all(b"[")?;
+        let mut first_at = true;
+        size = sink
+            .stream(&path, &mut |w| {
+                w.write_all(b"[")?;
+                let mut first = true;
+                for batch in site.services.chunks(BATCH) {
+                    let parts: Vec<Part> = batch
+                        .par_chunks(CHUNK)
+                        .map(|c| part(site, c, &term_ids))
+                        .collect();
+                    for p in parts {
+                        items(w, &mut first, &p.services)?;
+                        items(at, &mut first_at, &p.at_locations)?;
+                        tables.append(p.tables);
+                    }
+                }
+                w.write_all(b"]\n")
+            })
+            .map_err(|e| io::Error::other(format!("{e:#}")))?;
+        at.write_all(b"]\n")
     })?;
-    sizes.push((path, size));
-    at_locations.extend_from_slice(b"]\n");
 
     for (file, _) in JSON_FILES {
         let path = format!("{DIR}/{file}");
         let bytes = match file {
-            "services.json" => continue,
-            "service_at_locations.json" => std::mem::take(&mut at_locations),
+            "services.json" => {
+                sizes.push((path, size));
+                continue;
+            }
+            "service_at_locations.json" => {
+                sizes.push((path, at_size));
+                continue;
+            }
             "organizations.json" => json_list(&data.organizations),
             "locations.json" => json_list(&data.locations),
             "taxonomies.json" => json_list(&data.taxonomies),
