@@ -153,11 +153,14 @@ struct ServiceTables {
 
 impl ServiceTables {
     fn append(&mut self, rows: Rows) {
-        self.service.push(rows.service);
-        self.required_document.push(rows.required_document);
-        self.service_at_location.push(rows.service_at_location);
-        self.attribute.push(rows.attribute);
-        self.language.push(rows.language);
+        // Kept until the zip is written: copied without the room a grown
+        // string has (up to half of it; shrinking in place gives none back).
+        let kept = |s: String| s.as_str().to_owned();
+        self.service.push(kept(rows.service));
+        self.required_document.push(kept(rows.required_document));
+        self.service_at_location.push(kept(rows.service_at_location));
+        self.attribute.push(kept(rows.attribute));
+        self.language.push(kept(rows.language));
     }
 }
 
