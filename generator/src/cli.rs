@@ -194,7 +194,9 @@ fn check_dirs(dirs: &Dirs) -> Result<(), ExitCode> {
 
 /// Runs a parsed command line; the exit code is 0 on success, 1 on content
 /// errors and 2 on other failures.
-pub fn run(cli: Cli) -> ExitCode {
+/// Runs `cli`. `release` gives freed memory back to the system (the
+/// binary's allocator knows how); a build calls it once loading is done.
+pub fn run(cli: Cli, release: fn()) -> ExitCode {
     match cli.command {
         Command::Build {
             dirs,
@@ -214,6 +216,7 @@ pub fn run(cli: Cli) -> ExitCode {
             opts.search_index = !no_search_index;
             opts.drafts = drafts;
             opts.full_write = full_write;
+            opts.after_load = Some(release);
             let start = Instant::now();
             match build(&opts, &output) {
                 Ok(report) => {

@@ -22,5 +22,15 @@ fn main() -> ExitCode {
         // SAFETY: sets a plain integer option; no other thread runs yet.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
     }
-    sportello::cli::run(cli)
+    sportello::cli::run(cli, release)
+}
+
+/// Frees the calling thread's empty pages now and purges what is due. A
+/// build calls it on every thread once loading is done: when the thread
+/// that freed the sources went on without allocating, mimalloc had not
+/// given them back, and one build in about thirty peaked at 181 MiB
+/// instead of 135.
+fn release() {
+    // SAFETY: mi_collect may be called from any thread at any time.
+    unsafe { libmimalloc_sys::mi_collect(false) };
 }

@@ -56,6 +56,11 @@ pub struct Options {
     /// before only changes were written (`--full-write`: the build
     /// benchmark compares the two).
     pub full_write: bool,
+    /// Called on every thread of the pool, and on the calling one, once a
+    /// build has read, parsed and checked the content and freed the
+    /// sources: the binary passes its allocator's collect, so that the
+    /// memory goes back to the system before the pages are made.
+    pub after_load: Option<fn()>,
 }
 
 impl Options {
@@ -68,6 +73,7 @@ impl Options {
             search_index: true,
             drafts: false,
             full_write: false,
+            after_load: None,
         }
     }
 }
@@ -232,6 +238,10 @@ pub fn build(opts: &Options, output: &Path) -> Result<BuildReport> {
     let mut diags = Diagnostics::default();
     let t = Instant::now();
     let site = load_site(opts, &mut diags);
+    if let Some(release) = opts.after_load {
+        rayon::broadcast(|_| release());
+        release();
+    }
     timings.load_parse_validate = t.elapsed();
     let Some(site) = site.filter(|_| !diags.has_errors()) else {
         return Ok(BuildReport {

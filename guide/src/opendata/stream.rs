@@ -158,7 +158,8 @@ impl ServiceTables {
         let kept = |s: String| s.as_str().to_owned();
         self.service.push(kept(rows.service));
         self.required_document.push(kept(rows.required_document));
-        self.service_at_location.push(kept(rows.service_at_location));
+        self.service_at_location
+            .push(kept(rows.service_at_location));
         self.attribute.push(kept(rows.attribute));
         self.language.push(kept(rows.language));
     }
