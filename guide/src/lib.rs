@@ -283,3 +283,31 @@ pub(crate) fn example_guide() -> (Options, Site) {
     assert!(!diags.has_errors(), "{diags:?}");
     (opts, site)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    static RELEASED: AtomicUsize = AtomicUsize::new(0);
+
+    fn count() {
+        RELEASED.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The allocator's hook runs on every thread of the pool and on the
+    /// caller, once per build.
+    #[test]
+    fn a_build_calls_after_load_on_every_thread() {
+        let (mut opts, _) = example_guide();
+        opts.after_load = Some(count);
+        let out = tempfile::tempdir().unwrap();
+        let report = build(&opts, &out.path().join("public")).unwrap();
+        assert!(!report.diagnostics.has_errors());
+        assert_eq!(
+            RELEASED.load(Ordering::Relaxed),
+            rayon::current_num_threads() + 1
+        );
+    }
+}
