@@ -138,7 +138,7 @@ fn main() {
     page.sort_by(f64::total_cmp);
     category.sort_by(f64::total_cmp);
     search.sort_by(f64::total_cmp);
-    println!("serve benchmark: {n} services, {edits} edits (save -> text served over HTTP), debounce 30 ms included");
+    println!("serve benchmark: {n} services, {edits} edits (save -> text served over HTTP), the wait for the save to settle included");
     println!(
         "  service page   p50 {:.0} ms, p95 {:.0} ms",
         percentile(&page, 0.5),

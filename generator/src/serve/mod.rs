@@ -3,12 +3,14 @@
 
 pub use sportello_guide::live;
 
+mod burst;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use axum::body::Body;
@@ -29,11 +31,6 @@ use sportello_guide::Options;
 /// The tag `serve` adds before `</body>` of every HTML page it serves.
 /// Never written by `build`.
 pub const RELOAD_SNIPPET: &str = "<script src=\"/__sportello/live.js\"></script>";
-
-/// How long the watcher waits for a burst of events to end.
-pub const DEBOUNCE: Duration = Duration::from_millis(30);
-/// A rebuild starts at the latest this long after the first event of a burst.
-const DEBOUNCE_MAX: Duration = Duration::from_millis(300);
 
 const LIVE_JS: &str = include_str!("live.js");
 
@@ -80,8 +77,8 @@ impl Snapshot {
 
 /// What the rebuild thread is asked to do.
 enum Work {
-    /// A path the watcher saw change.
-    Changed(PathBuf),
+    /// What the watcher saw happen to these paths.
+    Event(notify::EventKind, Vec<PathBuf>),
     /// Make the open data of the current generation, then answer.
     OpenData(tokio::sync::oneshot::Sender<()>),
 }
@@ -202,12 +199,15 @@ fn start_watcher(
     tx: mpsc::Sender<Work>,
 ) -> Result<notify::RecommendedWatcher> {
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if let Ok(event) = res {
-            if !matches!(event.kind, notify::EventKind::Access(_)) {
-                for p in event.paths {
-                    let _ = tx.send(Work::Changed(p));
-                }
+        use notify::event::{AccessKind, AccessMode, EventKind};
+        match res {
+            // Opens and reads (the rebuild's own among them) change nothing.
+            Ok(e) if matches!(e.kind, EventKind::Access(k) if k != AccessKind::Close(AccessMode::Write)) =>
+                {}
+            Ok(e) => {
+                let _ = tx.send(Work::Event(e.kind, e.paths));
             }
+            Err(_) => {}
         }
     })?;
     watcher
@@ -230,22 +230,30 @@ fn rebuild_loop(
     let mut generation = 1;
     let mut waiting: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
     while let Ok(first) = rx.recv() {
-        let mut paths = Vec::new();
+        let mut burst = burst::Burst::default();
         match first {
-            Work::Changed(p) => paths.push(p),
+            Work::Event(kind, paths) => {
+                burst.add(&kind, &paths);
+            }
             Work::OpenData(done) => waiting.push(done),
         }
         let started = Instant::now();
         // Editors save in several steps (temporary file, rename): wait for quiet.
-        while !paths.is_empty() && started.elapsed() < DEBOUNCE_MAX {
-            match rx.recv_timeout(DEBOUNCE) {
-                Ok(Work::Changed(p)) => paths.push(p),
+        while !burst.is_empty() && started.elapsed() < burst::DEBOUNCE_MAX {
+            match rx.recv_timeout(burst.quiet()) {
+                Ok(Work::Event(kind, paths)) => {
+                    burst.add(&kind, &paths);
+                }
                 Ok(Work::OpenData(done)) => waiting.push(done),
                 Err(mpsc::RecvTimeoutError::Timeout) => break,
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         }
-        let changes: BTreeSet<Change> = paths.iter().filter_map(|p| live.classify(p)).collect();
+        let changes: BTreeSet<Change> = burst
+            .paths
+            .iter()
+            .filter_map(|p| live.classify(p))
+            .collect();
         if !changes.is_empty() {
             let outcome = rebuild(&mut live, &changes.into_iter().collect::<Vec<_>>());
             generation += 1;

@@ -1,0 +1,182 @@
+//! Gathering a burst of watcher events into one rebuild.
+//!
+//! An editor's save is several events (a temporary file and a rename, a
+//! backup, truncate then write). Waiting a fixed quiet time after each
+//! event is safe but costs that time on every save; on Linux the watcher
+//! also says when a file written to is closed, so once every file being
+//! written is closed (or renamed or removed) only a short quiet time is
+//! needed to catch the rest of the burst.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
+use notify::EventKind;
+
+/// The quiet time while a file is being written (opened for writing and
+/// not closed yet), or where the platform does not report closes.
+pub const DEBOUNCE: Duration = Duration::from_millis(30);
+/// The quiet time once every file written to is closed: the rest of a
+/// save (a rename, a backup removed) follows within microseconds.
+pub const SETTLE: Duration = Duration::from_millis(5);
+/// A rebuild starts at the latest this long after the first event of a burst.
+pub const DEBOUNCE_MAX: Duration = Duration::from_millis(300);
+
+/// The events of one burst so far.
+#[derive(Debug, Default)]
+pub struct Burst {
+    /// Every path an event named, in the order seen.
+    pub paths: Vec<PathBuf>,
+    /// Files created or written to and not closed yet.
+    writing: HashSet<PathBuf>,
+}
+
+impl Burst {
+    /// Adds an event. Returns false for events that change nothing (a file
+    /// opened or read), which neither start a burst nor extend one.
+    pub fn add(&mut self, kind: &EventKind, paths: &[PathBuf]) -> bool {
+        match kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+                for p in paths {
+                    self.writing.remove(p);
+                }
+                // The close of a file nobody saw written (its events came
+                // before the burst) still means it changed.
+            }
+            EventKind::Access(_) => return false,
+            EventKind::Create(CreateKind::Folder) => {}
+            EventKind::Create(_)
+            | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any | ModifyKind::Other) => {
+                self.writing.extend(paths.iter().cloned());
+            }
+            EventKind::Modify(ModifyKind::Name(RenameMode::From | RenameMode::Both))
+            | EventKind::Remove(_) => {
+                // A file moved away or removed is no longer written here
+                // (for `Both`, the first path is where it came from).
+                if let Some(from) = paths.first() {
+                    self.writing.remove(from);
+                }
+            }
+            _ => {}
+        }
+        self.paths.extend(paths.iter().cloned());
+        true
+    }
+
+    /// How long to wait for the next event before rebuilding.
+    pub fn quiet(&self) -> Duration {
+        if self.writing.is_empty() {
+            SETTLE
+        } else {
+            DEBOUNCE
+        }
+    }
+
+    /// Whether any event of the burst named a path.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{DataChange, MetadataKind, RemoveKind};
+
+    fn p(s: &str) -> PathBuf {
+        PathBuf::from(s)
+    }
+    const WRITE: EventKind = EventKind::Modify(ModifyKind::Data(DataChange::Any));
+    const CLOSE: EventKind = EventKind::Access(AccessKind::Close(AccessMode::Write));
+
+    #[test]
+    fn a_write_waits_until_it_is_closed() {
+        let mut b = Burst::default();
+        assert!(b.add(&WRITE, &[p("services/a.md")]));
+        assert_eq!(b.quiet(), DEBOUNCE);
+        assert!(b.add(&CLOSE, &[p("services/a.md")]));
+        assert_eq!(b.quiet(), SETTLE);
+        assert_eq!(b.paths.len(), 2);
+    }
+
+    #[test]
+    fn an_atomic_save_settles_when_the_temporary_file_is_renamed() {
+        let mut b = Burst::default();
+        b.add(&EventKind::Create(CreateKind::File), &[p("s/.a.md.tmp")]);
+        b.add(&WRITE, &[p("s/.a.md.tmp")]);
+        assert_eq!(b.quiet(), DEBOUNCE);
+        b.add(
+            &EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+            &[p("s/.a.md.tmp"), p("s/a.md")],
+        );
+        assert_eq!(b.quiet(), SETTLE);
+        assert!(b.paths.contains(&p("s/a.md")));
+    }
+
+    #[test]
+    fn one_file_still_open_keeps_the_long_wait() {
+        let mut b = Burst::default();
+        b.add(&WRITE, &[p("a.md")]);
+        b.add(&WRITE, &[p("b.md")]);
+        b.add(&CLOSE, &[p("a.md")]);
+        assert_eq!(b.quiet(), DEBOUNCE);
+        b.add(&EventKind::Remove(RemoveKind::File), &[p("b.md")]);
+        assert_eq!(b.quiet(), SETTLE);
+    }
+
+    /// The short wait rests on inotify reporting closes: a save through
+    /// the real watcher ends settled, and a file still open does not.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_save_seen_by_the_real_watcher_settles_only_once_closed() {
+        use notify::Watcher;
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
+            let _ = tx.send(e.unwrap());
+        })
+        .unwrap();
+        watcher
+            .watch(dir.path(), notify::RecursiveMode::Recursive)
+            .unwrap();
+        let path = dir.path().join("a.md");
+        let mut burst = Burst::default();
+        let until = |burst: &mut Burst, done: &dyn Fn(&notify::Event) -> bool| loop {
+            let e = rx.recv_timeout(Duration::from_secs(10)).expect("an event");
+            burst.add(&e.kind, &e.paths);
+            if done(&e) {
+                break;
+            }
+        };
+        let mut file = std::fs::File::create(&path).unwrap();
+        file.write_all(b"title = ").unwrap();
+        until(&mut burst, &|e| matches!(e.kind, EventKind::Modify(_)));
+        assert_eq!(burst.quiet(), DEBOUNCE, "written to and still open");
+        drop(file);
+        until(&mut burst, &|e| e.kind == CLOSE);
+        assert_eq!(burst.quiet(), SETTLE, "closed");
+        assert!(burst.paths.contains(&path));
+    }
+
+    #[test]
+    fn reads_do_not_count_and_metadata_does_not_reopen() {
+        let mut b = Burst::default();
+        assert!(!b.add(
+            &EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            &[p("a.md")]
+        ));
+        assert!(!b.add(
+            &EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            &[p("a.md")]
+        ));
+        assert!(b.is_empty());
+        b.add(
+            &EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)),
+            &[p("a.md")],
+        );
+        assert_eq!(b.quiet(), SETTLE);
+        assert!(!b.is_empty());
+    }
+}
