@@ -30,12 +30,20 @@ pub struct Burst {
     pub paths: Vec<PathBuf>,
     /// Files created or written to and not closed yet.
     writing: HashSet<PathBuf>,
+    /// The watcher lost events (its queue overflowed): any file may have
+    /// changed, so everything is rebuilt.
+    pub missed: bool,
 }
 
 impl Burst {
     /// Adds an event. Returns false for events that change nothing (a file
     /// opened or read), which neither start a burst nor extend one.
-    pub fn add(&mut self, kind: &EventKind, paths: &[PathBuf]) -> bool {
+    pub fn add(&mut self, event: &notify::Event) -> bool {
+        let (kind, paths) = (&event.kind, &event.paths[..]);
+        if event.need_rescan() {
+            self.missed = true;
+            return true;
+        }
         match kind {
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
                 for p in paths {
@@ -73,29 +81,34 @@ impl Burst {
         }
     }
 
-    /// Whether any event of the burst named a path.
+    /// Whether no event of the burst named a path or lost some.
     pub fn is_empty(&self) -> bool {
-        self.paths.is_empty()
+        self.paths.is_empty() && !self.missed
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use notify::event::{DataChange, MetadataKind, RemoveKind};
+    use notify::event::{DataChange, Flag, MetadataKind, RemoveKind};
 
-    fn p(s: &str) -> PathBuf {
-        PathBuf::from(s)
-    }
     const WRITE: EventKind = EventKind::Modify(ModifyKind::Data(DataChange::Any));
     const CLOSE: EventKind = EventKind::Access(AccessKind::Close(AccessMode::Write));
+
+    fn add(b: &mut Burst, kind: EventKind, paths: &[&str]) -> bool {
+        let mut e = notify::Event::new(kind);
+        for p in paths {
+            e = e.add_path(PathBuf::from(p));
+        }
+        b.add(&e)
+    }
 
     #[test]
     fn a_write_waits_until_it_is_closed() {
         let mut b = Burst::default();
-        assert!(b.add(&WRITE, &[p("services/a.md")]));
+        assert!(add(&mut b, WRITE, &["services/a.md"]));
         assert_eq!(b.quiet(), DEBOUNCE);
-        assert!(b.add(&CLOSE, &[p("services/a.md")]));
+        assert!(add(&mut b, CLOSE, &["services/a.md"]));
         assert_eq!(b.quiet(), SETTLE);
         assert_eq!(b.paths.len(), 2);
     }
@@ -103,26 +116,50 @@ mod tests {
     #[test]
     fn an_atomic_save_settles_when_the_temporary_file_is_renamed() {
         let mut b = Burst::default();
-        b.add(&EventKind::Create(CreateKind::File), &[p("s/.a.md.tmp")]);
-        b.add(&WRITE, &[p("s/.a.md.tmp")]);
-        assert_eq!(b.quiet(), DEBOUNCE);
-        b.add(
-            &EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
-            &[p("s/.a.md.tmp"), p("s/a.md")],
+        add(
+            &mut b,
+            EventKind::Create(CreateKind::File),
+            &["s/.a.md.tmp"],
         );
+        add(&mut b, WRITE, &["s/.a.md.tmp"]);
+        assert_eq!(b.quiet(), DEBOUNCE);
+        let rename = EventKind::Modify(ModifyKind::Name(RenameMode::Both));
+        add(&mut b, rename, &["s/.a.md.tmp", "s/a.md"]);
         assert_eq!(b.quiet(), SETTLE);
-        assert!(b.paths.contains(&p("s/a.md")));
+        assert!(b.paths.contains(&PathBuf::from("s/a.md")));
     }
 
     #[test]
     fn one_file_still_open_keeps_the_long_wait() {
         let mut b = Burst::default();
-        b.add(&WRITE, &[p("a.md")]);
-        b.add(&WRITE, &[p("b.md")]);
-        b.add(&CLOSE, &[p("a.md")]);
+        add(&mut b, WRITE, &["a.md"]);
+        add(&mut b, WRITE, &["b.md"]);
+        add(&mut b, CLOSE, &["a.md"]);
         assert_eq!(b.quiet(), DEBOUNCE);
-        b.add(&EventKind::Remove(RemoveKind::File), &[p("b.md")]);
+        add(&mut b, EventKind::Remove(RemoveKind::File), &["b.md"]);
         assert_eq!(b.quiet(), SETTLE);
+    }
+
+    #[test]
+    fn reads_do_not_count_and_metadata_does_not_reopen() {
+        let mut b = Burst::default();
+        let open = EventKind::Access(AccessKind::Open(AccessMode::Any));
+        assert!(!add(&mut b, open, &["a.md"]));
+        let read = EventKind::Access(AccessKind::Close(AccessMode::Read));
+        assert!(!add(&mut b, read, &["a.md"]));
+        assert!(b.is_empty());
+        let chmod = EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any));
+        add(&mut b, chmod, &["a.md"]);
+        assert_eq!(b.quiet(), SETTLE);
+        assert!(!b.is_empty());
+    }
+
+    #[test]
+    fn lost_events_make_a_burst_of_their_own() {
+        let mut b = Burst::default();
+        let overflow = notify::Event::new(EventKind::Other).set_flag(Flag::Rescan);
+        assert!(b.add(&overflow));
+        assert!(b.missed && !b.is_empty());
     }
 
     /// The short wait rests on inotify reporting closes: a save through
@@ -145,7 +182,7 @@ mod tests {
         let mut burst = Burst::default();
         let until = |burst: &mut Burst, done: &dyn Fn(&notify::Event) -> bool| loop {
             let e = rx.recv_timeout(Duration::from_secs(10)).expect("an event");
-            burst.add(&e.kind, &e.paths);
+            burst.add(&e);
             if done(&e) {
                 break;
             }
@@ -158,25 +195,5 @@ mod tests {
         until(&mut burst, &|e| e.kind == CLOSE);
         assert_eq!(burst.quiet(), SETTLE, "closed");
         assert!(burst.paths.contains(&path));
-    }
-
-    #[test]
-    fn reads_do_not_count_and_metadata_does_not_reopen() {
-        let mut b = Burst::default();
-        assert!(!b.add(
-            &EventKind::Access(AccessKind::Open(AccessMode::Any)),
-            &[p("a.md")]
-        ));
-        assert!(!b.add(
-            &EventKind::Access(AccessKind::Close(AccessMode::Read)),
-            &[p("a.md")]
-        ));
-        assert!(b.is_empty());
-        b.add(
-            &EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)),
-            &[p("a.md")],
-        );
-        assert_eq!(b.quiet(), SETTLE);
-        assert!(!b.is_empty());
     }
 }

@@ -77,8 +77,8 @@ impl Snapshot {
 
 /// What the rebuild thread is asked to do.
 enum Work {
-    /// What the watcher saw happen to these paths.
-    Event(notify::EventKind, Vec<PathBuf>),
+    /// What the watcher saw happen.
+    Event(notify::Event),
     /// Make the open data of the current generation, then answer.
     OpenData(tokio::sync::oneshot::Sender<()>),
 }
@@ -205,7 +205,7 @@ fn start_watcher(
             Ok(e) if matches!(e.kind, EventKind::Access(k) if k != AccessKind::Close(AccessMode::Write)) =>
                 {}
             Ok(e) => {
-                let _ = tx.send(Work::Event(e.kind, e.paths));
+                let _ = tx.send(Work::Event(e));
             }
             Err(_) => {}
         }
@@ -232,8 +232,8 @@ fn rebuild_loop(
     while let Ok(first) = rx.recv() {
         let mut burst = burst::Burst::default();
         match first {
-            Work::Event(kind, paths) => {
-                burst.add(&kind, &paths);
+            Work::Event(e) => {
+                burst.add(&e);
             }
             Work::OpenData(done) => waiting.push(done),
         }
@@ -241,19 +241,24 @@ fn rebuild_loop(
         // Editors save in several steps (temporary file, rename): wait for quiet.
         while !burst.is_empty() && started.elapsed() < burst::DEBOUNCE_MAX {
             match rx.recv_timeout(burst.quiet()) {
-                Ok(Work::Event(kind, paths)) => {
-                    burst.add(&kind, &paths);
+                Ok(Work::Event(e)) => {
+                    burst.add(&e);
                 }
                 Ok(Work::OpenData(done)) => waiting.push(done),
                 Err(mpsc::RecvTimeoutError::Timeout) => break,
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         }
-        let changes: BTreeSet<Change> = burst
+        let mut changes: BTreeSet<Change> = burst
             .paths
             .iter()
             .filter_map(|p| live.classify(p))
             .collect();
+        if burst.missed {
+            changes.insert(Change::Global(
+                "every file (the watcher lost events)".into(),
+            ));
+        }
         if !changes.is_empty() {
             let outcome = rebuild(&mut live, &changes.into_iter().collect::<Vec<_>>());
             generation += 1;
