@@ -5,6 +5,8 @@ mod tests;
 mod call_stack;
 mod for_loop;
 mod macros;
+// Patched for Sportello: the type of `Template::macros`.
+pub(crate) use self::macros::MacroDefinitionMap;
 mod processor;
 mod stack_frame;
 

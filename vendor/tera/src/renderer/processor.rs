@@ -442,9 +442,9 @@ impl<'a> Processor<'a> {
 
         // Checks if it's a string and we need to escape it (if the last filter is `safe` we don't)
         if self.should_escape && needs_escape && res.is_string() && !expr.is_marked_safe() {
-            res = Cow::Owned(
-                to_value(self.tera.get_escape_fn()(res.as_str().unwrap())).map_err(Error::json)?,
-            );
+            // Patched for Sportello (see vendor/README.md): the escaped string
+            // is moved into the value, not serialized into a copy of it.
+            res = Cow::Owned(Value::String(self.tera.get_escape_fn()(res.as_str().unwrap())));
         }
 
         Ok(res)
@@ -522,7 +522,8 @@ impl<'a> Processor<'a> {
             &macro_call.name[..],
         )?;
 
-        let mut frame_context = FrameContext::with_capacity(macro_definition.args.len());
+        let mut frame_context =
+            FrameContext::with_capacity_and_hasher(macro_definition.args.len(), Default::default());
 
         // First the default arguments
         for (arg_name, default_value) in &macro_definition.args {
@@ -957,8 +958,17 @@ impl<'a> Processor<'a> {
         match *node {
             // Comments are ignored when rendering
             Node::Comment(_, _) => (),
-            Node::Text(ref s) | Node::Raw(_, ref s, _) => write!(write, "{}", s)?,
-            Node::VariableBlock(_, ref expr) => self.eval_expression(expr)?.render(write)?,
+            // Patched for Sportello (see vendor/README.md): text is written as
+            // bytes, not through the formatting machinery, and a bare macro
+            // call (`{{ m::card(..) }}`: no filter, never escaped) renders
+            // straight into the page instead of into a string copied there.
+            Node::Text(ref s) | Node::Raw(_, ref s, _) => write.write_all(s.as_bytes())?,
+            Node::VariableBlock(_, ref expr) => match expr.val {
+                ExprVal::MacroCall(ref macro_call) if expr.filters.is_empty() && !expr.negated => {
+                    self.eval_macro_call(macro_call, write)?
+                }
+                _ => self.eval_expression(expr)?.render(write)?,
+            },
             Node::Set(_, ref set) => self.eval_set(set)?,
             Node::FilterSection(_, FilterSection { ref filter, ref body }, _) => {
                 let body = render_to_string(
