@@ -130,9 +130,16 @@ impl SectionLabels {
 
     /// The section a heading names, compared without case.
     pub fn key_for(&self, heading: &str) -> Option<SectionKey> {
-        SectionKey::ALL
-            .into_iter()
-            .find(|&k| self.label(k).to_lowercase() == heading.to_lowercase())
+        // Char by char, without a lowercase copy of each side: every
+        // heading of every entry is compared with up to nine labels.
+        let fold = |s: &str| s.chars().flat_map(char::to_lowercase).collect::<Vec<_>>();
+        let heading = fold(heading);
+        SectionKey::ALL.into_iter().find(|&k| {
+            self.label(k)
+                .chars()
+                .flat_map(char::to_lowercase)
+                .eq(heading.iter().copied())
+        })
     }
 }
 
@@ -156,5 +163,40 @@ impl Language {
     pub fn format_date(&self, date: time::Date) -> String {
         let month = &self.months[usize::from(u8::from(date.month())) - 1];
         format!("{} {} {}", date.day(), month, date.year())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_heading_names_its_section_whatever_its_case() {
+        let labels = SectionLabels {
+            addressed: "A chi è rivolto".into(),
+            how_to: "Come fare".into(),
+            needed: "Cosa serve".into(),
+            outcome: "Cosa si ottiene".into(),
+            timing: "Tempi e scadenze".into(),
+            cost: "Quanto costa".into(),
+            access: "Accedi al servizio".into(),
+            more: "Ulteriori informazioni".into(),
+            conditions: "Condizioni di servizio".into(),
+            contacts: "Contatti".into(),
+            topics: "Argomenti".into(),
+        };
+        assert_eq!(
+            labels.key_for("A CHI È RIVOLTO"),
+            Some(SectionKey::Addressed)
+        );
+        assert_eq!(labels.key_for("come fare"), Some(SectionKey::HowTo));
+        assert_eq!(
+            labels.key_for("Condizioni di servizio"),
+            Some(SectionKey::Conditions)
+        );
+        assert_eq!(labels.key_for("Come far"), None);
+        assert_eq!(labels.key_for("Come fare e"), None);
+        // Not editors' sections: the theme writes them.
+        assert_eq!(labels.key_for("Contatti"), None);
     }
 }

@@ -42,14 +42,14 @@ pub fn text(html: &str) -> String {
     let mut prev_block = true;
     let mut in_pre = false;
     while !rest.is_empty() {
-        let end = rest.find('<').unwrap_or(rest.len());
+        let end = find(b'<', rest).unwrap_or(rest.len());
         let (run, tail) = rest.split_at(end);
         let next_block = tail.starts_with('<') && is_block(tag_name(tail));
         push_run(&mut out, run, prev_block, next_block, in_pre);
         if tail.is_empty() {
             break;
         }
-        let close = tail.find('>').map_or(tail.len(), |i| i + 1);
+        let close = find(b'>', tail).map_or(tail.len(), |i| i + 1);
         let tag = &tail[..close];
         let name = tag_name(tag);
         match name {
@@ -75,7 +75,7 @@ pub fn text(html: &str) -> String {
 pub fn is_blank(html: &str) -> bool {
     let mut rest = html;
     loop {
-        let end = rest.find('<').unwrap_or(rest.len());
+        let end = find(b'<', rest).unwrap_or(rest.len());
         if !rest[..end].trim().is_empty() {
             return false;
         }
@@ -83,7 +83,7 @@ pub fn is_blank(html: &str) -> bool {
         if tail.is_empty() {
             return true;
         }
-        let close = tail.find('>').map_or(tail.len(), |i| i + 1);
+        let close = find(b'>', tail).map_or(tail.len(), |i| i + 1);
         let tag = &tail[..close];
         if tag_name(tag) == "img" && attribute(tag, "alt").is_some_and(|a| !a.trim().is_empty()) {
             return false;
@@ -119,14 +119,19 @@ fn push_run(out: &mut String, run: &str, prev_block: bool, next_block: bool, in_
     if next_block {
         run = run.strip_suffix('\n').unwrap_or(run);
     }
-    let mut first = true;
-    for line in run.split('\n') {
-        if !first {
-            out.push(' ');
-        }
-        first = false;
-        decode_into(out, line);
+    while let Some(i) = find(b'\n', run) {
+        decode_into(out, &run[..i]);
+        out.push(' ');
+        run = &run[i + 1..];
     }
+    decode_into(out, run);
+}
+
+/// The first `byte` (ASCII) in `s`: an index that is a char boundary.
+/// `str::find` with a char costs a search set-up per call, and a page's
+/// text is thousands of short runs between tags.
+fn find(byte: u8, s: &str) -> Option<usize> {
+    memchr::memchr(byte, s.as_bytes())
 }
 
 /// The value of `name="…"` in a tag written by pulldown-cmark.
@@ -140,7 +145,7 @@ fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
 /// Appends `s` with the entities pulldown-cmark writes decoded.
 fn decode_into(out: &mut String, s: &str) {
     let mut rest = s;
-    while let Some(i) = rest.find('&') {
+    while let Some(i) = find(b'&', rest) {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
         let (ch, len) = [
