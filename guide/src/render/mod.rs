@@ -508,3 +508,6 @@ fn render_page(
         .map_err(|e| anyhow::anyhow!("rendering {url} with {template}: {}", error_chain(&e)))?;
     Ok(output_file(u.site_root(), &url))
 }
+
+#[cfg(test)]
+mod engine_tests;

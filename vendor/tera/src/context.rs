@@ -349,6 +349,14 @@ impl<'a> Iterator for PointerMachina<'a> {
     }
 }
 
+/// Patched for Sportello (see vendor/README.md): the first `byte` of a
+/// short key by a plain loop; `str::find` sets up a vectorised search, which
+/// costs more than it saves on names of a few letters.
+#[inline]
+pub(crate) fn find_byte(s: &str, byte: u8) -> Option<usize> {
+    s.bytes().position(|b| b == byte)
+}
+
 /// Lookups a dotted path in a json value
 /// contrary to the json slash pointer it's not allowed to begin with a dot
 #[inline]
@@ -358,6 +366,19 @@ pub fn dotted_pointer<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> 
         return Some(value);
     }
 
+    // Patched for Sportello (see vendor/README.md): a plain path (letters,
+    // digits, `_` and dots: every lookup of a theme) is split on its dots
+    // without the general parser, which was 2% of a build's instructions.
+    if pointer.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
+        return pointer.split(|c: char| c == '.').filter(|s| !s.is_empty()).try_fold(
+            value,
+            |target, token| match target {
+                Value::Object(map) => map.get(token),
+                Value::Array(list) => parse_index(token).and_then(|x| list.get(x)),
+                _ => None,
+            },
+        );
+    }
     // Patched for Sportello (see vendor/README.md): a segment is copied only
     // when it holds an escape; upstream made two new strings per segment
     // of every variable lookup.

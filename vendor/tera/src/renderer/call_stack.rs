@@ -3,7 +3,7 @@ use std::collections::HashMap;
 
 use serde_json::{to_value, Value};
 
-use crate::context::dotted_pointer;
+use crate::context::{dotted_pointer, find_byte};
 use crate::errors::{Error, Result};
 use crate::renderer::for_loop::{ForLoop, ForLoopState};
 use crate::renderer::stack_frame::{FrameContext, FrameType, StackFrame, Val};
@@ -30,8 +30,8 @@ impl<'a> UserContext<'a> {
     pub fn find_value_by_dotted_pointer(&self, pointer: &str) -> Option<&'a Value> {
         // Patched for Sportello (see vendor/README.md): no new string unless
         // the first segment holds an escape.
-        let first = pointer.split('.').next().unwrap();
-        let root: Cow<'_, str> = if first.contains('~') {
+        let first = &pointer[..find_byte(pointer, b'.').unwrap_or(pointer.len())];
+        let root: Cow<'_, str> = if find_byte(first, b'~').is_some() {
             Cow::Owned(first.replace("~1", "/").replace("~0", "~"))
         } else {
             Cow::Borrowed(first)
@@ -125,7 +125,7 @@ impl<'a> CallStack<'a> {
         }
 
         // Not in stack frame, look in user supplied context
-        if key.contains('.') {
+        if find_byte(key, b'.').is_some() {
             return self.context.find_value_by_dotted_pointer(key).map(Cow::Borrowed);
         } else if let Some(value) = self.context.find_value(key) {
             return Some(Cow::Borrowed(value));

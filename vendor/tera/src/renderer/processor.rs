@@ -72,7 +72,7 @@ fn evaluate_sub_variables(key: &str, call_stack: &CallStack) -> Result<String> {
 }
 
 fn process_path<'a>(path: &str, call_stack: &CallStack<'a>) -> Result<Val<'a>> {
-    if !path.contains('[') {
+    if crate::context::find_byte(path, b'[').is_none() {
         match call_stack.lookup(path) {
             Some(v) => Ok(v),
             None => Err(Error::msg(format!(
@@ -604,6 +604,32 @@ impl<'a> Processor<'a> {
                         }
                     }
                     LogicOperator::Eq | LogicOperator::NotEq => {
+                        // Patched for Sportello (see vendor/README.md): `name ==
+                        // "text"` compares the value with the literal where they
+                        // are. Upstream made a string of the literal and escaped
+                        // both sides into new strings first, which gives the
+                        // same answer with an escape function that maps distinct
+                        // strings to distinct strings, as HTML escaping does.
+                        if let (ExprVal::Ident(ref ident), ExprVal::String(ref lit)) =
+                            (&lhs.val, &rhs.val)
+                        {
+                            if lhs.filters.is_empty()
+                                && rhs.filters.is_empty()
+                                && !lhs.negated
+                                && !rhs.negated
+                                && ident != MAGICAL_DUMP_VAR
+                            {
+                                let value = self.lookup_ident(ident)?;
+                                if value.is_number() {
+                                    return Ok(false);
+                                }
+                                let eq = value.as_str() == Some(lit.as_str());
+                                return Ok(match *operator {
+                                    LogicOperator::Eq => eq != bool_expr.negated,
+                                    _ => eq == bool_expr.negated,
+                                });
+                            }
+                        }
                         let mut lhs_val = self.eval_expression(lhs)?;
                         let mut rhs_val = self.eval_expression(rhs)?;
 
@@ -631,8 +657,10 @@ impl<'a> Processor<'a> {
                 }
             }
             ExprVal::Ident(_) => {
+                // Patched for Sportello (see vendor/README.md): not escaped
+                // into a new string, which is empty exactly when the value is.
                 let mut res = self
-                    .eval_expression(bool_expr)
+                    .safe_eval_expression(bool_expr)
                     .unwrap_or(Cow::Owned(Value::Bool(false)))
                     .is_truthy();
                 if bool_expr.negated {
