@@ -324,7 +324,55 @@ const CASES: &[Case] = &[
         at: Some("opens ="),
         hint: "HH:MM",
     },
+    Case {
+        name: "a topic listed twice",
+        file: TRASPORTO,
+        edits: &[("topics = [\"disabilita\"]", "topics = [\"disabilita\",\n  \"disabilita\"]")],
+        severity: Severity::Warning,
+        message: "`disabilita` is already in `topics`",
+        at: Some("  \"disabilita\"]"),
+        hint: "remove this one",
+    },
+    Case {
+        name: "a desk listed twice",
+        file: TRASPORTO,
+        edits: &[(
+            "desks = [\"sportello-centro\"]",
+            "desks = [\"sportello-centro\",\n  \"sportello-centro\"]",
+        )],
+        severity: Severity::Warning,
+        message: "`sportello-centro` is already in `desks`",
+        at: Some("  \"sportello-centro\"]"),
+        hint: "remove this one",
+    },
 ];
+
+/// A reference listed twice counts once: the page lists the topic once and
+/// the open data has one record per id.
+#[test]
+fn a_repeated_reference_counts_once() {
+    let site = Site::copy_of("valid");
+    site.replace(
+        TRASPORTO,
+        "topics = [\"disabilita\"]",
+        "topics = [\"disabilita\", \"disabilita\"]",
+    );
+    let (_dir, out) = common::build(&site);
+    let page = common::read(&out, "servizi/trasporto-sociale/index.html");
+    assert_eq!(page.matches("data-element=\"service-topic\"").count(), 1);
+    let services = common::read(&out, "opendata/hsds/services.json");
+    let ids: Vec<&str> = services
+        .split("\"id\":\"")
+        .skip(1)
+        .map(|s| &s[..36])
+        .collect();
+    let unique: std::collections::BTreeSet<&&str> = ids.iter().collect();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "an id given twice in services.json"
+    );
+}
 
 fn find<'a>(diags: &'a [Diagnostic], case: &Case) -> Option<&'a Diagnostic> {
     diags.iter().find(|d| {

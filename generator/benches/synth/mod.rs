@@ -245,7 +245,11 @@ pub fn service_text(i: usize, n: usize, variant: u64) -> String {
     let mut t = String::with_capacity(4096);
     let cat = CATEGORIES[i % CATEGORIES.len()].0;
     let topic = TOPICS[i % TOPICS.len()].0;
-    let topic2 = TOPICS[(i / 7) % TOPICS.len()].0;
+    // Two different topics: a topic listed twice is a warning.
+    let mut topic2 = TOPICS[(i / 7) % TOPICS.len()].0;
+    if topic2 == topic {
+        topic2 = TOPICS[(i / 7 + 1) % TOPICS.len()].0;
+    }
     let aud = AUDIENCES[i % AUDIENCES.len()].0;
     let title = format!("{} {} {i}", capital(r.word()), r.word());
     let summary = r.sentence(12);

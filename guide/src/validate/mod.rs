@@ -295,6 +295,36 @@ pub(crate) fn fold(s: &str) -> String {
     suggest_slug(s)
 }
 
+/// The indexes a list of references names, in order, each one found by
+/// `resolve`. A reference repeated is a warning and counts once: the page
+/// would list it twice, and the open data would give two records one id.
+pub(crate) fn resolve_list<F>(
+    d: &Doc<F>,
+    values: &[Spanned<String>],
+    key: &str,
+    diags: &mut Vec<Diagnostic>,
+    mut resolve: impl FnMut(&Spanned<String>, &mut Vec<Diagnostic>) -> Option<usize>,
+) -> Vec<usize> {
+    let mut out = Vec::with_capacity(values.len());
+    for value in values {
+        let Some(i) = resolve(value, diags) else {
+            continue;
+        };
+        if out.contains(&i) {
+            diags.push(
+                d.warning_at(
+                    value,
+                    format!("`{}` is already in `{key}`", value.get_ref()),
+                )
+                .hint("remove this one: each is listed once"),
+            );
+        } else {
+            out.push(i);
+        }
+    }
+    out
+}
+
 pub(crate) fn resolve_place<F>(
     d: &Doc<F>,
     value: &Spanned<String>,

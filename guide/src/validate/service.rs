@@ -95,31 +95,22 @@ impl<'a> ServiceContext<'a> {
             .category
             .as_ref()
             .and_then(|c| self.categories.resolve(d, c, diags));
-        let topics: Vec<usize> = f
-            .topics
-            .iter()
-            .filter_map(|t| self.topics.resolve(d, t, diags))
-            .collect();
-        let audiences: Vec<usize> = f
-            .audiences
-            .iter()
-            .filter_map(|t| self.audiences.resolve(d, t, diags))
-            .collect();
-        let life_events: Vec<usize> = f
-            .life_events
-            .iter()
-            .filter_map(|t| self.life_events.resolve(d, t, diags))
-            .collect();
+        let topics = resolve_list(d, &f.topics, "topics", diags, |t, diags| {
+            self.topics.resolve(d, t, diags)
+        });
+        let audiences = resolve_list(d, &f.audiences, "audiences", diags, |t, diags| {
+            self.audiences.resolve(d, t, diags)
+        });
+        let life_events = resolve_list(d, &f.life_events, "life_events", diags, |t, diags| {
+            self.life_events.resolve(d, t, diags)
+        });
         let office = f
             .office
             .as_ref()
             .and_then(|o| resolve_place(d, o, &self.offices, "office", "offices", diags));
-        let desks: Vec<usize> = f
-            .access
-            .desks
-            .iter()
-            .filter_map(|s| resolve_place(d, s, &self.desks, "desk", "desks", diags))
-            .collect();
+        let desks = resolve_list(d, &f.access.desks, "desks", diags, |s, diags| {
+            resolve_place(d, s, &self.desks, "desk", "desks", diags)
+        });
 
         let status = f.status.as_ref().map(|s| *s.get_ref());
         let status_reason = f
