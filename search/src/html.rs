@@ -44,14 +44,15 @@ pub fn text(html: &str) -> String {
     while !rest.is_empty() {
         let end = find(b'<', rest).unwrap_or(rest.len());
         let (run, tail) = rest.split_at(end);
-        let next_block = tail.starts_with('<') && is_block(tag_name(tail));
+        // The name ends before any `>`, so it is the same read from `tail`.
+        let name = tag_name(tail);
+        let next_block = !tail.is_empty() && is_block(name);
         push_run(&mut out, run, prev_block, next_block, in_pre);
         if tail.is_empty() {
             break;
         }
         let close = find(b'>', tail).map_or(tail.len(), |i| i + 1);
         let tag = &tail[..close];
-        let name = tag_name(tag);
         match name {
             "/p" | "/li" | "/td" | "/th" => out.push(' '),
             "br" => out.push(' '),
@@ -95,8 +96,12 @@ pub fn is_blank(html: &str) -> bool {
 /// `p`, `/p`, `img`… of a tag starting with `<`.
 fn tag_name(tag: &str) -> &str {
     let body = &tag[1.min(tag.len())..];
+    // By bytes: a name pulldown-cmark writes is ASCII, and every byte that
+    // ends one is ASCII, so the cut is a char boundary.
+    let closing = body.starts_with('/');
     let end = body
-        .find(|c: char| c.is_whitespace() || c == '>' || (c == '/' && !body.starts_with('/')))
+        .bytes()
+        .position(|c| c.is_ascii_whitespace() || c == b'>' || (c == b'/' && !closing))
         .unwrap_or(body.len());
     &body[..end]
 }
