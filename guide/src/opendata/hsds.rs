@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::uuid5;
-use crate::diagnostics::Diagnostic;
 use crate::model::{Day, Status};
 use crate::model::{Place, Site, SiteInfo};
 
@@ -55,7 +54,7 @@ pub(super) fn location_id(kind: &str, slug: &str) -> String {
 
 /// An address as HSDS wants it, split from "Via Mantova 25, 26100 Cremona";
 /// what the entry does not say comes from site.toml.
-fn address(info: &SiteInfo, location: &str, text: &str) -> Option<Value> {
+pub(super) fn address(info: &SiteInfo, location: &str, text: &str) -> Option<Value> {
     let text = text.trim();
     if text.is_empty() {
         return None;
@@ -326,55 +325,6 @@ impl Hsds {
             taxonomy_terms,
         }
     }
-}
-
-/// Required HSDS fields the content lacks: they get a stand-in (the name)
-/// in the export, and a warning so that an editor writes the real one.
-/// (A term without a description is warned about where taxonomy.toml is
-/// read, at its line.)
-pub fn missing_fields(site: &Site) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for o in &site.offices {
-        if o.html.trim().is_empty() {
-            out.push(
-                Diagnostic::warning(
-                    format!("offices/{}.md", o.slug),
-                    "the office has no description, required by the open data (HSDS organization.description)",
-                )
-                .hint("write a sentence about the office after the front matter"),
-            );
-        }
-    }
-    // An address is split into parts HSDS requires; what neither the entry
-    // nor site.toml says would be published empty.
-    let places = site
-        .offices
-        .iter()
-        .map(|p| ("offices", p))
-        .chain(site.desks.iter().map(|p| ("desks", p)));
-    for (dir, p) in places {
-        let Some(a) = address(&site.info, "", &p.address) else {
-            continue;
-        };
-        for (field, key, example) in [
-            ("postal_code", "postal_code", "26100"),
-            ("city", "city", "Cremona"),
-            ("state_province", "province", "CR"),
-        ] {
-            if a[field].as_str().is_some_and(|v| v.trim().is_empty()) {
-                out.push(
-                    Diagnostic::warning(
-                        format!("{dir}/{}.md", p.slug),
-                        format!("the address has no {field}, required by the open data (HSDS address.{field})"),
-                    )
-                    .hint(format!(
-                        "write the address as `Via Roma 1, 26100 Cremona`, or set `{key} = \"{example}\"` in site.toml for every address of the guide"
-                    )),
-                );
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

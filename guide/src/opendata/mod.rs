@@ -11,12 +11,14 @@ pub mod dcat;
 pub mod hsds;
 mod service;
 mod stream;
+mod warnings;
 mod zip;
 
 use sha1::{Digest, Sha1};
 
-use crate::diagnostics::Diagnostic;
 use crate::model::Site;
+
+pub use warnings::warnings;
 
 /// How many files the open data is: the JSON, the zip and the catalogue.
 pub const FILE_COUNT: usize = hsds::JSON_FILES.len() + 2;
@@ -35,21 +37,6 @@ pub fn files(site: &Site) -> Vec<(String, Vec<u8>)> {
 /// Writes the files of the open data into `sink`, a few services at a time.
 pub fn write(site: &Site, sink: &dyn crate::write::Sink) -> anyhow::Result<()> {
     stream::write(site, sink)
-}
-
-/// Required HSDS fields the content lacks, as warnings naming the file.
-pub fn warnings(site: &Site) -> Vec<Diagnostic> {
-    let mut out = hsds::missing_fields(site);
-    if site.info.licence.trim().is_empty() {
-        out.push(
-            Diagnostic::warning(
-                "site.toml",
-                "no `licence`: the open data catalogue (DCAT-AP_IT) must say under which licence the list of services is published",
-            )
-            .hint("add `licence = \"https://creativecommons.org/licenses/by/4.0/\"`, or the address of the licence the Comune chose"),
-        );
-    }
-    out
 }
 
 /// The namespace of every id of this guide's open data (a fixed random UUID).
