@@ -130,8 +130,8 @@ impl SectionLabels {
 
     /// The section a heading names, compared without case.
     pub fn key_for(&self, heading: &str) -> Option<SectionKey> {
-        // Char by char, without a lowercase copy of each side: every
-        // heading of every entry is compared with up to nine labels.
+        // The heading folded once and each label folded as it is compared:
+        // every heading of every entry meets up to nine labels.
         let fold = |s: &str| s.chars().flat_map(char::to_lowercase).collect::<Vec<_>>();
         let heading = fold(heading);
         SectionKey::ALL.into_iter().find(|&k| {

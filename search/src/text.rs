@@ -415,7 +415,7 @@ pub fn surface(token: &str) -> String {
 fn is_word_char(c: char) -> bool {
     // Most characters are ASCII: skip the Unicode tables for them.
     if c.is_ascii() {
-        return c.is_ascii_alphanumeric();
+        return ASCII_WORD[c as usize];
     }
     c.is_alphanumeric() || is_combining_mark(c)
 }

@@ -35,6 +35,12 @@ pub struct Burst {
     pub missed: bool,
 }
 
+/// Whether an event only says a file was opened or read (the rebuild's own
+/// reads among them): it changes nothing.
+pub fn is_read(kind: &EventKind) -> bool {
+    matches!(kind, EventKind::Access(k) if *k != AccessKind::Close(AccessMode::Write))
+}
+
 impl Burst {
     /// Adds an event. Returns false for events that change nothing (a file
     /// opened or read), which neither start a burst nor extend one.
@@ -52,7 +58,7 @@ impl Burst {
                 // The close of a file nobody saw written (its events came
                 // before the burst) still means it changed.
             }
-            EventKind::Access(_) => return false,
+            _ if is_read(kind) => return false,
             EventKind::Create(CreateKind::Folder) => {}
             EventKind::Create(_)
             | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any | ModifyKind::Other) => {

@@ -199,15 +199,11 @@ fn start_watcher(
     tx: mpsc::Sender<Work>,
 ) -> Result<notify::RecommendedWatcher> {
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        use notify::event::{AccessKind, AccessMode, EventKind};
-        match res {
-            // Opens and reads (the rebuild's own among them) change nothing.
-            Ok(e) if matches!(e.kind, EventKind::Access(k) if k != AccessKind::Close(AccessMode::Write)) =>
-                {}
-            Ok(e) => {
+        // Reads are dropped here: a full rebuild reads every entry.
+        if let Ok(e) = res {
+            if !burst::is_read(&e.kind) {
                 let _ = tx.send(Work::Event(e));
             }
-            Err(_) => {}
         }
     })?;
     watcher

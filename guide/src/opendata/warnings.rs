@@ -5,7 +5,8 @@ use super::hsds;
 use crate::diagnostics::Diagnostic;
 use crate::model::Site;
 
-/// Required HSDS fields the content lacks, as warnings naming the file.
+/// The open data's warnings: the HSDS fields the content lacks, and a
+/// catalogue without a licence.
 pub fn warnings(site: &Site) -> Vec<Diagnostic> {
     let mut out = missing_fields(site);
     if site.info.licence.trim().is_empty() {
